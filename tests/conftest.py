@@ -1,0 +1,265 @@
+"""Shared fixtures for the pyqwest test-suite.
+
+Servers (all loopback-only, each on a background thread with its own event loop, started once
+per session and stopped cleanly at the end):
+
+- ``http_server``   kitchensink ASGI app (see ``servers/kitchensink.py``) under hypercorn, HTTP/1.1.
+- ``https_server``  the same over TLS (trustme cert for 127.0.0.1, localhost and ::1; ALPN h2+h1).
+- ``mtls_server``   the same over TLS requiring a client certificate signed by ``ca``.
+- ``scripted``      (function scope) a fresh raw asyncio server per test; set ``scripted.handler``.
+- ``scripted_factory`` builds more (e.g. TLS) scripted servers: ``scripted_factory(ssl_context=...)``.
+
+Certificates: ``ca`` (trustme.CA), ``server_cert`` (127.0.0.1/localhost/::1),
+``client_cert`` (subject ``CN=someclient,OU=tests,O=curioswitch``), ``ca_pem``/``client_cert_pem``/
+``client_key_pem`` bytes, ``server_ssl_context()`` helper fixture.
+
+Client side: ``transport`` (``HTTPTransport(tls_ca_cert=ca_pem)``, closed at teardown), ``client``
+(``Client(transport)``), ``make_transport(**options)`` (adds ``tls_ca_cert`` unless given; every
+transport is closed at teardown).
+
+Event loops: every async test runs once on asyncio's default loop and once on uvloop (ids
+``[asyncio]`` / ``[uvloop]``), through pytest-asyncio's ``pytest_asyncio_loop_factories`` hook
+(pytest-asyncio >= 1.5; older versions fall back to the deprecated ``event_loop_policy`` fixture).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import ssl
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trustme
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from servers import HypercornServer, LoopThread, ScriptedServer, kitchensink_app  # noqa: E402
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover - uvloop is a test dependency on non-Windows
+    uvloop = None  # type: ignore[assignment]
+
+
+# --------------------------------------------------------------------------------------------
+# event loops: asyncio and uvloop
+# --------------------------------------------------------------------------------------------
+
+def _loop_factories() -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
+    factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+        "asyncio": asyncio.new_event_loop
+    }
+    if uvloop is not None:
+        factories["uvloop"] = uvloop.new_event_loop
+    return factories
+
+
+def _has_loop_factory_hook() -> bool:
+    try:
+        from pytest_asyncio import plugin
+    except ImportError:  # pragma: no cover
+        return False
+    return hasattr(plugin, "PytestAsyncioSpecs")
+
+
+if _has_loop_factory_hook():
+
+    def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
+        return _loop_factories()
+
+else:  # pragma: no cover - pytest-asyncio < 1.5
+
+    @pytest.fixture(
+        scope="session",
+        params=list(_loop_factories()),
+    )
+    def event_loop_policy(request: pytest.FixtureRequest) -> asyncio.AbstractEventLoopPolicy:
+        if request.param == "uvloop":
+            return uvloop.EventLoopPolicy()
+        return asyncio.DefaultEventLoopPolicy()
+
+
+# --------------------------------------------------------------------------------------------
+# certificates
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture(scope="session")
+def ca_pem(ca: trustme.CA) -> bytes:
+    return ca.cert_pem.bytes()
+
+
+@pytest.fixture(scope="session")
+def server_cert(ca: trustme.CA) -> trustme.LeafCert:
+    return ca.issue_cert("127.0.0.1", "localhost", "::1")
+
+
+@pytest.fixture(scope="session")
+def client_cert(ca: trustme.CA) -> trustme.LeafCert:
+    return ca.issue_cert(
+        "someclient",
+        common_name="someclient",
+        organization_name="curioswitch",
+        organization_unit_name="tests",
+    )
+
+
+@pytest.fixture(scope="session")
+def client_cert_pem(client_cert: trustme.LeafCert) -> bytes:
+    return b"".join(blob.bytes() for blob in client_cert.cert_chain_pems)
+
+
+@pytest.fixture(scope="session")
+def client_key_pem(client_cert: trustme.LeafCert) -> bytes:
+    return client_cert.private_key_pem.bytes()
+
+
+@pytest.fixture(scope="session")
+def cert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("certs")
+
+
+@pytest.fixture(scope="session")
+def server_cert_files(server_cert: trustme.LeafCert, ca: trustme.CA, cert_dir: Path) -> dict[str, str]:
+    cert = cert_dir / "server.pem"
+    key = cert_dir / "server.key"
+    cafile = cert_dir / "ca.pem"
+    server_cert.private_key_pem.write_to_path(str(key))
+    server_cert.cert_chain_pems[0].write_to_path(str(cert))
+    for blob in server_cert.cert_chain_pems[1:]:
+        blob.write_to_path(str(cert), append=True)
+    ca.cert_pem.write_to_path(str(cafile))
+    return {"certfile": str(cert), "keyfile": str(key), "cafile": str(cafile)}
+
+
+@pytest.fixture(scope="session")
+def server_ssl_context(ca: trustme.CA) -> Callable[..., ssl.SSLContext]:
+    """``server_ssl_context(leaf=None, *, require_client_cert=False, max_version=None)``."""
+
+    def make(
+        leaf: trustme.LeafCert | None = None,
+        *,
+        require_client_cert: bool = False,
+        max_version: ssl.TLSVersion | None = None,
+        alpn: list[str] | None = ("http/1.1",),  # type: ignore[assignment]
+    ) -> ssl.SSLContext:
+        ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        (leaf or ca.issue_cert("127.0.0.1", "localhost", "::1")).configure_cert(ctx)
+        if require_client_cert:
+            ca.configure_trust(ctx)
+            ctx.verify_mode = ssl.CERT_REQUIRED
+        if max_version is not None:
+            ctx.maximum_version = max_version
+        if alpn:
+            ctx.set_alpn_protocols(list(alpn))
+        return ctx
+
+    return make
+
+
+# --------------------------------------------------------------------------------------------
+# servers
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def server_loop() -> Iterator[LoopThread]:
+    lt = LoopThread().start()
+    yield lt
+    lt.stop()
+
+
+@pytest.fixture(scope="session")
+def http_server(server_loop: LoopThread) -> Iterator[HypercornServer]:
+    server = HypercornServer(server_loop, kitchensink_app).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def https_server(server_loop: LoopThread, server_cert_files: dict[str, str]) -> Iterator[HypercornServer]:
+    server = HypercornServer(
+        server_loop,
+        kitchensink_app,
+        certfile=server_cert_files["certfile"],
+        keyfile=server_cert_files["keyfile"],
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def mtls_server(server_loop: LoopThread, server_cert_files: dict[str, str]) -> Iterator[HypercornServer]:
+    server = HypercornServer(
+        server_loop,
+        kitchensink_app,
+        certfile=server_cert_files["certfile"],
+        keyfile=server_cert_files["keyfile"],
+        ca_certs=server_cert_files["cafile"],
+        require_client_cert=True,
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def scripted_factory(server_loop: LoopThread) -> Iterator[Callable[..., ScriptedServer]]:
+    made: list[ScriptedServer] = []
+
+    def make(handler: Any = None, **kwargs: Any) -> ScriptedServer:
+        server = ScriptedServer(server_loop, handler, **kwargs).start()
+        made.append(server)
+        return server
+
+    yield make
+    errors = []
+    for server in made:
+        server.stop()
+        errors.extend(server.errors)
+    if errors:
+        raise AssertionError(f"scripted server handler failed: {errors!r}") from errors[0]
+
+
+@pytest.fixture
+def scripted(scripted_factory: Callable[..., ScriptedServer]) -> ScriptedServer:
+    return scripted_factory()
+
+
+# --------------------------------------------------------------------------------------------
+# client side
+# --------------------------------------------------------------------------------------------
+
+@pytest.fixture
+async def make_transport(ca_pem: bytes) -> AsyncIterator[Callable[..., Any]]:
+    import pyqwest
+
+    made: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        options.setdefault("tls_ca_cert", ca_pem)
+        t = pyqwest.HTTPTransport(**options)
+        made.append(t)
+        return t
+
+    yield make
+    for t in made:
+        await t.aclose()
+
+
+@pytest.fixture
+async def transport(make_transport: Callable[..., Any]) -> Any:
+    return make_transport()
+
+
+@pytest.fixture
+def client(transport: Any) -> Any:
+    import pyqwest
+
+    return pyqwest.Client(transport)

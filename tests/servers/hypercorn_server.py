@@ -1,0 +1,120 @@
+"""Run an ASGI app under hypercorn on a :class:`LoopThread`, bound to an ephemeral loopback port."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from typing import Any
+
+from hypercorn.asyncio.run import worker_serve
+from hypercorn.config import Config, Sockets
+from hypercorn.utils import wrap_app
+
+from .loop_thread import LoopThread
+
+
+class HypercornServer:
+    """An ASGI app served by hypercorn (HTTP/1.1 on plaintext; h2 + http/1.1 ALPN on TLS).
+
+    ``certfile``/``keyfile`` enable TLS; ``ca_certs`` + ``require_client_cert`` make it mTLS.
+    """
+
+    def __init__(
+        self,
+        loop_thread: LoopThread,
+        app: Any,
+        *,
+        host: str = "127.0.0.1",
+        certfile: str | None = None,
+        keyfile: str | None = None,
+        ca_certs: str | None = None,
+        require_client_cert: bool = False,
+        alpn_protocols: list[str] | None = None,
+    ) -> None:
+        self._loop_thread = loop_thread
+        self.host = host
+        self.tls = certfile is not None
+        config = Config()
+        config.keep_alive_timeout = 30
+        config.graceful_timeout = 1
+        config.accesslog = None
+        config.errorlog = logging.getLogger("tests.hypercorn")
+        config.h2_max_concurrent_streams = 1000
+        if certfile is not None:
+            config.certfile = certfile
+            config.keyfile = keyfile
+            if alpn_protocols is not None:
+                config.alpn_protocols = alpn_protocols
+            if ca_certs is not None:
+                config.ca_certs = ca_certs
+            if require_client_cert:
+                config.verify_mode = ssl.CERT_REQUIRED
+        self.config = config
+
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, 0))
+        sock.listen(128)  # connections queue from now on, even before the server task runs
+        sock.setblocking(False)
+        self.port: int = sock.getsockname()[1]
+        sockets = Sockets(
+            secure_sockets=[sock] if self.tls else [],
+            insecure_sockets=[] if self.tls else [sock],
+            quic_sockets=[],
+        )
+        self._shutdown: asyncio.Event | None = None
+        self._app = wrap_app(app, config.wsgi_max_body_size, "asgi")
+        self._sockets = sockets
+        self._task: asyncio.Future[None] | None = None
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls else "http"
+
+    @property
+    def netloc(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """Base URL without trailing slash, e.g. ``http://127.0.0.1:12345``."""
+        return f"{self.scheme}://{self.netloc}"
+
+    def url_for(self, path: str, host: str | None = None) -> str:
+        netloc = f"{host}:{self.port}" if host is not None else self.netloc
+        return f"{self.scheme}://{netloc}{path}"
+
+    def start(self) -> HypercornServer:
+        async def _start() -> None:
+            self._shutdown = asyncio.Event()
+            self._task = asyncio.ensure_future(
+                worker_serve(
+                    self._app,
+                    self.config,
+                    sockets=self._sockets,
+                    shutdown_trigger=self._shutdown.wait,
+                )
+            )
+            await asyncio.sleep(0.05)
+            if self._task.done():
+                self._task.result()
+
+        self._loop_thread.run(_start())
+        return self
+
+    def stop(self) -> None:
+        async def _stop() -> None:
+            assert self._shutdown is not None and self._task is not None
+            self._shutdown.set()
+            try:
+                await asyncio.wait_for(self._task, 10)
+            except (asyncio.TimeoutError, asyncio.CancelledError):
+                pass
+
+        if self._task is not None:
+            self._loop_thread.run(_stop(), timeout=20)
