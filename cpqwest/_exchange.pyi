@@ -1,0 +1,43 @@
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from typing import Any
+
+from cpqwest._pool import Pool
+from cpqwest._protocol import H1Connection
+
+Message = tuple[int, int, bytes, list[tuple[str, str]], bytes, list[tuple[str, str]] | None]
+
+class H1Pools:
+    timeout: float | None
+    read_timeout: float | None
+    def __init__(
+        self,
+        connect: Callable[[asyncio.AbstractEventLoop, Any, Pool], Awaitable[H1Connection]],
+        idle_timeout: float | None,
+        max_idle: int | None,
+        timeout: float | None,
+        read_timeout: float | None,
+    ) -> None: ...
+    def current_pool(self) -> Pool: ...
+    def close(self) -> None: ...
+    async def exchange(
+        self,
+        key: Any,
+        head: bytes,
+        body: Any,
+        head_request: bool,
+        buffered: bool,
+        replayable: bool,
+        chunked: bool,
+    ) -> Any: ...
+
+def build_head(
+    method: str,
+    target: str,
+    host: str,
+    pairs: Iterable[tuple[str, str]] | None,
+    json: bool,
+    body_len: int,
+    chunked: bool,
+    accept_encoding: str | None,
+) -> bytes: ...

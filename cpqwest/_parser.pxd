@@ -1,0 +1,53 @@
+from cpqwest.llhttp cimport llhttp_t
+
+# Response head limits (spec §0): over any of them -> RemoteProtocolError naming the limit.
+cdef enum:
+    APPEND_RAW = 0
+    APPEND_NAME = 1
+    APPEND_VALUE = 2
+
+cdef enum:
+    MAX_HEADER_FIELDS = 100
+    MAX_LINE_BYTES = 65536
+    MAX_HEAD_BYTES = 262144
+
+
+cdef class ResponseParser:
+    cdef llhttp_t _p
+    # Raw bytes of the header (or trailer) section being parsed: lower-cased names and values back
+    # to back; _marks holds, per field, the end offset of its name and of its value.
+    cdef char* _buf
+    cdef size_t _len
+    cdef size_t _cap
+    cdef size_t _marks[2 * MAX_HEADER_FIELDS + 2]
+    cdef int _nfields
+    cdef size_t _line_start
+    cdef size_t _head_bytes
+    cdef size_t _reason_len
+    cdef bint _informational
+    cdef object _error
+
+    # results of the message being parsed
+    cdef readonly int status
+    cdef readonly int http_minor
+    cdef readonly bytes reason
+    cdef readonly list headers        # [(name, value)], names lower-case, latin-1 text
+    cdef readonly list trailers       # same shape, or None
+    cdef readonly list body           # body chunks parsed and not yet taken
+    cdef readonly Py_ssize_t body_size  # bytes in `body`
+    cdef readonly bint head_done
+    cdef readonly bint message_done
+    cdef readonly bint keep_alive
+    cdef readonly bint trailing_data  # bytes arrived after the message: the connection is unusable
+    cdef bint _no_body                # HEAD request: the response has no body whatever it says
+    cdef bint _started                # any byte of this message was fed
+
+    cpdef void reset(self, bint head_request)
+    cdef int feed(self, const char* data, size_t n) except -1
+    cdef int feed_eof(self) except -1
+    cpdef bytes take_body(self)
+
+    # llhttp callbacks (plain C; they store an exception and return -1 on error)
+    cdef int _append(self, const char* at, size_t n, int mode) noexcept
+    cdef int _fail(self, str message) noexcept
+    cdef list _build_fields(self)

@@ -1,0 +1,23 @@
+cdef class PooledConnection:
+    """What the pool needs of a connection (HTTP/1.1 now; any protocol that is checked out
+    exclusively later)."""
+    cdef public object key
+    cdef public Pool pool
+    cdef public double idle_since
+    cdef public bint closed
+    cdef public bint reused     # served a request before: a failure may be a stale socket
+
+    cpdef void close(self)
+
+
+cdef class Pool:
+    cdef object _loop
+    cdef dict _idle               # key -> list of idle connections, most recent last (LIFO)
+    cdef double _idle_timeout     # seconds; < 0: never evict
+    cdef Py_ssize_t _max_idle     # per key; < 0: no cap
+    cdef object _sweep            # TimerHandle of the idle sweep, or None
+    cdef readonly bint closed
+
+    cpdef PooledConnection checkout(self, object key)
+    cpdef void checkin(self, PooledConnection conn)
+    cdef void _schedule_sweep(self)

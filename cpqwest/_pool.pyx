@@ -1,0 +1,98 @@
+# cython: freethreading_compatible=False
+"""Idle connections per origin, for one event loop.
+
+Checkout is a list pop (no locks, no polling, no scans on the hot path); idle eviction runs
+from one sweep timer per pool, armed only while something is idle.
+"""
+
+cdef class PooledConnection:
+    cpdef void close(self):
+        self.closed = True
+
+
+cdef class Pool:
+    def __init__(self, loop, idle_timeout, max_idle):
+        self._loop = loop
+        self._idle = {}
+        self._idle_timeout = -1.0 if idle_timeout is None else float(idle_timeout)
+        self._max_idle = -1 if max_idle is None else int(max_idle)
+        self._sweep = None
+        self.closed = False
+
+    cpdef PooledConnection checkout(self, object key):
+        cdef list stack = self._idle.get(key)
+        cdef PooledConnection conn
+        cdef double now
+        if not stack:
+            return None
+        now = self._loop.time()
+        while stack:
+            conn = <PooledConnection>stack.pop()
+            if conn.closed:
+                continue
+            if self._idle_timeout >= 0 and now - conn.idle_since >= self._idle_timeout:
+                conn.close()
+                continue
+            return conn
+        return None
+
+    cpdef void checkin(self, PooledConnection conn):
+        cdef list stack
+        if self.closed or conn.closed or self._max_idle == 0:
+            conn.close()
+            return
+        stack = self._idle.get(conn.key)
+        if stack is None:
+            stack = self._idle[conn.key] = []
+        elif self._max_idle > 0 and len(stack) >= self._max_idle:
+            conn.close()
+            return
+        conn.idle_since = self._loop.time()
+        conn.reused = True
+        stack.append(conn)
+        if self._sweep is None and self._idle_timeout >= 0:
+            self._schedule_sweep()
+
+    cdef void _schedule_sweep(self):
+        # half the idle timeout: a connection lives at most 1.5x the timeout unused
+        self._sweep = self._loop.call_later(max(self._idle_timeout / 2, 0.05), self._run_sweep)
+
+    def _run_sweep(self):
+        cdef double now = self._loop.time()
+        cdef list stack
+        cdef PooledConnection conn
+        cdef bint any_left = False
+        self._sweep = None
+        for key in list(self._idle):
+            stack = self._idle[key]
+            keep = []
+            for conn in stack:
+                if conn.closed:
+                    continue
+                if now - conn.idle_since >= self._idle_timeout:
+                    conn.close()
+                else:
+                    keep.append(conn)
+            if keep:
+                self._idle[key] = keep
+                any_left = True
+            else:
+                del self._idle[key]
+        if any_left and not self.closed:
+            self._schedule_sweep()
+
+    def idle_count(self, key=None):
+        """Idle connections that are still open (all keys when key is None); for tests."""
+        stacks = self._idle.values() if key is None else [self._idle.get(key, [])]
+        return sum(1 for s in stacks for c in s if not (<PooledConnection>c).closed)
+
+    def close(self):
+        """Close every idle connection; later checkins close theirs."""
+        self.closed = True
+        if self._sweep is not None:
+            self._sweep.cancel()
+            self._sweep = None
+        idle, self._idle = self._idle, {}
+        for stack in idle.values():
+            for conn in stack:
+                (<PooledConnection>conn).close()

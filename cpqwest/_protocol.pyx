@@ -1,0 +1,336 @@
+# cython: freethreading_compatible=False
+"""H1Connection: one HTTP/1.1 connection as an asyncio protocol on a loop transport.
+
+It writes request bytes, feeds what arrives to the llhttp ResponseParser, applies read and
+write back-pressure, and turns transport events into the spec's typed errors at the point they
+happen. The exchange logic (pool, retries, uploads) lives in `_exchange`.
+"""
+
+import asyncio
+
+from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+
+from cpqwest._parser cimport ResponseParser
+from cpqwest._pool cimport Pool, PooledConnection
+
+from cpqwest._errors import ReadError, RemoteProtocolError, WriteError
+
+# Streaming reads: stop reading the socket when this much body is parsed and not yet consumed.
+cdef Py_ssize_t READ_HIGH_WATER = 1 << 20
+cdef Py_ssize_t READ_LOW_WATER = 1 << 18
+cdef Py_ssize_t READ_BUFFER_SIZE = 1 << 18
+
+# take_chunk(): no body piece is ready yet
+WAIT = object()
+cdef object _WAIT = WAIT
+
+
+cdef class H1Connection(PooledConnection):
+    def __cinit__(self):
+        self.parser = ResponseParser()
+        self._rbuf = bytearray(READ_BUFFER_SIZE)
+        self._rview = memoryview(self._rbuf)
+        self._read_timeout = -1.0
+
+    def __init__(self, loop, key):
+        self._loop = loop
+        self.key = key
+
+    # --- asyncio protocol interface -------------------------------------------------------
+    def connection_made(self, transport):
+        self.transport = transport
+
+    def get_buffer(self, Py_ssize_t sizehint):
+        return self._rview
+
+    def buffer_updated(self, Py_ssize_t nbytes):
+        self._on_data(PyByteArray_AS_STRING(self._rbuf), nbytes)
+
+    def data_received(self, bytes data):
+        self._on_data(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+
+    def eof_received(self):
+        cdef int done
+        if not self._active:
+            self.close()
+            return False
+        try:
+            done = self.parser.feed_eof()
+        except RemoteProtocolError as exc:
+            self._fail(exc)
+            return False
+        if done:
+            self._message_complete()
+        else:
+            self._fail(RemoteProtocolError("connection closed before any response"))
+        return False
+
+    def connection_lost(self, exc):
+        self.closed = True
+        if self._active and not self.parser.message_done and self.error is None:
+            if exc is None:
+                self.eof_received()
+            if self.error is None and not self.parser.message_done:
+                self._fail(exc if exc is not None else ConnectionResetError("connection lost"))
+        if self._drain_waiter is not None:
+            self._wake_drain(exc)
+        self._cancel_timers()
+
+    def pause_writing(self):
+        self._writing_paused = True
+
+    def resume_writing(self):
+        self._writing_paused = False
+        if self._drain_waiter is not None:
+            self._wake_drain(None)
+
+    def _wake_drain(self, exc):
+        w = self._drain_waiter
+        self._drain_waiter = None
+        if not w.done():
+            if exc is None and self.error is None:
+                w.set_result(None)
+            else:
+                w.set_exception(self._write_error(exc if exc is not None else self.error))
+
+    # --- requests ---------------------------------------------------------------------------
+    cdef object start(self, bytes data, bint head_request, bint buffered, bint body_follows,
+                      object timeout, object read_timeout):
+        """Write a request head (and body); return the future of its response: resolved at the
+        head (streaming, with None) or at the end (buffered, with the whole message)."""
+        cdef object loop = self._loop
+        self.parser.reset(head_request)
+        self._buffered = buffered
+        self._active = True
+        self.got_bytes = False
+        self.error = None
+        self.request_sent = not body_follows
+        waiter = self._waiter = loop.create_future()
+        if timeout is not None:
+            self._deadline_timer = loop.call_at(loop.time() + timeout, self._on_deadline)
+        if read_timeout is not None:
+            self._read_timeout = read_timeout
+            self._last_read = loop.time()
+            self._read_timer = loop.call_at(self._last_read + read_timeout, self._on_read_timer)
+        else:
+            self._read_timeout = -1.0
+        self.transport.write(data)
+        return waiter
+
+    def send_request(self, bytes data, bint head_request=False, bint buffered=False,
+                     bint body_follows=False, timeout=None, read_timeout=None):
+        return self.start(data, head_request, buffered, body_follows, timeout, read_timeout)
+
+    def write(self, data):
+        if self.error is not None:
+            raise self._write_error(self.error)
+        if self.closed or self.transport.is_closing():
+            raise self._write_error(ConnectionResetError("connection closed"))
+        self.transport.write(data)
+
+    def drain(self):
+        """None when the socket takes more now, else a future resolved when it does."""
+        if self.error is not None:
+            raise self._write_error(self.error)
+        if not self._writing_paused:
+            return None
+        if self._drain_waiter is None:
+            self._drain_waiter = self._loop.create_future()
+        return self._drain_waiter
+
+    def end_request(self):
+        self.request_sent = True
+
+    cdef void _on_data(self, const char* data, size_t n):
+        cdef ResponseParser parser = self.parser
+        cdef int done
+        if not self._active:
+            # bytes nobody asked for: this connection can no longer be trusted
+            self.abort()
+            return
+        self.got_bytes = True
+        if self._read_timeout >= 0:
+            self._last_read = self._loop.time()
+        try:
+            done = parser.feed(data, n)
+        except BaseException as exc:
+            self._fail(exc)
+            return
+        if done:
+            self._message_complete()
+            return
+        if self._buffered or not parser.head_done:
+            return
+        w = self._waiter
+        if w is not None:
+            self._waiter = None
+            if not w.done():
+                w.set_result(None)
+        if parser.body_size:
+            w = self._body_waiter
+            if w is not None:
+                self._body_waiter = None
+                if not w.done():
+                    w.set_result(None)
+            if parser.body_size > READ_HIGH_WATER and not self._reading_paused:
+                self._reading_paused = True
+                self.transport.pause_reading()
+
+    cdef void _message_complete(self):
+        cdef ResponseParser p = self.parser
+        self._cancel_timers()
+        w = self._waiter
+        self._waiter = None
+        if self._buffered:
+            result = (p.status, p.http_minor, p.reason, p.headers, p.take_body(), p.trailers)
+            self.release()
+            if w is not None and not w.done():
+                w.set_result(result)
+            return
+        if w is not None and not w.done():
+            w.set_result(None)
+        w = self._body_waiter
+        if w is not None:
+            self._body_waiter = None
+            if not w.done():
+                w.set_result(None)
+
+    # --- streaming body, for the response's consumer -----------------------------------------
+    cpdef object take_chunk(self):
+        """The next body piece, None at the end, WAIT if none is ready; raises the failure."""
+        cdef ResponseParser p = self.parser
+        cdef bytes chunk
+        if p.body_size:
+            chunk = p.take_body()
+            if self._reading_paused and not self.closed:
+                self._reading_paused = False
+                self.transport.resume_reading()
+            return chunk
+        if self.error is not None:
+            raise self._read_error(self.error)
+        if p.message_done:
+            return None
+        return _WAIT
+
+    cpdef object wait_chunk(self):
+        if self._body_waiter is None:
+            self._body_waiter = self._loop.create_future()
+        return self._body_waiter
+
+    cpdef void release(self):
+        """The response is finished with: back to the pool if reusable, else closed."""
+        cdef ResponseParser p = self.parser
+        self._active = False
+        self._cancel_timers()
+        if (p.message_done and p.keep_alive and not p.trailing_data and self.request_sent
+                and self.error is None and not self.closed and self.pool is not None):
+            self.pool.checkin(self)
+        else:
+            self.close()
+
+    cpdef void abort(self, object exc=None):
+        """Give up on this connection (cancelled request, unread body): close it for good."""
+        self._active = False
+        if exc is not None and self.error is None:
+            self.error = exc
+        self._cancel_timers()
+        self.close()
+        if exc is not None:
+            self._wake(exc)
+
+    cpdef void close(self):
+        self.closed = True
+        t = self.transport
+        if t is not None and not t.is_closing():
+            t.abort()
+        if self.upload_task is not None:
+            self.upload_task.cancel()
+            self.upload_task = None
+
+    # --- failures ---------------------------------------------------------------------------
+    cdef void _fail(self, object exc):
+        if self.error is None:
+            self.error = exc
+        self._active = False
+        self._cancel_timers()
+        self.close()
+        self._wake(exc)
+
+    cdef void _wake(self, object exc):
+        w = self._waiter
+        self._waiter = None
+        if w is not None and not w.done():
+            w.set_exception(self._head_error(exc))
+        w = self._body_waiter
+        self._body_waiter = None
+        if w is not None and not w.done():
+            w.set_result(None)   # the consumer calls take_chunk, which raises
+
+    cdef void _cancel_timers(self):
+        if self._deadline_timer is not None:
+            self._deadline_timer.cancel()
+            self._deadline_timer = None
+        if self._read_timer is not None:
+            self._read_timer.cancel()
+            self._read_timer = None
+
+    def _on_deadline(self):
+        self._deadline_timer = None
+        self._fail(TimeoutError("request timed out"))
+
+    def _on_read_timer(self):
+        cdef double now = self._loop.time()
+        cdef double due = self._last_read + self._read_timeout
+        self._read_timer = None
+        if self._waiter is None and self._body_waiter is None and not self._buffered \
+                and self.parser.head_done:
+            # nobody is reading: the consumer's own pace is not a read timeout
+            self._last_read = now
+            due = now + self._read_timeout
+        if now < due:
+            self._read_timer = self._loop.call_at(due, self._on_read_timer)
+            return
+        self._fail(TimeoutError("read timed out"))
+
+    # One place maps (phase, cause) to the spec's classes (API.md §1.1).
+    def _head_error(self, cause):
+        """The error for a request that failed before its response completed."""
+        cdef ResponseParser p = self.parser
+        if p.head_done and self._buffered:
+            return _wrap(cause, "Error reading full content: ", ReadError)
+        if isinstance(cause, (RemoteProtocolError, TimeoutError)):
+            return _wrap(cause, "Request failed: ", None)
+        if not self.request_sent:
+            return _wrap(cause, "Request failed: ", WriteError)
+        return _wrap(cause, "Request failed: ", ReadError)
+
+    def _read_error(self, cause):
+        return _wrap(cause, "Error reading content: ", ReadError)
+
+    def _write_error(self, cause):
+        return _wrap(cause, "Request failed: ", WriteError)
+
+
+cdef object _wrap(object cause, str prefix, object default_cls):
+    """Spec class and message for a failure; the original exception is the __cause__."""
+    if isinstance(cause, TimeoutError):
+        cls = TimeoutError
+    elif isinstance(cause, RemoteProtocolError):
+        cls = type(cause)
+    elif isinstance(cause, (ReadError, WriteError)):
+        return cause
+    else:
+        cls = default_cls or ReadError
+    text = str(cause) or type(cause).__name__
+    if text.startswith(prefix):
+        exc = cls(text)
+    else:
+        exc = cls(prefix + text)
+    exc.__cause__ = cause
+    return exc
+
+
+class H1Protocol(H1Connection, asyncio.BufferedProtocol):
+    """asyncio reads into our one reused buffer only for real BufferedProtocol subclasses."""
+    __slots__ = ()

@@ -1,0 +1,145 @@
+"""Client: the convenience methods over a Transport (spec §1.2)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Generator
+from types import TracebackType
+from typing import Any
+
+from ._headers import Headers
+from ._request import HeadersArg, ParamsArg, Request
+from ._response import FullResponse, Response
+from ._transport import HTTPTransport, Transport, get_default_transport
+
+Content = bytes | AsyncIterator[bytes] | dict[str, Any] | None
+
+
+class Client:
+    """An HTTP client. Cheap to make; it owns nothing but a reference to its transport."""
+
+    __slots__ = ("_fast", "_transport")
+
+    def __init__(self, transport: Transport | None = None) -> None:
+        self._transport: Transport = get_default_transport() if transport is None else transport
+        # our own transport has a buffered path that skips the Request/Response objects
+        self._fast: HTTPTransport | None = (
+            self._transport if isinstance(self._transport, HTTPTransport) else None
+        )
+
+    async def get(
+        self, url: str, headers: HeadersArg | None = None, *, params: ParamsArg | None = None
+    ) -> FullResponse:
+        return await self.execute("GET", url, headers, params=params)
+
+    async def delete(
+        self, url: str, headers: HeadersArg | None = None, *, params: ParamsArg | None = None
+    ) -> FullResponse:
+        return await self.execute("DELETE", url, headers, params=params)
+
+    async def head(
+        self, url: str, headers: HeadersArg | None = None, *, params: ParamsArg | None = None
+    ) -> FullResponse:
+        return await self.execute("HEAD", url, headers, params=params)
+
+    async def options(
+        self, url: str, headers: HeadersArg | None = None, *, params: ParamsArg | None = None
+    ) -> FullResponse:
+        return await self.execute("OPTIONS", url, headers, params=params)
+
+    async def post(
+        self,
+        url: str,
+        headers: HeadersArg | None = None,
+        content: Content = None,
+        *,
+        params: ParamsArg | None = None,
+    ) -> FullResponse:
+        return await self.execute("POST", url, headers, content, params=params)
+
+    async def put(
+        self,
+        url: str,
+        headers: HeadersArg | None = None,
+        content: Content = None,
+        *,
+        params: ParamsArg | None = None,
+    ) -> FullResponse:
+        return await self.execute("PUT", url, headers, content, params=params)
+
+    async def patch(
+        self,
+        url: str,
+        headers: HeadersArg | None = None,
+        content: Content = None,
+        *,
+        params: ParamsArg | None = None,
+    ) -> FullResponse:
+        return await self.execute("PATCH", url, headers, content, params=params)
+
+    async def execute(
+        self,
+        method: str,
+        url: str,
+        headers: HeadersArg | None = None,
+        content: Content = None,
+        *,
+        params: ParamsArg | None = None,
+    ) -> FullResponse:
+        fast = self._fast
+        if fast is not None:
+            return await fast._fetch(method, url, headers, content, params)
+        request = Request(method, url, headers, content, params=params)
+        response = await self._transport.execute(request)
+        return await read_full(response)
+
+    def stream(
+        self,
+        method: str,
+        url: str,
+        headers: HeadersArg | None = None,
+        content: Content = None,
+        *,
+        params: ParamsArg | None = None,
+    ) -> StreamContext:
+        return StreamContext(self._transport, Request(method, url, headers, content, params=params))
+
+
+async def read_full(response: Response) -> FullResponse:
+    """Drain a streaming response into a FullResponse; the response is closed afterwards."""
+    try:
+        chunks = [bytes(c) async for c in response.content]
+    finally:
+        await response.aclose()
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return FullResponse(response.status, response.headers, body, response.trailers)
+
+
+class StreamContext:
+    """`client.stream(...)`: works both as `async with` and awaited (then `async with resp`)."""
+
+    __slots__ = ("_request", "_response", "_transport")
+
+    def __init__(self, transport: Transport, request: Request) -> None:
+        self._transport = transport
+        self._request = request
+        self._response: Response | None = None
+
+    def __await__(self) -> Generator[Any, None, Response]:
+        return self._transport.execute(self._request).__await__()
+
+    async def __aenter__(self) -> Response:
+        self._response = await self._transport.execute(self._request)
+        return self._response
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        response, self._response = self._response, None
+        if response is not None:
+            await response.aclose()
+
+
+__all__ = ["Client", "Headers", "StreamContext"]

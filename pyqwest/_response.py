@@ -1,0 +1,259 @@
+"""Response (streaming) and FullResponse (buffered), spec §1.5–1.6."""
+
+from __future__ import annotations
+
+import codecs
+import json
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, final
+
+from cpqwest._errors import ReadError, RemoteProtocolError
+from cpqwest._protocol import WAIT, H1Connection
+
+from ._headers import Headers
+from ._version import HTTPVersion
+
+
+def _check_status(status: int) -> int:
+    if not isinstance(status, int) or not 100 <= status <= 999:
+        raise RemoteProtocolError(f"Invalid status code: {status}")
+    return status
+
+
+def _charset(headers: Headers) -> str:
+    ctype = headers.get("content-type")
+    if ctype:
+        for param in ctype.split(";")[1:]:
+            key, _, value = param.partition("=")
+            if key.strip().lower() == "charset":
+                name = value.strip().strip('"')
+                try:
+                    return codecs.lookup(name).name
+                except LookupError:
+                    break
+    return "utf-8"
+
+
+@final
+class FullResponse:
+    """A response whose body was read completely."""
+
+    __slots__ = ("_content", "_headers", "_status", "_trailers")
+
+    def __init__(self, status: int, headers: Headers, content: bytes, trailers: Headers) -> None:
+        self._status = status
+        self._headers = headers
+        self._content = content
+        self._trailers = trailers
+
+    @property
+    def status(self) -> int:
+        return self._status
+
+    @property
+    def headers(self) -> Headers:
+        return self._headers
+
+    @property
+    def content(self) -> bytes:
+        return self._content
+
+    @property
+    def trailers(self) -> Headers:
+        return self._trailers
+
+    def text(self) -> str:
+        return self._content.decode(_charset(self._headers), errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self._content)
+
+    def __repr__(self) -> str:
+        return f"<FullResponse [{self._status}]>"
+
+
+class _BytesContent:
+    """The async iterator of a bytes body: one chunk."""
+
+    __slots__ = ("_data",)
+
+    def __init__(self, data: bytes) -> None:
+        self._data: bytes | None = data
+
+    def __aiter__(self) -> _BytesContent:
+        return self
+
+    async def __anext__(self) -> bytes:
+        data = self._data
+        if not data:
+            raise StopAsyncIteration
+        self._data = None
+        return data
+
+
+class _WireContent:
+    """The body of a response on a connection: pulls pieces, decodes, fills trailers, and hands
+    the connection back (or closes it) when done."""
+
+    __slots__ = ("_conn", "_decoder", "_pending", "_response")
+
+    def __init__(self, response: Response, conn: H1Connection, decoder: Any) -> None:
+        self._response = response
+        self._conn: H1Connection | None = conn
+        self._decoder = decoder
+        self._pending: Any = None  # decoded pieces not yet returned
+
+    def __aiter__(self) -> _WireContent:
+        return self
+
+    async def __anext__(self) -> bytes:
+        pending = self._pending
+        if pending is not None:
+            piece = next(pending, None)
+            if piece is not None:
+                return piece  # type: ignore[no-any-return]
+            self._pending = None
+        while True:
+            conn = self._conn
+            if conn is None:
+                raise StopAsyncIteration
+            chunk = conn.take_chunk()
+            if chunk is WAIT:
+                self._response._read_pending = True
+                try:
+                    await conn.wait_chunk()
+                finally:
+                    self._response._read_pending = False
+                if self._conn is None:
+                    # closed while we waited
+                    raise ReadError("Error reading content: response closed")
+                continue
+            if chunk is None:
+                self._finish(conn)
+                if self._decoder is not None:
+                    self._pending = iter(self._decoder.finish())
+                    self._decoder = None
+                    piece = next(self._pending, None)
+                    if piece is not None:
+                        return piece  # type: ignore[no-any-return]
+                raise StopAsyncIteration
+            if self._decoder is None:
+                return chunk  # type: ignore[return-value]
+            self._pending = iter(self._decoder.feed(chunk))
+            piece = next(self._pending, None)
+            if piece is not None:
+                return piece  # type: ignore[no-any-return]
+
+    def _finish(self, conn: H1Connection) -> None:
+        trailers = conn.parser.trailers
+        self._conn = None
+        conn.release()
+        if trailers:
+            self._response._trailers._extend_wire(trailers)
+
+    def close(self) -> None:
+        conn = self._conn
+        if conn is None:
+            return
+        self._conn = None
+        if conn.parser.message_done and not conn.parser.body_size:
+            # fully received, just not iterated to the end: still reusable
+            conn.release()
+        else:
+            conn.abort(ReadError("response closed"))
+
+
+class Response:
+    """A response whose body streams in (`content`); close it (or `async with` it) when done."""
+
+    __slots__ = ("__weakref__", "_closed", "_content", "_headers", "_http_version",
+                 "_read_pending", "_status", "_trailers")
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        http_version: HTTPVersion | None = None,
+        headers: Headers | None = None,
+        content: bytes | AsyncIterator[Any] | None = None,
+        trailers: Headers | None = None,
+    ) -> None:
+        self._status = _check_status(status)
+        self._http_version = HTTPVersion.HTTP1 if http_version is None else http_version
+        self._headers = Headers() if headers is None else headers
+        self._trailers = Headers() if trailers is None else trailers
+        self._content: Any = _BytesContent(content) if isinstance(content, (bytes, type(None))) \
+            else content
+        if content is None:
+            self._content = _BytesContent(b"")
+        self._closed = False
+        self._read_pending = False
+
+    @classmethod
+    def _from_wire(
+        cls, status: int, version: HTTPVersion, headers: Headers, conn: H1Connection,
+        decoder: Any,
+    ) -> Response:
+        self = cls.__new__(cls)
+        self._status = status
+        self._http_version = version
+        self._headers = headers
+        self._trailers = Headers()
+        self._content = _WireContent(self, conn, decoder)
+        self._closed = False
+        self._read_pending = False
+        return self
+
+    @property
+    def status(self) -> int:
+        return self._status
+
+    @property
+    def http_version(self) -> HTTPVersion:
+        return self._http_version
+
+    @property
+    def headers(self) -> Headers:
+        return self._headers
+
+    @property
+    def trailers(self) -> Headers:
+        return self._trailers
+
+    @property
+    def content(self) -> AsyncIterator[Any]:
+        return self._content  # type: ignore[no-any-return]
+
+    def aclose(self) -> Awaitable[None]:
+        return self._aclose()
+
+    async def _aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        content = self._content
+        if isinstance(content, _WireContent):
+            content.close()
+        elif not isinstance(content, _BytesContent):
+            aclose = getattr(content, "aclose", None)
+            if aclose is not None:
+                await aclose()
+        self._read_pending = False
+
+    async def __aenter__(self) -> Response:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        # an unclosed response must not keep its connection (or the request body) alive
+        content = getattr(self, "_content", None)
+        if isinstance(content, _WireContent):
+            try:
+                content.close()
+            except Exception:
+                pass
+
+    def __repr__(self) -> str:
+        return f"<Response [{self._status}]>"

@@ -1,0 +1,273 @@
+"""HTTPTransport: options, TLS, connections and pools; executes Requests (spec §1.10–1.11)."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable
+from typing import Any, Protocol, runtime_checkable
+
+from cpqwest._errors import ConnectTimeout
+from cpqwest._exchange import H1Pools, build_head
+from cpqwest._pool import Pool
+from cpqwest._protocol import H1Connection, H1Protocol
+
+from ._headers import Headers
+from ._request import HeadersArg, ParamsArg, Request, check_method, to_content, to_headers
+from ._response import FullResponse, Response
+from ._tls import client_context, validate_tls_options
+from ._url import ParsedURL, parse_url, with_params
+from ._version import HTTPVersion
+
+_REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+# methods that carry "content-length: 0" with an empty body (as hyper does)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
+_EMPTY = Headers()
+
+
+@runtime_checkable
+class Transport(Protocol):
+    """Executes requests; implement it to mock or wrap (middleware) the HTTP transport."""
+
+    def execute(self, request: Request) -> Awaitable[Response]: ...
+
+
+def _check_timeout(value: float | None) -> float | None:
+    if value is None:
+        return None
+    if not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value) or value < 0:
+        raise ValueError("Timeout must be non-negative")
+    return float(value)
+
+
+class HTTPTransport:
+    """An HTTP transport: pooled HTTP/1.1 (and TLS) connections per origin and event loop."""
+
+    def __init__(
+        self,
+        *,
+        tls_ca_cert: bytes | None = None,
+        tls_key: bytes | None = None,
+        tls_cert: bytes | None = None,
+        tls_include_system_certs: bool = False,
+        http_version: HTTPVersion | None = None,
+        proxy: Any = None,
+        timeout: float | None = None,
+        connect_timeout: float | None = 30.0,
+        read_timeout: float | None = None,
+        pool_idle_timeout: float | None = 90.0,
+        pool_max_idle_per_host: int | None = None,
+        tcp_keepalive_interval: float | None = 30.0,
+        enable_gzip: bool = True,
+        enable_brotli: bool = True,
+        enable_zstd: bool = True,
+        use_system_dns: bool = False,
+        enable_cookie_store: bool = False,
+        follow_redirects: bool = True,
+        max_redirects: int = 10,
+        enable_otel: bool = True,
+        meter_provider: Any = None,
+        tracer_provider: Any = None,
+    ) -> None:
+        if http_version == HTTPVersion.HTTP3:
+            raise ValueError("HTTP/3 is not supported yet")
+        validate_tls_options(tls_ca_cert, tls_key, tls_cert)
+        self._timeout = _check_timeout(timeout)
+        self._connect_timeout = _check_timeout(connect_timeout)
+        self._read_timeout = _check_timeout(read_timeout)
+        idle_timeout = _check_timeout(pool_idle_timeout)
+        self._keepalive = _check_timeout(tcp_keepalive_interval)
+        if pool_max_idle_per_host is not None and pool_max_idle_per_host < 0:
+            raise ValueError("pool_max_idle_per_host must be non-negative")
+        self._http_version = http_version
+        # HTTP/1.1 only until the HTTP/2 path exists: ALPN must not offer h2
+        self._ssl = client_context(
+            tls_ca_cert, tls_key, tls_cert, tls_include_system_certs, ("http/1.1",)
+        )
+        self._proxy = proxy
+        self._gzip, self._brotli, self._zstd = enable_gzip, enable_brotli, enable_zstd
+        self._accept_encoding: str | None = None
+        self._use_system_dns = use_system_dns
+        self._cookie_store = enable_cookie_store
+        self._follow_redirects = follow_redirects
+        self._max_redirects = max_redirects
+        self._enable_otel = enable_otel
+        self._h1 = H1Pools(
+            self._connect, idle_timeout, pool_max_idle_per_host, self._timeout, self._read_timeout
+        )
+        self._closed = False
+
+    # --- lifecycle -------------------------------------------------------------------------
+    async def __aenter__(self) -> HTTPTransport:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def aclose(self) -> Awaitable[None]:
+        return self._aclose()
+
+    async def _aclose(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self._h1.close()
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("Request failed: already closed transport")
+
+    # --- connecting ------------------------------------------------------------------------
+    async def _connect(
+        self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], pool: Pool
+    ) -> H1Connection:
+        scheme, host, port = key
+        tls = self._ssl if scheme == "https" else None
+        kwargs: dict[str, Any] = {}
+        if tls is not None:
+            kwargs["ssl"] = tls
+            kwargs["server_hostname"] = host
+        if isinstance(loop, asyncio.BaseEventLoop):
+            kwargs["happy_eyeballs_delay"] = 0.25
+        timeout = self._connect_timeout
+        if self._timeout is not None:
+            timeout = self._timeout if timeout is None else min(timeout, self._timeout)
+        try:
+            async with asyncio.timeout(timeout):
+                transport, conn = await loop.create_connection(
+                    lambda: H1Protocol(loop, key), host, port, **kwargs
+                )
+        except TimeoutError:
+            raise ConnectTimeout(f"Request failed: connection to {host}:{port} timed out") from None
+        except ssl.SSLError as exc:
+            raise ConnectionError(f"Request failed: TLS handshake with {host}: {exc}") from exc
+        except OSError as exc:
+            raise ConnectionError(f"Request failed: connecting to {host}:{port}: {exc}") from exc
+        conn.pool = pool
+        self._tune_socket(transport)
+        return conn  # type: ignore[no-any-return]
+
+    def _tune_socket(self, transport: asyncio.BaseTransport) -> None:
+        sock = transport.get_extra_info("socket")
+        if sock is None:
+            return
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if self._keepalive:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+                interval = max(1, int(self._keepalive))
+                if hasattr(socket, "TCP_KEEPIDLE"):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, interval)
+                if hasattr(socket, "TCP_KEEPINTVL"):
+                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
+        except OSError:
+            pass
+
+    # --- requests --------------------------------------------------------------------------
+    def _head(
+        self,
+        method: str,
+        url: ParsedURL,
+        headers: Headers | None,
+        body: bytes | AsyncIterator[bytes],
+        is_json: bool,
+    ) -> tuple[bytes, bool]:
+        """The request head bytes and whether the body goes chunked."""
+        chunked = False
+        if isinstance(body, bytes):
+            body_len = len(body) if body or method in _BODY_METHODS else -1
+        else:
+            body_len = -1
+            chunked = headers is None or "content-length" not in headers
+        pairs = headers._wire_pairs() if headers else None
+        head = build_head(
+            method, url.target, url.authority, pairs, is_json, body_len, chunked,
+            self._accept_encoding,
+        )
+        return head, chunked
+
+    async def _fetch(
+        self,
+        method: str,
+        url: str,
+        headers: HeadersArg | None,
+        content: Any,
+        params: ParamsArg | None,
+    ) -> FullResponse:
+        """Client's buffered path: the whole exchange without building a Request."""
+        self._check_open()
+        check_method(method)
+        parsed = parse_url(with_params(url, params) if params is not None else url)
+        body, is_json = to_content(content)
+        h = to_headers(headers)
+        head, chunked = self._head(method, parsed, h, body, is_json)
+        streamed = not isinstance(body, bytes)
+        try:
+            status, _minor, _reason, raw_headers, data, raw_trailers = await self._h1.exchange(
+                (parsed.scheme, parsed.host, parsed.port), head, body or None, method == "HEAD",
+                True, method in _REPLAYABLE_METHODS and not streamed, chunked,
+            )
+        except BaseException:
+            if streamed:
+                await _close_body(body)
+            raise
+        return FullResponse(
+            status,
+            Headers._from_wire(raw_headers),
+            data,
+            Headers._from_wire(raw_trailers) if raw_trailers else Headers(),
+        )
+
+    def execute(self, request: Request) -> Awaitable[Response]:
+        return self._execute(request)
+
+    async def _execute(self, request: Request) -> Response:
+        self._check_open()
+        method = request.method
+        parsed: ParsedURL = request._parsed
+        body = request.content
+        head, chunked = self._head(method, parsed, request.headers, body, request._json)
+        streamed = not isinstance(body, bytes)
+        try:
+            conn = await self._h1.exchange(
+                (parsed.scheme, parsed.host, parsed.port), head, body or None, method == "HEAD",
+                False, method in _REPLAYABLE_METHODS and not streamed, chunked,
+            )
+        except BaseException:
+            if streamed:
+                await _close_body(body)
+            raise
+        p = conn.parser
+        return Response._from_wire(
+            p.status, HTTPVersion.HTTP1, Headers._from_wire(p.headers), conn, None
+        )
+
+
+async def _close_body(body: Any) -> None:
+    aclose = getattr(body, "aclose", None)
+    if aclose is not None:
+        try:
+            await aclose()
+        except Exception:
+            pass
+
+
+_default: HTTPTransport | None = None
+
+
+def get_default_transport() -> HTTPTransport:
+    """The process-wide transport used by clients made without one (certifi + OS roots)."""
+    global _default
+    if _default is None:
+        _default = _DefaultTransport(tls_include_system_certs=True)
+    return _default
+
+
+class _DefaultTransport(HTTPTransport):
+    async def _aclose(self) -> None:
+        # shared by every default Client: closing it would break the others
+        return None
+
+
+__all__ = ["HTTPTransport", "Transport", "get_default_transport"]
