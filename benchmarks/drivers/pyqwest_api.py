@@ -1,0 +1,53 @@
+"""pyqwest-API adapter: drives the original pyqwest *and* ours (same import name and API; the venv
+decides which one is imported)."""
+
+from __future__ import annotations
+
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as dist_version
+
+from common import Config
+
+import pyqwest
+
+
+def version() -> str:
+    for dist in ("cpqwest", "pyqwest"):  # ours first: it is the one that shares the import name
+        try:
+            return f"{dist} {dist_version(dist)}"
+        except PackageNotFoundError:
+            continue
+    return "unknown"
+
+
+class Session:
+    def __init__(self, cfg: Config) -> None:
+        kw: dict = {}
+        if cfg.tls:
+            kw["tls_ca_cert"] = cfg.ca_pem
+        # None lets TLS negotiate by ALPN; the h1-over-TLS listener offers only http/1.1 anyway.
+        kw["http_version"] = pyqwest.HTTPVersion.HTTP2 if cfg.http == 2 else None
+        self.transport = pyqwest.HTTPTransport(**kw)
+        self.c = pyqwest.Client(self.transport)
+
+    async def get(self, url: str) -> tuple[int, int]:
+        r = await self.c.get(url)
+        return r.status, len(r.content)
+
+    async def post(self, url: str, data: bytes) -> tuple[int, int]:
+        r = await self.c.post(url, content=data)
+        return r.status, len(r.content)
+
+    async def stream(self, url: str) -> tuple[int, int]:
+        n = 0
+        async with self.c.stream("GET", url) as r:
+            async for chunk in r.content:
+                n += len(chunk)
+            return r.status, n
+
+    async def aclose(self) -> None:
+        await self.transport.aclose()
+
+
+async def open_client(cfg: Config) -> Session:
+    return Session(cfg)

@@ -1,0 +1,98 @@
+"""One virtual environment per client under .bench/venvs/, made with `python -m venv`.
+
+Each peer gets its own venv because the original pyqwest and ours share the import name. A venv is
+reused while its marker file matches what it should contain; ours is reinstalled from the checkout
+on every run (the code under test changes between runs, its version number does not).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+BENCH_DIR = REPO / ".bench"
+VENVS = BENCH_DIR / "venvs"
+MARKER = ".bench-marker.json"
+UVLOOP = "uvloop==0.23.0"
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    name: str
+    driver: str  # adapter module in benchmarks/drivers/
+    requirements: tuple[str, ...]
+    from_checkout: bool = False  # ours: reinstall the repo root on every run
+
+
+CLIENTS: dict[str, ClientSpec] = {
+    c.name: c
+    for c in (
+        ClientSpec("ours", "pyqwest_api", (UVLOOP,), from_checkout=True),
+        ClientSpec("pyqwest", "pyqwest_api", ("pyqwest==0.12.0", UVLOOP)),
+        ClientSpec("aiohttp", "aiohttp_client", ("aiohttp==3.14.5", UVLOOP)),
+        ClientSpec("httpx", "httpx_client", ("httpx[http2]==0.28.1", UVLOOP)),
+        ClientSpec("pyreqwest", "pyreqwest_client", ("pyreqwest==0.15.1", UVLOOP)),
+        ClientSpec("floor", "floor", (UVLOOP,)),
+    )
+}
+# The runner's own tools: certificates, the plot, and uvloop for the fallback server.
+TOOL_REQUIREMENTS = ("trustme==1.2.1", "matplotlib", UVLOOP)
+
+
+def python_of(venv: Path) -> Path:
+    return venv / "bin" / "python"
+
+
+def _pip(venv: Path, *args: str, log: Path) -> None:
+    cmd = [str(python_of(venv)), "-m", "pip", "--disable-pip-version-check", "install", "-q", *args]
+    with log.open("a") as f:
+        f.write("$ " + " ".join(cmd) + "\n")
+        f.flush()
+        subprocess.run(cmd, check=True, stdout=f, stderr=subprocess.STDOUT)
+
+
+def ensure_venv(name: str, requirements: tuple[str, ...], base_python: str) -> Path:
+    """Create or reuse .bench/venvs/<name> holding exactly `requirements` (marker-checked)."""
+    venv = VENVS / name
+    want = {"python": base_python, "requirements": list(requirements)}
+    marker = venv / MARKER
+    try:
+        if json.loads(marker.read_text()) == want and python_of(venv).exists():
+            return venv
+    except (OSError, ValueError):
+        pass
+    VENVS.mkdir(parents=True, exist_ok=True)
+    log = VENVS / f"{name}.log"
+    log.write_text("")
+    subprocess.run([base_python, "-m", "venv", "--clear", str(venv)], check=True)
+    if requirements:
+        _pip(venv, *requirements, log=log)
+    marker.write_text(json.dumps(want))
+    return venv
+
+
+def install_checkout(venv: Path) -> None:
+    """(Re)build and install ours from the repo root: one build, dependencies installed apart."""
+    log = VENVS / "ours.log"
+    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"].get("dependencies", [])
+    if deps:
+        _pip(venv, *deps, log=log)  # a no-op once they are there
+    _pip(venv, "--force-reinstall", "--no-deps", str(REPO), log=log)
+
+
+def prepare_client(spec: ClientSpec, base_python: str) -> Path:
+    venv = ensure_venv(spec.name, spec.requirements, base_python)
+    if spec.from_checkout:
+        install_checkout(venv)
+    return venv
+
+
+def base_python() -> str:
+    """The interpreter venvs are made from: the base one even when we run inside a venv."""
+    return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)

@@ -1,0 +1,126 @@
+"""Turns the drivers' JSON lines into medians, markdown tables (with ratios to the original
+pyqwest) and a PNG plot."""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from scenarios import SCENARIOS
+
+BASELINE = "pyqwest"  # the original, the one every ratio is taken against
+METRICS = (  # key, heading, which way is better
+    ("cpu_us_per_req", "client CPU µs per request (user+sys, all threads)", "lower"),
+    ("rps", "requests per second", "higher"),
+    ("p50_us", "p50 latency µs", "lower"),
+    ("p99_us", "p99 latency µs", "lower"),
+)
+
+Key = tuple[str, str, str]  # scenario, loop, client
+
+
+def aggregate(results: list[dict]) -> dict[Key, dict]:
+    """Median of each metric over the reps; n/a and errors kept with their reason."""
+    runs: dict[Key, list[dict]] = defaultdict(list)
+    for r in results:
+        runs[(r["scenario"], r["loop"], r["label"])].append(r)
+    out: dict[Key, dict] = {}
+    for key, rs in runs.items():
+        ok = [r for r in rs if "error" not in r and "unsupported" not in r]
+        if ok:
+            cell = {m: statistics.median(r[m] for r in ok) for m, _, _ in METRICS}
+            srv = [r["server_cpu_pct"] for r in ok if r.get("server_cpu_pct") is not None]
+            cell["server_cpu_pct"] = max(srv) if srv else None
+            cell["requests"] = statistics.median(r["requests"] for r in ok)
+            cell["reps"] = len(ok)
+            cell["failed"] = len(rs) - len(ok)
+        else:
+            cell = {"na": rs[0].get("unsupported") or rs[0].get("error", "failed")}
+        out[key] = cell
+    return out
+
+
+def fmt(v: float) -> str:
+    return f"{v:.0f}" if v >= 100 else f"{v:.1f}" if v >= 10 else f"{v:.2f}"
+
+
+def rows_of(agg: dict[Key, dict]) -> list[tuple[str, str]]:
+    seen = {(s, lp) for s, lp, _ in agg}
+    order = list(SCENARIOS)
+    return sorted(seen, key=lambda r: (order.index(r[0]), r[1] != "asyncio", r[1]))
+
+
+def table(agg: dict[Key, dict], clients: list[str], metric: str) -> list[str]:
+    head = ["scenario", "loop", *clients, "server CPU %"]
+    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(clients) + 1)]
+    for scen, loop in rows_of(agg):
+        base = agg.get((scen, loop, BASELINE), {}).get(metric)
+        cells, srv = [], []
+        for c in clients:
+            cell = agg.get((scen, loop, c))
+            if cell is None:
+                cells.append("—")
+            elif "na" in cell:
+                cells.append("n/a")
+            else:
+                v = cell[metric]
+                ratio = f" ({v / base:.2f})" if base and c != BASELINE else ""
+                cells.append(fmt(v) + ratio)
+                if cell["server_cpu_pct"] is not None:
+                    srv.append(cell["server_cpu_pct"])
+        srv_txt = f"≤ {max(srv):.0f}" if srv else "—"
+        lines.append(
+            f"| {SCENARIOS[scen].title} | {loop} | " + " | ".join(cells) + f" | {srv_txt} |"
+        )
+    return lines
+
+
+def markdown(agg: dict[Key, dict], clients: list[str], header: list[str]) -> str:
+    out = [*header, ""]
+    for metric, title, better in METRICS:
+        out += [f"### {title} — {better} is better; in brackets: ratio to {BASELINE} 0.12", ""]
+        out += table(agg, clients, metric)
+        out.append("")
+    notes = sorted({(c, cell["na"]) for (_, _, c), cell in agg.items() if "na" in cell})
+    if notes:
+        out += ["n/a:", ""] + [f"- {c}: {why}" for c, why in notes] + [""]
+    failed = sum(cell.get("failed", 0) for cell in agg.values())
+    if failed:
+        out += [f"{failed} run(s) failed and were left out of the medians (see the JSON).", ""]
+    return "\n".join(out)
+
+
+def plot(agg: dict[Key, dict], clients: list[str], path: Path, title: str) -> None:
+    import matplotlib  # only in the runner's tool venv
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = rows_of(agg)
+    labels = [f"{SCENARIOS[s].title}" + (f" [{lp}]" if lp != "asyncio" else "") for s, lp in rows]
+    # 2x2 panels sharing the row labels; bar length on a log scale (httpx is ~10x the others)
+    tall = 2 + 0.45 * len(rows) * max(1.0, len(clients) / 3)
+    fig, grid = plt.subplots(2, 2, figsize=(16, tall), sharey=True)
+    axes = grid.flatten()
+    height = 0.8 / max(1, len(clients))
+    for ax, (metric, mtitle, better) in zip(axes, METRICS, strict=True):
+        for i, c in enumerate(clients):
+            ys, xs = [], []
+            for j, (s, lp) in enumerate(rows):
+                cell = agg.get((s, lp, c))
+                if cell and "na" not in cell:
+                    ys.append(j + i * height)
+                    xs.append(cell[metric])
+            ax.barh(ys, xs, height=height, label=c)
+        ax.set_xscale("log")
+        ax.set_title(f"{mtitle}\n({better} is better)", fontsize=9)
+        ax.grid(axis="x", which="both", alpha=0.3)
+    axes[0].set_yticks([j + 0.4 - height / 2 for j in range(len(rows))], labels, fontsize=8)
+    axes[2].tick_params(labelleft=True, labelsize=8)
+    axes[0].invert_yaxis()
+    axes[-1].legend(fontsize=8, loc="lower right")
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

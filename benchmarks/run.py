@@ -1,0 +1,250 @@
+#!/usr/bin/env python3
+"""Side-by-side benchmark of ours against aiohttp, httpx, pyreqwest and the original pyqwest.
+
+    python3 benchmarks/run.py [--quick] [--reps N] [--clients a,b] [--scenarios x,y] [--n N]
+
+Needs only python3: it makes .bench/venvs/<client> (one venv per client; ours is rebuilt from the
+checkout each run) and a tool venv for certificates and the plot, starts nginx (or the fallback
+server) on 127.0.0.1 pinned to one CPU, runs every client as a fresh process pinned to another,
+interleaved and repeated, and writes medians to benchmarks/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+import envs  # noqa: E402
+import report  # noqa: E402
+from certs import ensure_certs  # noqa: E402
+from scenarios import SCENARIOS  # noqa: E402
+from servers import Server, pinned, start_server  # noqa: E402
+
+TOOL_VENV = envs.VENVS / "_tool"
+LOOPS = ("asyncio", "uvloop")
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="1 rep, fewer requests (~2 minutes)")
+    p.add_argument("--reps", type=int, help="repetitions, interleaved (default 3; --quick 1)")
+    p.add_argument(
+        "--clients", default=",".join(envs.CLIENTS), help=f"comma list of {', '.join(envs.CLIENTS)}"
+    )
+    p.add_argument(
+        "--scenarios", default=",".join(SCENARIOS), help=f"comma list of {', '.join(SCENARIOS)}"
+    )
+    p.add_argument("--loops", default=",".join(LOOPS), help="comma list of asyncio, uvloop")
+    p.add_argument("--n", type=int, default=0, help="timed requests per run (default per scenario)")
+    p.add_argument(
+        "--max-seconds",
+        type=float,
+        help="cap on each timed loop, for slow clients (default 1.5; --quick 0.4)",
+    )
+    p.add_argument(
+        "--server",
+        choices=("auto", "nginx", "fallback"),
+        default="auto",
+        help="auto: nginx (apt-get installs it when root), else the fallback server",
+    )
+    p.add_argument("--out", type=Path, default=HERE / "results", help="where results go")
+    args = p.parse_args(argv)
+    args.clients = _pick(args.clients, envs.CLIENTS, p)
+    args.scenarios = _pick(args.scenarios, SCENARIOS, p)
+    args.loops = _pick(args.loops, LOOPS, p)
+    args.reps = args.reps or (1 if args.quick else 3)
+    args.max_seconds = args.max_seconds or (0.4 if args.quick else 1.5)
+    return args
+
+
+def _pick(csv: str, known, parser: argparse.ArgumentParser) -> list[str]:
+    names = [x for x in csv.split(",") if x]
+    bad = [x for x in names if x not in known]
+    if bad:
+        parser.error(f"unknown: {', '.join(bad)} (known: {', '.join(known)})")
+    return names
+
+
+def reexec_in_tool_venv() -> None:
+    """Run the rest of this script inside .bench/venvs/_tool (trustme, matplotlib, uvloop)."""
+    if os.environ.get("BENCH_TOOL_VENV") == str(TOOL_VENV):
+        return
+    venv = envs.ensure_venv("_tool", envs.TOOL_REQUIREMENTS, envs.base_python())
+    py = str(envs.python_of(venv))
+    os.environ["BENCH_TOOL_VENV"] = str(TOOL_VENV)
+    os.execv(py, [py, str(Path(__file__).resolve()), *sys.argv[1:]])
+
+
+def cpus() -> tuple[int | None, int | None]:
+    """(client CPU, server CPU): two different cores, or no pinning on a 1-CPU machine."""
+    mine = sorted(os.sched_getaffinity(0))
+    if len(mine) < 2:
+        print("warning: only one CPU: client and server share it", flush=True)
+        return None, None
+    return mine[0], mine[1]
+
+
+def prepare_clients(names: list[str]) -> tuple[dict[str, Path], dict[str, str]]:
+    venvs, missing = {}, {}
+    for name in names:
+        print(f"preparing {name} ...", flush=True)
+        try:
+            venvs[name] = envs.prepare_client(envs.CLIENTS[name], envs.base_python())
+        except subprocess.CalledProcessError as e:
+            missing[name] = f"install failed ({' '.join(e.cmd[-2:])}); see .bench/venvs/{name}.log"
+            print(f"  {name}: {missing[name]}", flush=True)
+    return venvs, missing
+
+
+def run_one(
+    venv: Path, client: str, scen: str, loop: str, server: Server, args, ca: Path, cpu: int | None
+) -> dict:
+    sc = SCENARIOS[scen]
+    base = {"label": client, "scenario": scen, "loop": loop}
+    url = server.urls.get(sc.listener)
+    if url is None:
+        return {**base, "unsupported": f"the {server.name} server has no {sc.listener} listener"}
+    n = args.n or (sc.n // 4 if args.quick else sc.n)
+    cmd = [
+        str(envs.python_of(venv)),
+        str(HERE / "drivers" / "driver.py"),
+        envs.CLIENTS[client].driver,
+        "--scenario",
+        scen,
+        "--url",
+        url,
+        "--n",
+        str(n),
+        "--loop",
+        loop,
+        "--ca",
+        str(ca),
+        "--max-seconds",
+        str(args.max_seconds),
+        "--server-pids",
+        ",".join(map(str, server.pids)),
+    ]
+    try:
+        p = subprocess.run(
+            cmd,
+            capture_output=True,
+            text=True,
+            timeout=120 + 4 * args.max_seconds,
+            preexec_fn=pinned(cpu),
+            stdin=subprocess.DEVNULL,
+        )
+    except subprocess.TimeoutExpired:
+        return {**base, "error": "driver timed out"}
+    try:
+        out = json.loads(p.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        out = {"error": f"no JSON from driver (exit {p.returncode}): {p.stderr.strip()[-300:]}"}
+    if p.returncode and "error" in out and p.stderr:
+        out["stderr"] = p.stderr.strip()[-2000:]
+    return {**out, **base}
+
+
+def describe(r: dict) -> str:
+    if "unsupported" in r:
+        return "n/a: " + r["unsupported"]
+    if "error" in r:
+        return "ERROR: " + r["error"]
+    srv = f", server {r['server_cpu_pct']:.0f}% CPU" if r.get("server_cpu_pct") is not None else ""
+    return (
+        f"{r['cpu_us_per_req']:.1f} µs/req CPU, {r['rps']:.0f} req/s, p50 {r['p50_us']:.0f} "
+        f"p99 {r['p99_us']:.0f} µs ({r['requests']} req){srv}"
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    reexec_in_tool_venv()
+    started = time.time()
+    client_cpu, server_cpu = cpus()
+    venvs, missing = prepare_clients(args.clients)
+    certs = ensure_certs(envs.BENCH_DIR / "tls")
+    server = start_server(args.server, envs.BENCH_DIR, certs, server_cpu)
+    print(f"server: {server.name} on CPU {server_cpu}; clients on CPU {client_cpu}", flush=True)
+    results: list[dict] = []
+    order = [c for c in args.clients if c in venvs]
+    total = args.reps * len(args.scenarios) * len(args.loops) * len(order)
+    try:
+        for rep in range(args.reps):
+            # Interleaved: every client runs once per scenario before the next rep; the order
+            # rotates per rep so no client always runs right after the same neighbour.
+            clients = order[rep % len(order) :] + order[: rep % len(order)] if order else []
+            for scen in args.scenarios:
+                for loop in args.loops:
+                    for c in clients:
+                        r = run_one(venvs[c], c, scen, loop, server, args, certs.ca, client_cpu)
+                        r["rep"] = rep
+                        results.append(r)
+                        print(
+                            f"[{len(results)}/{total}] rep {rep + 1} {scen} {loop} {c}: "
+                            f"{describe(r)}",
+                            flush=True,
+                        )
+    finally:
+        server.stop()
+    for c, why in missing.items():
+        results.append(
+            {"label": c, "scenario": args.scenarios[0], "loop": args.loops[0], "unsupported": why}
+        )
+    write_outputs(args, results, server, missing, time.time() - started)
+    return 0
+
+
+def versions(results: list[dict]) -> dict[str, str]:
+    return {r["label"]: r["version"] for r in results if r.get("version")}
+
+
+def write_outputs(
+    args, results: list[dict], server: Server, missing: dict[str, str], elapsed: float
+) -> None:
+    args.out.mkdir(parents=True, exist_ok=True)
+    # the baseline first, then the others in the order asked for
+    clients = list(dict.fromkeys(c for c in (report.BASELINE, *args.clients) if c in args.clients))
+    agg = report.aggregate(results)
+    cmd = "python3 benchmarks/run.py " + " ".join(sys.argv[1:])
+    cpu_model = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in Path("/proc/cpuinfo").read_text().splitlines()
+            if ln.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    ver = versions(results)
+    header = [
+        f"## Benchmark: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        "",
+        f"Command: `{cmd.strip()}` ({args.reps} rep(s), medians; {elapsed / 60:.1f} min).",
+        f"Machine: {os.cpu_count()} CPUs, {cpu_model}; Python {platform.python_version()}.",
+        f"Server: {server.name} on 127.0.0.1, pinned to its own CPU; each client a fresh process "
+        "pinned to another; warm-up first, every response checked (status and length).",
+        "Clients: " + ", ".join(f"{c}: {ver.get(c, '?')}" for c in clients) + ".",
+        "floor = minimal raw asyncio.Protocol HTTP/1.1 client (status line + Content-Length only).",
+        "Differences under ~15-20 % are noise on a 2-core machine: compare ratios within one run.",
+    ]
+    md = report.markdown(agg, clients, header)
+    (args.out / "latest.md").write_text(md)
+    (args.out / "latest.json").write_text(json.dumps(results, indent=1))
+    try:
+        report.plot(agg, clients, args.out / "latest.png", f"{server.name} — {cmd.strip()}")
+    except Exception as e:  # the table is the result; a broken plot must not lose it
+        print(f"plot failed: {e}", flush=True)
+    print("\n" + md)
+    print(f"written: {args.out / 'latest.md'}, latest.png, latest.json", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

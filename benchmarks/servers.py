@@ -1,0 +1,183 @@
+"""The server under the benchmark: nginx when it is (or can be) installed, else the fallback.
+
+Started on 127.0.0.1 only, pinned to its own CPU so it never competes with the client being
+measured. The drivers sample its CPU (via the pids given here) to show it was never the bottleneck.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from certs import Certs
+from scenarios import BIG_SIZE, TINY_BODY
+
+HERE = Path(__file__).resolve().parent
+LISTENERS = ("plain", "tls", "h2tls", "h2c")
+
+
+def pinned(cpu: int | None):
+    """A preexec_fn pinning the child to one CPU (None: no pinning, e.g. on a 1-CPU machine)."""
+    if cpu is None:
+        return None
+    return lambda: os.sched_setaffinity(0, {cpu})
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_listening(port: int, proc: subprocess.Popen, what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited with {proc.returncode}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"{what} is not listening on 127.0.0.1:{port}")
+
+
+@dataclass
+class Server:
+    name: str  # e.g. "nginx 1.22.1 (1 worker)"
+    proc: subprocess.Popen
+    urls: dict[str, str]  # listener -> base URL; a missing listener means n/a
+    pids: list[int] = field(default_factory=list)
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+def find_nginx(install: bool) -> str | None:
+    found = shutil.which("nginx") or next(
+        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.path.exists(p)), None
+    )
+    if found or not install or os.geteuid() != 0 or not shutil.which("apt-get"):
+        return found
+    print("nginx not found: installing Debian's package (apt-get) ...", flush=True)
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "nginx"]):
+        if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
+            return None
+    return shutil.which("nginx") or (
+        "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
+    )
+
+
+NGINX_CONF = """\
+# One process, no daemon: the runner owns it, pins it, and samples its CPU.
+daemon off;
+master_process off;
+worker_processes 1;
+pid {dir}/nginx.pid;
+error_log {dir}/error.log warn;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    default_type application/octet-stream;
+    client_body_temp_path {dir}/tmp/body;
+    proxy_temp_path {dir}/tmp/proxy;
+    fastcgi_temp_path {dir}/tmp/fastcgi;
+    uwsgi_temp_path {dir}/tmp/uwsgi;
+    scgi_temp_path {dir}/tmp/scgi;
+    sendfile on;
+    tcp_nodelay on;
+    # never close a benchmark connection: reconnects would be measured as client cost
+    keepalive_requests 1000000000;
+    keepalive_timeout 600s;
+    client_max_body_size 64m;
+    http2_max_concurrent_streams 256;
+    ssl_certificate {chain};
+    ssl_certificate_key {key};
+    ssl_protocols TLSv1.2 TLSv1.3;
+    # /proto's body length tells the driver which protocol we saw (scenarios.PROTO_LEN)
+    map $server_protocol $proto_body {{ "HTTP/2.0" "h2"; default "http/1"; }}
+    server {{ listen 127.0.0.1:{plain}; include {dir}/routes.conf; }}
+    server {{ listen 127.0.0.1:{tls} ssl; include {dir}/routes.conf; }}
+    server {{ listen 127.0.0.1:{h2tls} ssl http2; include {dir}/routes.conf; }}
+    server {{ listen 127.0.0.1:{h2c} http2; include {dir}/routes.conf; }}
+}}
+"""
+NGINX_ROUTES = """\
+location = /tiny {{ return 200 "{tiny}"; }}
+location = /1m {{ alias {dir}/www/1m.bin; }}
+# `return` discards the request body: an upload sink with no disk or Python involved
+location = /upload {{ return 200 "{tiny}"; }}
+location = /proto {{ return 200 $proto_body; }}
+"""
+
+
+def start_nginx(binary: str, workdir: Path, certs: Certs, cpu: int | None) -> Server:
+    d = workdir / "nginx"
+    for sub in ("tmp", "www"):
+        (d / sub).mkdir(parents=True, exist_ok=True)
+    big = d / "www" / "1m.bin"
+    if not big.exists() or big.stat().st_size != BIG_SIZE:
+        big.write_bytes(bytes(range(256)) * (BIG_SIZE // 256))
+    ports = {name: free_port() for name in LISTENERS}
+    (d / "routes.conf").write_text(NGINX_ROUTES.format(dir=d, tiny=TINY_BODY.decode()))
+    (d / "nginx.conf").write_text(
+        NGINX_CONF.format(dir=d, chain=certs.chain, key=certs.key, **ports)
+    )
+    version = subprocess.run([binary, "-v"], capture_output=True, text=True).stderr.strip()
+    proc = subprocess.Popen(
+        [binary, "-p", str(d), "-c", str(d / "nginx.conf"), "-e", str(d / "error.log")],
+        preexec_fn=pinned(cpu),
+        stdin=subprocess.DEVNULL,
+    )
+    for port in ports.values():
+        wait_listening(port, proc, "nginx")
+    urls = {
+        "plain": f"http://127.0.0.1:{ports['plain']}",
+        "tls": f"https://127.0.0.1:{ports['tls']}",
+        "h2tls": f"https://127.0.0.1:{ports['h2tls']}",
+        "h2c": f"http://127.0.0.1:{ports['h2c']}",
+    }
+    name = version.split(":", 1)[-1].strip().replace("/", " ") + " (one process)"
+    return Server(name, proc, urls, [proc.pid])
+
+
+def start_fallback(python: str, certs: Certs | None, cpu: int | None) -> Server:
+    """The stdlib/uvloop HTTP/1.1 server in `python` (plain, plus TLS when certs are given)."""
+    plain = free_port()
+    cmd = [python, str(HERE / "fallback_server.py"), "--plain", str(plain)]
+    urls = {"plain": f"http://127.0.0.1:{plain}"}
+    if certs is not None:
+        tls = free_port()
+        cmd += ["--tls", str(tls), "--cert", str(certs.chain), "--key", str(certs.key)]
+        urls["tls"] = f"https://127.0.0.1:{tls}"
+    proc = subprocess.Popen(cmd, preexec_fn=pinned(cpu), stdin=subprocess.DEVNULL)
+    for url in urls.values():
+        wait_listening(int(url.rsplit(":", 1)[1]), proc, "fallback server")
+    return Server("fallback (Python asyncio, HTTP/1.1 only)", proc, urls, [proc.pid])
+
+
+def start_server(
+    kind: str, workdir: Path, certs: Certs, cpu: int | None, install: bool = True
+) -> Server:
+    """kind: "auto" (nginx, installing it if we can, else fallback), "nginx" or "fallback"."""
+    if kind in ("auto", "nginx"):
+        binary = find_nginx(install)
+        if binary:
+            return start_nginx(binary, workdir, certs, cpu)
+        if kind == "nginx":
+            raise RuntimeError("nginx is not installed and could not be installed")
+        print("nginx unavailable: using the fallback server (HTTP/1.1 only)", flush=True)
+    return start_fallback(sys.executable, certs, cpu)
