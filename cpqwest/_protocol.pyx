@@ -243,7 +243,11 @@ cdef class H1Connection(PooledConnection):
         self.closed = True
         t = self.transport
         if t is not None and not t.is_closing():
-            t.abort()
+            try:
+                t.abort()
+            except RuntimeError:
+                # its event loop is closed already: close the socket itself
+                _close_socket_of(t)
         if self.upload_task is not None:
             self.upload_task.cancel()
             self.upload_task = None
@@ -310,6 +314,13 @@ cdef class H1Connection(PooledConnection):
 
     def _write_error(self, cause):
         return _wrap(cause, "Request failed: ", WriteError)
+
+
+cdef void _close_socket_of(object transport):
+    sock = transport.get_extra_info("socket")
+    raw = getattr(sock, "_sock", None)
+    if raw is not None:
+        raw.close()
 
 
 cdef object _wrap(object cause, str prefix, object default_cls):

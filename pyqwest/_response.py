@@ -234,7 +234,9 @@ class Response:
         content = self._content
         if isinstance(content, _WireContent):
             content.close()
-        elif not isinstance(content, _BytesContent):
+        elif isinstance(content, _BytesContent):
+            content._data = None
+        else:
             aclose = getattr(content, "aclose", None)
             if aclose is not None:
                 await aclose()
