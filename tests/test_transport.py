@@ -1,0 +1,428 @@
+"""pyqwest.HTTPTransport (spec 1.10, section 0 pooling/retry rules, section 4 "test_transport.py")."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import math
+import re
+
+import pytest
+
+import pyqwest
+from pyqwest import Client, HTTPTransport, HTTPVersion, Request, get_default_transport
+from servers.scripted import keep_alive
+
+try:
+    import uvloop
+except ImportError:  # pragma: no cover
+    uvloop = None
+
+
+async def conn_port(client: Client, url: str) -> int:
+    resp = await client.get(url)
+    assert resp.status == 200
+    return int(resp.headers["x-conn-port"])
+
+
+async def agen(chunks):
+    for c in chunks:
+        yield c
+
+
+# --- default transport -----------------------------------------------------------------------
+
+
+def test_default_transport_is_singleton():
+    t = get_default_transport()
+    assert t is get_default_transport()
+    assert isinstance(t, HTTPTransport)
+
+
+async def test_default_client_plain_http(http_server):
+    resp = await Client().get(http_server.url + "/echo")
+    assert resp.status == 200
+
+
+async def test_default_transport_aclose_is_noop(http_server):
+    await get_default_transport().aclose()
+    resp = await Client(get_default_transport()).get(http_server.url + "/echo")
+    assert resp.status == 200
+
+
+def test_transport_made_without_loop_works_across_asyncio_runs(http_server):
+    """Pools are per running loop: a second asyncio.run() never gets a dead loop's connection."""
+    t = HTTPTransport()
+    c = Client(t)
+
+    async def once() -> int:
+        return await conn_port(c, http_server.url + "/conn")
+
+    ports = [asyncio.run(once()), asyncio.run(once())]
+    if uvloop is not None:
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as runner:
+            ports.append(runner.run(once()))
+            ports.append(runner.run(once()))
+        assert ports[2] == ports[3]  # same loop -> reused
+    assert ports[0] != ports[1]
+    asyncio.run(t.aclose())
+
+
+def test_import_time_default_client_across_asyncio_runs(http_server):
+    c = Client()
+
+    async def once() -> int:
+        return (await c.get(http_server.url + "/echo")).status
+
+    assert asyncio.run(once()) == 200
+    assert asyncio.run(once()) == 200
+
+
+# --- statuses --------------------------------------------------------------------------------
+
+
+async def test_statuses_verbatim(client, http_server):
+    for code in range(200, 599):
+        resp = await client.get(http_server.url + f"/status/{code}")
+        assert resp.status == code
+        if code not in (204, 304):
+            assert resp.content == f"status {code}".encode()
+        else:
+            assert resp.content == b""
+
+
+# --- keep-alive and pool ---------------------------------------------------------------------
+
+
+async def test_sequential_requests_share_connection(client, http_server):
+    ports = [await conn_port(client, http_server.url + "/conn") for _ in range(5)]
+    assert len(set(ports)) == 1
+
+
+async def test_keep_alive_counted_by_raw_server(client, scripted):
+    scripted.handler = keep_alive()
+    for _ in range(5):
+        assert (await client.get(scripted.url + "/")).content == b"ok"
+    assert scripted.accepted == 1
+    assert len(scripted.connections[0].requests) == 5
+
+
+async def test_concurrent_requests_use_separate_connections(client, http_server):
+    ports = await asyncio.gather(
+        *(conn_port(client, http_server.url + "/conn?delay=0.3") for _ in range(3))
+    )
+    assert len(set(ports)) == 3
+
+
+async def test_pool_max_idle_per_host_one(make_transport, http_server):
+    client = Client(make_transport(pool_max_idle_per_host=1))
+    first = await asyncio.gather(
+        *(conn_port(client, http_server.url + "/conn?delay=0.3") for _ in range(3))
+    )
+    assert len(set(first)) == 3
+    after = [await conn_port(client, http_server.url + "/conn") for _ in range(3)]
+    assert len(set(after)) == 1
+    assert after[0] in first
+
+
+async def test_pool_max_idle_per_host_none_keeps_all(make_transport, http_server):
+    client = Client(make_transport(pool_max_idle_per_host=None))
+    first = set(
+        await asyncio.gather(
+            *(conn_port(client, http_server.url + "/conn?delay=0.3") for _ in range(4))
+        )
+    )
+    assert len(first) == 4
+    second = set(
+        await asyncio.gather(
+            *(conn_port(client, http_server.url + "/conn?delay=0.3") for _ in range(4))
+        )
+    )
+    assert second == first
+
+
+async def test_pool_max_idle_per_host_zero_never_reuses(make_transport, scripted):
+    scripted.handler = keep_alive()
+    client = Client(make_transport(pool_max_idle_per_host=0))
+    for _ in range(3):
+        await client.get(scripted.url + "/")
+    assert scripted.accepted == 3
+
+
+async def test_pool_idle_timeout_evicts(make_transport, http_server):
+    client = Client(make_transport(pool_idle_timeout=0.2))
+    a = await conn_port(client, http_server.url + "/conn")
+    assert await conn_port(client, http_server.url + "/conn") == a
+    await asyncio.sleep(0.6)
+    b = await conn_port(client, http_server.url + "/conn")
+    assert b != a
+
+
+async def test_pool_idle_timeout_closes_idle_socket(make_transport, scripted):
+    scripted.handler = keep_alive()
+    client = Client(make_transport(pool_idle_timeout=0.2))
+    await client.get(scripted.url + "/")
+    conn = scripted.connections[0]
+    # the handler waits for the next request; when the pool drops the idle connection the
+    # server reads EOF and the handler finishes.
+    await scripted.wait_done(conn, timeout=5)
+
+
+async def test_unread_streamed_body_not_reused(client, http_server):
+    async with client.stream("GET", http_server.url + "/conn?size=8000000") as resp:
+        first = int(resp.headers["x-conn-port"])
+        await resp.content.__anext__()
+    second = await conn_port(client, http_server.url + "/conn")
+    assert second != first
+
+
+async def test_fully_read_streamed_body_reused(client, http_server):
+    async with client.stream("GET", http_server.url + "/conn?size=100000") as resp:
+        first = int(resp.headers["x-conn-port"])
+        async for _ in resp.content:
+            pass
+    assert await conn_port(client, http_server.url + "/conn") == first
+
+
+async def test_connection_close_response_not_reused(client, http_server):
+    a = await conn_port(client, http_server.url + "/conn?close=1")
+    b = await conn_port(client, http_server.url + "/conn")
+    assert a != b
+
+
+async def test_connection_close_request_header_not_reused(client, scripted):
+    scripted.handler = keep_alive()
+    await client.get(scripted.url + "/", {"connection": "close"})
+    await client.get(scripted.url + "/")
+    assert scripted.accepted == 2
+
+
+async def test_separate_hosts_separate_connections(client, http_server):
+    a = await conn_port(client, f"http://127.0.0.1:{http_server.port}/conn")
+    b = await conn_port(client, f"http://localhost:{http_server.port}/conn")
+    assert a != b
+    assert await conn_port(client, f"http://localhost:{http_server.port}/conn") == b
+
+
+# --- stale connection retry (section 0) ------------------------------------------------------
+
+
+def _stale_after_first(after: str):
+    """First connection: one good response, then the server fails the next request
+    (``after``); every later connection is healthy."""
+    bad = keep_alive(b"first", max_requests=1, after=after)
+    good = keep_alive(b"fresh")
+
+    async def handler(conn):
+        await (bad if conn.index == 0 else good)(conn)
+
+    return handler
+
+
+@pytest.mark.parametrize("after", ["read-close", "read-rst", "close"])
+@pytest.mark.parametrize("method", ["GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"])
+async def test_stale_connection_idempotent_retried(client, scripted, method, after):
+    scripted.handler = _stale_after_first(after)
+    assert (await client.get(scripted.url + "/")).content == b"first"
+    if after == "close":
+        await scripted.wait_done(scripted.connections[0])
+    resp = await client.execute(method, scripted.url + "/", content=b"body" if method == "PUT" else None)
+    assert resp.status == 200
+    if method != "HEAD":
+        assert resp.content == b"fresh"
+    assert scripted.accepted == 2
+
+
+async def test_stale_connection_post_not_retried(client, scripted):
+    scripted.handler = _stale_after_first("read-close")
+    assert (await client.get(scripted.url + "/")).content == b"first"
+    with pytest.raises(pyqwest.RemoteProtocolError):
+        await client.post(scripted.url + "/", content=b"data")
+    assert scripted.accepted == 1
+
+
+async def test_stale_connection_streamed_body_not_retried(client, scripted):
+    scripted.handler = _stale_after_first("read-close")
+    assert (await client.get(scripted.url + "/")).content == b"first"
+    with pytest.raises(pyqwest.RemoteProtocolError):
+        await client.put(scripted.url + "/", content=agen([b"a", b"b"]))
+    assert scripted.accepted == 1
+
+
+async def test_fresh_connection_failure_not_retried(client, scripted):
+    """The retry is for reused connections only: a new connection closed without a response fails."""
+
+    async def handler(conn):
+        await conn.read_request()
+        await conn.close()
+
+    scripted.handler = handler
+    with pytest.raises(pyqwest.RemoteProtocolError):
+        await client.get(scripted.url + "/")
+    assert scripted.accepted == 1
+
+
+# --- closing ---------------------------------------------------------------------------------
+
+
+async def test_closed_transport_raises(make_transport, http_server):
+    t = make_transport()
+    await t.aclose()
+    with pytest.raises(RuntimeError, match="already closed transport"):
+        await t.execute(Request("GET", http_server.url + "/echo"))
+    with pytest.raises(RuntimeError, match="already closed transport"):
+        await Client(t).get(http_server.url + "/echo")
+
+
+async def test_double_aclose(make_transport, http_server):
+    t = make_transport()
+    await Client(t).get(http_server.url + "/echo")
+    await t.aclose()
+    await t.aclose()
+
+
+async def test_async_with_transport(http_server, ca_pem):
+    async with HTTPTransport(tls_ca_cert=ca_pem) as t:
+        assert isinstance(t, HTTPTransport)
+        assert (await Client(t).get(http_server.url + "/echo")).status == 200
+    with pytest.raises(RuntimeError, match="already closed transport"):
+        await Client(t).get(http_server.url + "/echo")
+
+
+async def test_aclose_closes_idle_connections(make_transport, scripted):
+    scripted.handler = keep_alive()
+    t = make_transport()
+    await Client(t).get(scripted.url + "/")
+    await t.aclose()
+    await scripted.wait_done(scripted.connections[0], timeout=5)
+
+
+async def test_execute_returns_streaming_response(transport, http_server):
+    resp = await transport.execute(Request("GET", http_server.url + "/bytes/1000"))
+    async with resp:
+        assert resp.status == 200
+        data = b"".join([bytes(c) async for c in resp.content])
+    assert len(data) == 1000
+
+
+# --- timeouts / cancellation -----------------------------------------------------------------
+
+
+async def test_tiny_total_timeout(make_transport, http_server):
+    client = Client(make_transport(timeout=0.001))
+    with pytest.raises(TimeoutError):
+        await client.get(http_server.url + "/stall?where=headers")
+
+
+async def test_cancelling_execute_closes_body_generator(transport, scripted):
+    closed = asyncio.Event()
+
+    async def handler(conn):
+        await conn.hang()
+
+    scripted.handler = handler
+
+    async def body():
+        try:
+            yield b"first"
+            await asyncio.sleep(30)
+        finally:
+            closed.set()
+
+    task = asyncio.ensure_future(transport.execute(Request("POST", scripted.url + "/", content=body())))
+    await scripted.wait_connections(1)
+    await asyncio.sleep(0.1)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    await asyncio.wait_for(closed.wait(), 5)
+
+
+async def test_dropping_unclosed_response_closes_body_generator(transport, http_server):
+    closed = asyncio.Event()
+
+    async def body():
+        try:
+            yield b"first"
+            await asyncio.sleep(30)
+        finally:
+            closed.set()
+
+    resp = await transport.execute(Request("POST", http_server.url + "/echo", content=body()))
+    assert resp.status == 200
+    del resp
+    gc.collect()
+    await asyncio.wait_for(closed.wait(), 5)
+
+
+# --- option validation -----------------------------------------------------------------------
+
+TIMEOUT_OPTIONS = [
+    "timeout",
+    "connect_timeout",
+    "read_timeout",
+    "pool_idle_timeout",
+    "tcp_keepalive_interval",
+]
+
+
+@pytest.mark.parametrize("value", [-1, -0.5, math.inf, math.nan], ids=["-1", "-0.5", "inf", "nan"])
+@pytest.mark.parametrize("option", TIMEOUT_OPTIONS)
+def test_invalid_timeouts(option, value):
+    with pytest.raises(ValueError, match=f"^{re.escape('Timeout must be non-negative')}$"):
+        HTTPTransport(**{option: value})
+
+
+@pytest.mark.parametrize("value", [0, 0.5, 10, None], ids=["0", "0.5", "10", "None"])
+@pytest.mark.parametrize("option", TIMEOUT_OPTIONS)
+async def test_valid_timeouts_accepted(option, value):
+    t = HTTPTransport(**{option: value})
+    await t.aclose()
+
+
+@pytest.mark.parametrize("which", ["tls_key", "tls_cert"])
+def test_mtls_requires_both(which, client_key_pem, client_cert_pem):
+    value = client_key_pem if which == "tls_key" else client_cert_pem
+    with pytest.raises(
+        ValueError, match=f"^{re.escape('Both tls_key and tls_cert must be provided')}$"
+    ):
+        HTTPTransport(**{which: value})
+
+
+def test_http3_not_supported():
+    with pytest.raises(ValueError, match=f"^{re.escape('HTTP/3 is not supported yet')}$"):
+        HTTPTransport(http_version=HTTPVersion.HTTP3)
+
+
+async def test_all_options_accepted(ca_pem):
+    t = HTTPTransport(
+        tls_ca_cert=ca_pem,
+        tls_include_system_certs=False,
+        http_version=HTTPVersion.HTTP1,
+        timeout=10.0,
+        connect_timeout=5.0,
+        read_timeout=5.0,
+        pool_idle_timeout=None,
+        pool_max_idle_per_host=4,
+        tcp_keepalive_interval=None,
+        enable_gzip=False,
+        enable_brotli=False,
+        enable_zstd=False,
+        use_system_dns=True,
+        enable_cookie_store=False,
+        follow_redirects=False,
+        max_redirects=3,
+        enable_otel=False,
+    )
+    await t.aclose()
+
+
+def test_options_are_keyword_only():
+    with pytest.raises(TypeError):
+        HTTPTransport(b"cert")  # type: ignore[misc]
+
+
+async def test_use_system_dns(make_transport, http_server):
+    client = Client(make_transport(use_system_dns=True))
+    resp = await client.get(f"http://localhost:{http_server.port}/echo")
+    assert resp.status == 200
