@@ -54,6 +54,9 @@ class Request:
 
     __slots__ = ("_content", "_headers", "_json", "_method", "_parsed", "_url")
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        raise TypeError("type 'Request' is not an acceptable base type")
+
     def __init__(
         self,
         method: str,

@@ -40,6 +40,9 @@ class FullResponse:
 
     __slots__ = ("_content", "_headers", "_status", "_trailers")
 
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        raise TypeError("type 'FullResponse' is not an acceptable base type")
+
     def __init__(self, status: int, headers: Headers, content: bytes, trailers: Headers) -> None:
         self._status = status
         self._headers = headers
