@@ -30,11 +30,12 @@ class ClientSpec:
     from_checkout: bool = False  # ours: reinstall the repo root on every run
 
 
+# In report column order: the baseline first, the floor last.
 CLIENTS: dict[str, ClientSpec] = {
     c.name: c
     for c in (
+        ClientSpec("pyqwest", "pyqwest_api", ("pyqwest==0.12.0", UVLOOP)),  # the original
         ClientSpec("ours", "pyqwest_api", (UVLOOP,), from_checkout=True),
-        ClientSpec("pyqwest", "pyqwest_api", ("pyqwest==0.12.0", UVLOOP)),
         ClientSpec("aiohttp", "aiohttp_client", ("aiohttp==3.14.5", UVLOOP)),
         ClientSpec("httpx", "httpx_client", ("httpx[http2]==0.28.1", UVLOOP)),
         ClientSpec("pyreqwest", "pyreqwest_client", ("pyreqwest==0.15.1", UVLOOP)),

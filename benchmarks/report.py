@@ -10,6 +10,7 @@ from pathlib import Path
 from scenarios import SCENARIOS
 
 BASELINE = "pyqwest"  # the original, the one every ratio is taken against
+SERVER_BOUND = 90  # server CPU % from which a run's req/s and latency are the server's limit
 METRICS = (  # key, heading, which way is better
     ("cpu_us_per_req", "client CPU µs per request (user+sys, all threads)", "lower"),
     ("rps", "requests per second", "higher"),
@@ -66,7 +67,8 @@ def table(agg: dict[Key, dict], clients: list[str], metric: str) -> list[str]:
             else:
                 v = cell[metric]
                 ratio = f" ({v / base:.2f})" if base and c != BASELINE else ""
-                cells.append(fmt(v) + ratio)
+                bound = (cell["server_cpu_pct"] or 0) >= SERVER_BOUND
+                cells.append(fmt(v) + ratio + (" †" if bound else ""))
                 if cell["server_cpu_pct"] is not None:
                     srv.append(cell["server_cpu_pct"])
         srv_txt = f"≤ {max(srv):.0f}" if srv else "—"
@@ -82,6 +84,11 @@ def markdown(agg: dict[Key, dict], clients: list[str], header: list[str]) -> str
         out += [f"### {title} — {better} is better; in brackets: ratio to {BASELINE} 0.12", ""]
         out += table(agg, clients, metric)
         out.append("")
+    out += [
+        f"† the server was at ≥ {SERVER_BOUND} % of its CPU in that run: its req/s and latency "
+        "are the server's limit there (its CPU µs per request is still the client's own).",
+        "",
+    ]
     notes = sorted({(c, cell["na"]) for (_, _, c), cell in agg.items() if "na" in cell})
     if notes:
         out += ["n/a:", ""] + [f"- {c}: {why}" for c, why in notes] + [""]

@@ -25,7 +25,7 @@ sys.path.insert(0, str(HERE))
 
 import envs  # noqa: E402
 import report  # noqa: E402
-from certs import ensure_certs  # noqa: E402
+from certs import Certs, ensure_certs  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
 from servers import Server, pinned, start_server  # noqa: E402
 
@@ -57,6 +57,18 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="auto: nginx (apt-get installs it when root), else the fallback server",
     )
     p.add_argument("--out", type=Path, default=HERE / "results", help="where results go")
+    p.add_argument(
+        "--workdir",
+        type=Path,
+        default=envs.BENCH_DIR,
+        help="certificates, server files and logs (venvs stay in .bench/venvs)",
+    )
+    p.add_argument(
+        "--here",
+        action="store_true",
+        help="run every client with this interpreter, no venvs or installs (smoke test;\n"
+        "the original pyqwest cannot be measured this way)",
+    )
     args = p.parse_args(argv)
     args.clients = _pick(args.clients, envs.CLIENTS, p)
     args.scenarios = _pick(args.scenarios, SCENARIOS, p)
@@ -93,20 +105,45 @@ def cpus() -> tuple[int | None, int | None]:
     return mine[0], mine[1]
 
 
-def prepare_clients(names: list[str]) -> tuple[dict[str, Path], dict[str, str]]:
-    venvs, missing = {}, {}
+def prepare_clients(names: list[str], here: bool) -> tuple[dict[str, str], dict[str, str]]:
+    """client -> interpreter to run its driver with; client -> why it is missing."""
+    pythons, missing = {}, {}
     for name in names:
+        if here:
+            if name == "pyqwest":  # shares the import name with ours: never in our interpreter
+                missing[name] = "not measurable with --here (needs its own venv)"
+            else:
+                pythons[name] = sys.executable
+            continue
         print(f"preparing {name} ...", flush=True)
         try:
-            venvs[name] = envs.prepare_client(envs.CLIENTS[name], envs.base_python())
+            venv = envs.prepare_client(envs.CLIENTS[name], envs.base_python())
+            pythons[name] = str(envs.python_of(venv))
         except subprocess.CalledProcessError as e:
             missing[name] = f"install failed ({' '.join(e.cmd[-2:])}); see .bench/venvs/{name}.log"
             print(f"  {name}: {missing[name]}", flush=True)
-    return venvs, missing
+    return pythons, missing
+
+
+def make_certs(workdir: Path, here: bool) -> Certs | None:
+    try:
+        return ensure_certs(workdir / "tls")
+    except ImportError:  # trustme: always in the tool venv, maybe not in a --here interpreter
+        if not here:
+            raise
+        print("trustme not installed: no TLS scenarios", flush=True)
+        return None
 
 
 def run_one(
-    venv: Path, client: str, scen: str, loop: str, server: Server, args, ca: Path, cpu: int | None
+    python: str,
+    client: str,
+    scen: str,
+    loop: str,
+    server: Server,
+    args,
+    ca: Path | None,
+    cpu: int | None,
 ) -> dict:
     sc = SCENARIOS[scen]
     base = {"label": client, "scenario": scen, "loop": loop}
@@ -114,25 +151,19 @@ def run_one(
     if url is None:
         return {**base, "unsupported": f"the {server.name} server has no {sc.listener} listener"}
     n = args.n or (sc.n // 4 if args.quick else sc.n)
-    cmd = [
-        str(envs.python_of(venv)),
-        str(HERE / "drivers" / "driver.py"),
-        envs.CLIENTS[client].driver,
-        "--scenario",
-        scen,
-        "--url",
-        url,
-        "--n",
-        str(n),
-        "--loop",
-        loop,
-        "--ca",
-        str(ca),
-        "--max-seconds",
-        str(args.max_seconds),
-        "--server-pids",
-        ",".join(map(str, server.pids)),
-    ]
+    opts = {
+        "--scenario": scen,
+        "--url": url,
+        "--n": n,
+        "--loop": loop,
+        "--max-seconds": args.max_seconds,
+        "--server-pids": ",".join(map(str, server.pids)),
+    }
+    if ca is not None:
+        opts["--ca"] = ca
+    cmd = [python, str(HERE / "drivers" / "driver.py"), envs.CLIENTS[client].driver]
+    for k, v in opts.items():
+        cmd += [k, str(v)]
     try:
         p = subprocess.run(
             cmd,
@@ -167,15 +198,16 @@ def describe(r: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    reexec_in_tool_venv()
+    if not args.here:
+        reexec_in_tool_venv()
     started = time.time()
     client_cpu, server_cpu = cpus()
-    venvs, missing = prepare_clients(args.clients)
-    certs = ensure_certs(envs.BENCH_DIR / "tls")
-    server = start_server(args.server, envs.BENCH_DIR, certs, server_cpu)
+    pythons, missing = prepare_clients(args.clients, args.here)
+    certs = make_certs(args.workdir, args.here)
+    server = start_server(args.server, args.workdir, certs, server_cpu)
     print(f"server: {server.name} on CPU {server_cpu}; clients on CPU {client_cpu}", flush=True)
     results: list[dict] = []
-    order = [c for c in args.clients if c in venvs]
+    order = [c for c in args.clients if c in pythons]
     total = args.reps * len(args.scenarios) * len(args.loops) * len(order)
     try:
         for rep in range(args.reps):
@@ -185,7 +217,9 @@ def main(argv: list[str] | None = None) -> int:
             for scen in args.scenarios:
                 for loop in args.loops:
                     for c in clients:
-                        r = run_one(venvs[c], c, scen, loop, server, args, certs.ca, client_cpu)
+                        r = run_one(
+                            pythons[c], c, scen, loop, server, args, certs and certs.ca, client_cpu
+                        )
                         r["rep"] = rep
                         results.append(r)
                         print(
@@ -195,10 +229,12 @@ def main(argv: list[str] | None = None) -> int:
                         )
     finally:
         server.stop()
-    for c, why in missing.items():
-        results.append(
-            {"label": c, "scenario": args.scenarios[0], "loop": args.loops[0], "unsupported": why}
-        )
+    for c, why in missing.items():  # a column of n/a with the reason, not a silent gap
+        results += [
+            {"label": c, "scenario": sc, "loop": lp, "unsupported": why}
+            for sc in args.scenarios
+            for lp in args.loops
+        ]
     write_outputs(args, results, server, missing, time.time() - started)
     return 0
 
@@ -211,8 +247,7 @@ def write_outputs(
     args, results: list[dict], server: Server, missing: dict[str, str], elapsed: float
 ) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
-    # the baseline first, then the others in the order asked for
-    clients = list(dict.fromkeys(c for c in (report.BASELINE, *args.clients) if c in args.clients))
+    clients = [c for c in envs.CLIENTS if c in args.clients]
     agg = report.aggregate(results)
     cmd = "python3 benchmarks/run.py " + " ".join(sys.argv[1:])
     cpu_model = next(
