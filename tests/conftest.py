@@ -7,7 +7,8 @@ per session and stopped cleanly at the end):
 - ``https_server``  the same over TLS (trustme cert for 127.0.0.1, localhost and ::1; ALPN h2+h1).
 - ``mtls_server``   the same over TLS requiring a client certificate signed by ``ca``.
 - ``scripted``      (function scope) a fresh raw asyncio server per test; set ``scripted.handler``.
-- ``scripted_factory`` builds more (e.g. TLS) scripted servers: ``scripted_factory(ssl_context=...)``.
+- ``scripted_factory`` builds more (e.g. TLS) scripted servers:
+  ``scripted_factory(handler, ssl_context=..., host=...)``.
 
 Certificates: ``ca`` (trustme.CA), ``server_cert`` (127.0.0.1/localhost/::1),
 ``client_cert`` (subject ``CN=someclient,OU=tests,O=curioswitch``), ``ca_pem``/``client_cert_pem``/
@@ -37,7 +38,7 @@ import trustme
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from servers import HypercornServer, LoopThread, ScriptedServer, kitchensink_app  # noqa: E402
+from servers import HypercornServer, LoopThread, ScriptedServer, kitchensink_app
 
 try:
     import uvloop
@@ -48,6 +49,7 @@ except ImportError:  # pragma: no cover - uvloop is a test dependency on non-Win
 # --------------------------------------------------------------------------------------------
 # event loops: asyncio and uvloop
 # --------------------------------------------------------------------------------------------
+
 
 def _loop_factories() -> dict[str, Callable[[], asyncio.AbstractEventLoop]]:
     factories: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
@@ -86,6 +88,7 @@ else:  # pragma: no cover - pytest-asyncio < 1.5
 # --------------------------------------------------------------------------------------------
 # certificates
 # --------------------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="session")
 def ca() -> trustme.CA:
@@ -128,7 +131,9 @@ def cert_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def server_cert_files(server_cert: trustme.LeafCert, ca: trustme.CA, cert_dir: Path) -> dict[str, str]:
+def server_cert_files(
+    server_cert: trustme.LeafCert, ca: trustme.CA, cert_dir: Path
+) -> dict[str, str]:
     cert = cert_dir / "server.pem"
     key = cert_dir / "server.key"
     cafile = cert_dir / "ca.pem"
@@ -169,6 +174,7 @@ def server_ssl_context(ca: trustme.CA) -> Callable[..., ssl.SSLContext]:
 # servers
 # --------------------------------------------------------------------------------------------
 
+
 @pytest.fixture(scope="session")
 def server_loop() -> Iterator[LoopThread]:
     lt = LoopThread().start()
@@ -184,7 +190,9 @@ def http_server(server_loop: LoopThread) -> Iterator[HypercornServer]:
 
 
 @pytest.fixture(scope="session")
-def https_server(server_loop: LoopThread, server_cert_files: dict[str, str]) -> Iterator[HypercornServer]:
+def https_server(
+    server_loop: LoopThread, server_cert_files: dict[str, str]
+) -> Iterator[HypercornServer]:
     server = HypercornServer(
         server_loop,
         kitchensink_app,
@@ -196,7 +204,9 @@ def https_server(server_loop: LoopThread, server_cert_files: dict[str, str]) -> 
 
 
 @pytest.fixture(scope="session")
-def mtls_server(server_loop: LoopThread, server_cert_files: dict[str, str]) -> Iterator[HypercornServer]:
+def mtls_server(
+    server_loop: LoopThread, server_cert_files: dict[str, str]
+) -> Iterator[HypercornServer]:
     server = HypercornServer(
         server_loop,
         kitchensink_app,
@@ -235,6 +245,7 @@ def scripted(scripted_factory: Callable[..., ScriptedServer]) -> ScriptedServer:
 # --------------------------------------------------------------------------------------------
 # client side
 # --------------------------------------------------------------------------------------------
+
 
 @pytest.fixture
 async def make_transport(ca_pem: bytes) -> AsyncIterator[Callable[..., Any]]:

@@ -8,11 +8,11 @@ import json
 import re
 
 import pytest
+from servers import payload
+from servers.scripted import canned, keep_alive
 
 import pyqwest
 from pyqwest import Client, FullResponse, Headers, HTTPVersion, ReadError, RemoteProtocolError
-from servers import payload
-from servers.scripted import canned, keep_alive
 
 CONTENT_TYPE_ERROR = "Content must be bytes, an async iterator of bytes, or Multipart"
 MiB = 1024 * 1024

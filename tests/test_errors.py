@@ -1,17 +1,18 @@
-"""Error classification (spec 1.1) for connect failures, timeouts, cancellation and request bodies."""
+"""Error classification (spec 1.1): connect failures, timeouts, cancellation, request bodies."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import time
 from collections.abc import Iterator
 
 import pytest
+from servers.scripted import keep_alive
 
 import pyqwest
 from pyqwest import Client, ConnectTimeout, ReadError, RemoteProtocolError, WriteError
-from servers.scripted import keep_alive
 
 
 class TrackedBody:
@@ -56,10 +57,8 @@ def blackhole_port() -> Iterator[int]:
     for _ in range(8):
         c = socket.socket()
         c.setblocking(False)
-        try:
+        with contextlib.suppress(BlockingIOError):
             c.connect(("127.0.0.1", port))
-        except BlockingIOError:
-            pass
         fillers.append(c)
     time.sleep(0.1)
     probe = socket.socket()

@@ -11,9 +11,9 @@ import asyncio
 import threading
 
 import pytest
+from servers.scripted import canned, keep_alive
 
 from pyqwest import ReadError, RemoteProtocolError
-from servers.scripted import canned, keep_alive
 
 
 def first_then_healthy(bad):
@@ -46,7 +46,9 @@ RAW_FIN_CASES = {
     "not-http": b"SSH-2.0-OpenSSH_9.0\r\n",
     "bad-version": b"HTTP/9.7 200 OK\r\ncontent-length: 0\r\n\r\n",
     "partial-head": b"HTTP/1.1 200 OK\r\ncontent-le",
-    "bad-chunk-size": b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n",
+    "bad-chunk-size": (
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nhello\r\n0\r\n\r\n"
+    ),
     "short-content-length": b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\nshort",
     "unterminated-chunked": b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n",
     "chunk-shorter-than-size": b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\na\r\nhello",
@@ -192,7 +194,11 @@ async def test_rst_before_response_not_read_error_class_confusion(client, script
 
 
 def head_with(headers: list[bytes]) -> bytes:
-    return b"HTTP/1.1 200 OK\r\n" + b"".join(h + b"\r\n" for h in headers) + b"content-length: 2\r\n\r\nok"
+    return (
+        b"HTTP/1.1 200 OK\r\n"
+        + b"".join(h + b"\r\n" for h in headers)
+        + b"content-length: 2\r\n\r\nok"
+    )
 
 
 async def test_100_header_fields_accepted(client, scripted):

@@ -1,4 +1,4 @@
-"""pyqwest.Request (spec 1.3 / 1.4): content, params, URL and method handling -- no server needed."""
+"""pyqwest.Request (spec 1.3 / 1.4): content, params, URL and method handling; no server."""
 
 from __future__ import annotations
 
@@ -13,7 +13,9 @@ from pyqwest import Headers, Request
 Multipart = getattr(pyqwest, "Multipart", None)
 Part = getattr(pyqwest, "Part", None)
 SyncMultipart = getattr(pyqwest, "SyncMultipart", None)
-needs_multipart = pytest.mark.skipif(Multipart is None, reason="pyqwest.Multipart not implemented yet")
+needs_multipart = pytest.mark.skipif(
+    Multipart is None, reason="pyqwest.Multipart not implemented yet"
+)
 needs_sync_multipart = pytest.mark.skipif(
     SyncMultipart is None, reason="pyqwest.SyncMultipart not implemented yet"
 )
@@ -232,7 +234,7 @@ def test_url_default_port_dropped():
 
 @pytest.mark.parametrize("url", ["not a url", "http://", "://example.com", ""])
 def test_url_invalid(url):
-    with pytest.raises(ValueError, match="^Invalid URL"):
+    with pytest.raises(ValueError, match=r"^Invalid URL"):
         Request("GET", url)
 
 
@@ -246,7 +248,7 @@ def test_method_preserved(method):
 
 @pytest.mark.parametrize("method", ["BAD METHOD", "", "GET\r\n", "G\x00ET", "(GET)"])
 def test_method_invalid(method):
-    with pytest.raises(ValueError, match="^Invalid HTTP method"):
+    with pytest.raises(ValueError, match=r"^Invalid HTTP method"):
         Request(method, "http://example.com/")
 
 

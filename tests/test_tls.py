@@ -8,9 +8,9 @@ import ssl
 
 import pytest
 import trustme
+from servers.scripted import keep_alive
 
 from pyqwest import Client, HTTPTransport, HTTPVersion, ReadError, RemoteProtocolError
-from servers.scripted import keep_alive
 
 NO_PEM = "tls_ca_cert did not contain any PEM certificates"
 SUBJECT = "CN=someclient,OU=tests,O=curioswitch"
@@ -46,7 +46,9 @@ async def test_https_body_roundtrip(client, https_server):
 
 
 async def test_https_keep_alive(client, https_server):
-    ports = {(await client.get(https_server.url + "/conn")).headers["x-conn-port"] for _ in range(3)}
+    ports = {
+        (await client.get(https_server.url + "/conn")).headers["x-conn-port"] for _ in range(3)
+    }
     assert len(ports) == 1
 
 
@@ -176,7 +178,9 @@ async def test_mtls_missing_client_cert_tls12(client, scripted_factory, server_s
         await asyncio.wait_for(client.get(server.url_for("/")), 10)
 
 
-async def test_mtls_client_cert_from_other_ca_rejected(make_transport, scripted_factory, server_ssl_context):
+async def test_mtls_client_cert_from_other_ca_rejected(
+    make_transport, scripted_factory, server_ssl_context
+):
     other = trustme.CA().issue_cert("someclient")
     server = scripted_factory(
         keep_alive(),
@@ -224,7 +228,7 @@ def test_tls_ca_cert_server_key_rejected(server_cert):
 
 def test_tls_ca_cert_bad_base64():
     pem = b"-----BEGIN CERTIFICATE-----\n!!!not*base64!!!\n-----END CERTIFICATE-----\n"
-    with pytest.raises(ValueError, match="^Failed to parse CA certificate: "):
+    with pytest.raises(ValueError, match=r"^Failed to parse CA certificate: "):
         HTTPTransport(tls_ca_cert=pem)
 
 
@@ -241,10 +245,10 @@ async def test_tls_ca_cert_several_roots(https_server, ca_pem):
 
 
 def test_tls_cert_unparsable():
-    with pytest.raises(ValueError, match="^Failed to parse tls_cert/key: "):
+    with pytest.raises(ValueError, match=r"^Failed to parse tls_cert/key: "):
         HTTPTransport(tls_cert=b"garbage", tls_key=b"garbage")
 
 
 def test_tls_key_mismatch_unparsable(client_cert_pem):
-    with pytest.raises(ValueError, match="^Failed to parse tls_cert/key: "):
+    with pytest.raises(ValueError, match=r"^Failed to parse tls_cert/key: "):
         HTTPTransport(tls_cert=client_cert_pem, tls_key=b"not a key")

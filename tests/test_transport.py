@@ -1,4 +1,4 @@
-"""pyqwest.HTTPTransport (spec 1.10, section 0 pooling/retry rules, section 4 "test_transport.py")."""
+"""pyqwest.HTTPTransport (spec 1.10; section 0 pooling and stale-connection retry rules)."""
 
 from __future__ import annotations
 
@@ -8,10 +8,10 @@ import math
 import re
 
 import pytest
+from servers.scripted import keep_alive
 
 import pyqwest
 from pyqwest import Client, HTTPTransport, HTTPVersion, Request, get_default_transport
-from servers.scripted import keep_alive
 
 try:
     import uvloop
@@ -226,7 +226,9 @@ async def test_stale_connection_idempotent_retried(client, scripted, method, aft
     assert (await client.get(scripted.url + "/")).content == b"first"
     if after == "close":
         await scripted.wait_done(scripted.connections[0])
-    resp = await client.execute(method, scripted.url + "/", content=b"body" if method == "PUT" else None)
+    resp = await client.execute(
+        method, scripted.url + "/", content=b"body" if method == "PUT" else None
+    )
     assert resp.status == 200
     if method != "HEAD":
         assert resp.content == b"fresh"
@@ -250,7 +252,7 @@ async def test_stale_connection_streamed_body_not_retried(client, scripted):
 
 
 async def test_fresh_connection_failure_not_retried(client, scripted):
-    """The retry is for reused connections only: a new connection closed without a response fails."""
+    """Only reused connections are retried: a fresh one closed without a response fails."""
 
     async def handler(conn):
         await conn.read_request()
@@ -329,7 +331,9 @@ async def test_cancelling_execute_closes_body_generator(transport, scripted):
         finally:
             closed.set()
 
-    task = asyncio.ensure_future(transport.execute(Request("POST", scripted.url + "/", content=body())))
+    task = asyncio.ensure_future(
+        transport.execute(Request("POST", scripted.url + "/", content=body()))
+    )
     await scripted.wait_connections(1)
     await asyncio.sleep(0.1)
     task.cancel()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
@@ -111,10 +112,8 @@ class HypercornServer:
         async def _stop() -> None:
             assert self._shutdown is not None and self._task is not None
             self._shutdown.set()
-            try:
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
                 await asyncio.wait_for(self._task, 10)
-            except (asyncio.TimeoutError, asyncio.CancelledError):
-                pass
 
         if self._task is not None:
             self._loop_thread.run(_stop(), timeout=20)

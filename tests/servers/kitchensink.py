@@ -14,27 +14,31 @@ Endpoints:
     ``te: trailers``, the trailer ``x-echo-trailer: last info``.
     ``x-response-status: <code>`` sets the status; ``x-error-response`` (any value) makes the app
     raise right after the headers were sent.
-``/bytes/<n>``       ``n`` bytes of :func:`payload` with ``content-length`` (``?chunk=`` write size).
-``/chunked/<n>``     ``n`` bytes of :func:`payload` without content-length (chunked on HTTP/1.1), in
-                     ``?chunks=`` (default 4) writes.
-``/stall``           ``?where=body`` (default): headers (``content-length: 10``), then no body until
-                     the client disconnects. ``?where=headers``: nothing until the client disconnects,
-                     or, with ``&sleep=<s>``, sleep that long and then answer ``200 ok``.
+``/bytes/<n>``       ``n`` bytes of :func:`payload` with ``content-length``
+                     (``?chunk=`` write size).
+``/chunked/<n>``     ``n`` bytes of :func:`payload` without content-length (chunked on
+                     HTTP/1.1), in ``?chunks=`` (default 4) writes.
+``/stall``           ``?where=body`` (default): headers (``content-length: 10``), then no
+                     body until the client disconnects. ``?where=headers``: nothing until
+                     the client disconnects, or, with ``&sleep=<s>``, sleep that long and
+                     then answer ``200 ok``.
 ``/conn``            body = the client port as ASCII; ``?delay=<s>`` sleeps before answering,
-                     ``?close=1`` adds ``connection: close``, ``?size=<n>`` sends ``n`` payload bytes
-                     instead.
+                     ``?close=1`` adds ``connection: close``, ``?size=<n>`` sends ``n``
+                     payload bytes instead.
 ``/status/<code>``   that status, body ``b"status <code>"`` (none for 204/304).
 ``/redirect/<n>``    ``n > 1``: ``?status=`` (default 302) to ``/redirect/<n-1>``; ``n == 1``: to
                      ``/echo``; ``n <= 0``: like ``/echo``. The query string is kept on each hop.
 ``/set-cookie``      ``set-cookie: <name>=<value>`` (``?name=testcookie&value=hello`` by default;
                      ``&attrs=`` appended verbatim).
-``/slow-body``       ``?chunks=5&delay=0.05``: that many chunks ``b"chunk<i>\\n"``, sleeping between.
+``/slow-body``       ``?chunks=5&delay=0.05``: that many chunks ``b"chunk<i>\\n"``, sleeping
+                     in between.
 ``/response-headers`` every query pair becomes a response header; body ``b"ok"``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import parse_qsl
@@ -103,10 +107,8 @@ async def _wait_disconnect(receive: Receive, limit: float = 55.0) -> None:
             if msg["type"] == "http.disconnect":
                 return
 
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(loop(), limit)
-    except asyncio.TimeoutError:
-        pass
 
 
 async def echo(scope: Scope, receive: Receive, send: Send) -> None:
@@ -216,7 +218,9 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         )
         body = payload(n)
         for i in range(0, n, chunk):
-            await send({"type": "http.response.body", "body": body[i : i + chunk], "more_body": True})
+            await send(
+                {"type": "http.response.body", "body": body[i : i + chunk], "more_body": True}
+            )
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     elif head == "chunked" and len(parts) == 2:
         n = int(parts[1])
@@ -231,7 +235,9 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         body = payload(n)
         size = -(-n // chunks) if n else 0
         for i in range(0, n, max(size, 1)):
-            await send({"type": "http.response.body", "body": body[i : i + size], "more_body": True})
+            await send(
+                {"type": "http.response.body", "body": body[i : i + size], "more_body": True}
+            )
             await asyncio.sleep(0)
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     elif head == "stall":
@@ -275,11 +281,15 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
         for i in range(chunks):
             if i:
                 await asyncio.sleep(delay)
-            await send({"type": "http.response.body", "body": f"chunk{i}\n".encode(), "more_body": True})
+            await send(
+                {"type": "http.response.body", "body": f"chunk{i}\n".encode(), "more_body": True}
+            )
         await send({"type": "http.response.body", "body": b"", "more_body": False})
     elif head == "response-headers":
-        extra = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in parse_qsl(
-            scope["query_string"].decode("latin-1"), keep_blank_values=True)]
+        extra = [
+            (k.encode("latin-1"), v.encode("latin-1"))
+            for k, v in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
+        ]
         await _send_simple(scope, send, 200, b"ok", extra)
     else:
         await _send_simple(scope, send, 404, b"not found", [(b"content-type", b"text/plain")])

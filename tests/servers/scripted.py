@@ -13,6 +13,7 @@ Exceptions raised by a handler (other than the peer going away) are collected in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 import ssl
 import struct
@@ -153,7 +154,7 @@ class Conn:
         try:
             await asyncio.wait_for(drain(), timeout)
             return True
-        except asyncio.TimeoutError:
+        except TimeoutError:
             return False
 
     # -- writing ------------------------------------------------------------------------------
@@ -192,7 +193,7 @@ class Conn:
         self.writer.close()
         try:
             await asyncio.wait_for(self.writer.wait_closed(), 5)
-        except (asyncio.TimeoutError, *PEER_GONE):
+        except (TimeoutError, *PEER_GONE):
             pass
 
     def rst(self) -> None:
@@ -202,10 +203,8 @@ class Conn:
         self._closed = True
         sock = self.writer.get_extra_info("socket")
         if sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-            except OSError:
-                pass
         self.writer.transport.abort()
 
     async def hang(self, timeout: float = 55) -> None:
@@ -265,10 +264,8 @@ class ScriptedServer:
             if self._tasks:
                 await asyncio.wait(list(self._tasks), timeout=5)
             if self._server is not None:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._server.wait_closed(), 5)
-                except asyncio.TimeoutError:
-                    pass
 
         self._lt.run(_stop())
 
@@ -330,7 +327,9 @@ class ScriptedServer:
         await self.wait_for(conn.done.is_set, timeout, f"connection {conn.index} to finish")
 
     async def wait_client_eof(self, conn: Conn, timeout: float = 10) -> None:
-        await self.wait_for(conn.client_eof.is_set, timeout, f"client EOF on connection {conn.index}")
+        await self.wait_for(
+            conn.client_eof.is_set, timeout, f"client EOF on connection {conn.index}"
+        )
 
 
 # -- ready-made handlers ----------------------------------------------------------------------
