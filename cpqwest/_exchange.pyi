@@ -29,6 +29,7 @@ class H1Pools:
         buffered: bool,
         replayable: bool,
         chunked: bool,
+        close_after: bool = False,
     ) -> Any: ...
 
 def build_head(

@@ -68,7 +68,7 @@ cdef class H1Pools:
             pool.close()
 
     async def exchange(self, key, bytes head, body, bint head_request, bint buffered,
-                       bint replayable, bint chunked):
+                       bint replayable, bint chunked, bint close_after=False):
         """Send one request. `body` is None, bytes, or an async iterator (sent chunked when
         `chunked`, else as is). Returns the whole message tuple when `buffered`, else the
         connection, positioned after the response head."""
@@ -91,6 +91,7 @@ cdef class H1Pools:
                 else:
                     big_body = body
             waiter = conn.start(data, head_request, buffered, streamed, timeout, self.read_timeout)
+            conn.close_after = close_after
             if big_body is not None:
                 conn.transport.write(big_body)
             if streamed:

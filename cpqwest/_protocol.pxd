@@ -12,6 +12,7 @@ cdef class H1Connection(PooledConnection):
     cdef object _body_waiter     # next body piece (streaming)
     cdef object _drain_waiter
     cdef bint _buffered
+    cdef public bint close_after      # the request said `Connection: close`
     cdef bint _active            # a request is in flight
     cdef bint _reading_paused
     cdef bint _writing_paused

@@ -11,6 +11,7 @@ class H1Connection(PooledConnection):
     parser: ResponseParser
     request_sent: bool
     got_bytes: bool
+    close_after: bool
     error: BaseException | None
     upload_task: asyncio.Task[None] | None
     def __init__(self, loop: asyncio.AbstractEventLoop, key: Any) -> None: ...

@@ -62,6 +62,10 @@ cdef class H1Connection(PooledConnection):
             return False
         if done:
             self._message_complete()
+        elif not self.reused and self.transport.get_extra_info("ssl_object") is not None:
+            # TLS 1.3 servers reject a client certificate after the client's handshake is done;
+            # asyncio hides the alert, so a fresh TLS connection closed at once is a TLS failure
+            self._fail(ConnectionError("TLS connection closed by the server before any response"))
         else:
             self._fail(RemoteProtocolError("connection closed before any response"))
         return False
@@ -224,6 +228,7 @@ cdef class H1Connection(PooledConnection):
         self._active = False
         self._cancel_timers()
         if (p.message_done and p.keep_alive and not p.trailing_data and self.request_sent
+                and not self.close_after
                 and self.error is None and not self.closed and self.pool is not None):
             self.pool.checkin(self)
         else:
@@ -329,6 +334,8 @@ cdef object _wrap(object cause, str prefix, object default_cls):
         cls = TimeoutError
     elif isinstance(cause, RemoteProtocolError):
         cls = type(cause)
+    elif type(cause) is ConnectionError:
+        cls = ConnectionError
     elif isinstance(cause, (ReadError, WriteError)):
         return cause
     else:

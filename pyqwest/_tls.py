@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import binascii
 import os
+import re
 import ssl
 import tempfile
 
@@ -10,6 +12,7 @@ import certifi
 
 _contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
 _PEM_CERT = b"-----BEGIN CERTIFICATE-----"
+_PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
 
 
 def validate_tls_options(ca_cert: bytes | None, key: bytes | None, cert: bytes | None) -> None:
@@ -44,10 +47,12 @@ def _build(
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
     if ca_cert is not None:
+        _check_pem_blocks(ca_cert)
         try:
             ctx.load_verify_locations(cadata=ca_cert.decode("ascii"))
         except (ssl.SSLError, UnicodeDecodeError, ValueError) as exc:
-            raise ValueError(f"Failed to parse CA certificate: {exc}") from exc
+            # well-formed PEM whose content is no certificate
+            raise RuntimeError(f"Failed to create client: invalid peer certificate: {exc}") from exc
     else:
         # no roots given: certifi's (spec §0), never an empty store by accident
         ctx.load_verify_locations(cafile=certifi.where())
@@ -57,6 +62,15 @@ def _build(
         _load_identity(ctx, cert, key)
     ctx.set_alpn_protocols(list(alpn))
     return ctx
+
+
+def _check_pem_blocks(pem: bytes) -> None:
+    """ValueError when a CERTIFICATE block's base64 does not decode."""
+    for block in _PEM_BLOCK.findall(pem):
+        try:
+            binascii.a2b_base64(b"".join(block.split()), strict_mode=True)
+        except binascii.Error as exc:
+            raise ValueError(f"Failed to parse CA certificate: {exc}") from exc
 
 
 def _load_identity(ctx: ssl.SSLContext, cert: bytes, key: bytes) -> None:

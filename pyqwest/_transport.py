@@ -172,20 +172,26 @@ class HTTPTransport:
         headers: Headers | None,
         body: bytes | AsyncIterator[bytes],
         is_json: bool,
-    ) -> tuple[bytes, bool]:
-        """The request head bytes and whether the body goes chunked."""
+    ) -> tuple[bytes, bool, bool]:
+        """The request head bytes, whether the body goes chunked, and whether the request asks
+        to close the connection after it."""
         chunked = False
         if isinstance(body, bytes):
             body_len = len(body) if body or method in _BODY_METHODS else -1
         else:
             body_len = -1
             chunked = headers is None or "content-length" not in headers
-        pairs = headers._wire_pairs() if headers else None
+        pairs = None
+        close_after = False
+        if headers:
+            pairs = headers._wire_pairs()
+            connection = headers.get("connection")
+            close_after = connection is not None and "close" in connection.lower()
         head = build_head(
             method, url.target, url.authority, pairs, is_json, body_len, chunked,
             self._accept_encoding,
         )
-        return head, chunked
+        return head, chunked, close_after
 
     async def _fetch(
         self,
@@ -201,12 +207,12 @@ class HTTPTransport:
         parsed = parse_url(with_params(url, params) if params is not None else url)
         body, is_json = to_content(content)
         h = to_headers(headers)
-        head, chunked = self._head(method, parsed, h, body, is_json)
+        head, chunked, close_after = self._head(method, parsed, h, body, is_json)
         streamed = not isinstance(body, bytes)
         try:
             status, _minor, _reason, raw_headers, data, raw_trailers = await self._h1.exchange(
                 (parsed.scheme, parsed.host, parsed.port), head, body or None, method == "HEAD",
-                True, method in _REPLAYABLE_METHODS and not streamed, chunked,
+                True, method in _REPLAYABLE_METHODS and not streamed, chunked, close_after,
             )
         except BaseException:
             if streamed:
@@ -227,12 +233,14 @@ class HTTPTransport:
         method = request.method
         parsed: ParsedURL = request._parsed
         body = request.content
-        head, chunked = self._head(method, parsed, request.headers, body, request._json)
+        head, chunked, close_after = self._head(
+            method, parsed, request.headers, body, request._json
+        )
         streamed = not isinstance(body, bytes)
         try:
             conn = await self._h1.exchange(
                 (parsed.scheme, parsed.host, parsed.port), head, body or None, method == "HEAD",
-                False, method in _REPLAYABLE_METHODS and not streamed, chunked,
+                False, method in _REPLAYABLE_METHODS and not streamed, chunked, close_after,
             )
         except BaseException:
             if streamed:
