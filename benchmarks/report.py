@@ -37,7 +37,9 @@ def aggregate(results: list[dict]) -> dict[Key, dict]:
             cell["reps"] = len(ok)
             cell["failed"] = len(rs) - len(ok)
         else:
-            cell = {"na": rs[0].get("unsupported") or rs[0].get("error", "failed")}
+            # n/a: the client cannot do it; error: it should, and failed (a finding, not a gap)
+            err = next((r["error"] for r in rs if "error" in r), None)
+            cell = {"na": rs[0].get("unsupported") or err, "error": err is not None}
         out[key] = cell
     return out
 
@@ -63,7 +65,7 @@ def table(agg: dict[Key, dict], clients: list[str], metric: str) -> list[str]:
             if cell is None:
                 cells.append("—")
             elif "na" in cell:
-                cells.append("n/a")
+                cells.append("error" if cell["error"] else "n/a")
             else:
                 v = cell[metric]
                 ratio = f" ({v / base:.2f})" if base and c != BASELINE else ""
@@ -89,9 +91,16 @@ def markdown(agg: dict[Key, dict], clients: list[str], header: list[str]) -> str
         "are the server's limit there (its CPU µs per request is still the client's own).",
         "",
     ]
-    notes = sorted({(c, cell["na"]) for (_, _, c), cell in agg.items() if "na" in cell})
-    if notes:
-        out += ["n/a:", ""] + [f"- {c}: {why}" for c, why in notes] + [""]
+    for kind, is_err in (("n/a", False), ("error", True)):
+        notes = sorted(
+            {
+                (c, s, cell["na"])
+                for (s, _, c), cell in agg.items()
+                if "na" in cell and cell["error"] == is_err
+            }
+        )
+        if notes:
+            out += [f"{kind}:", ""] + [f"- {c}, {s}: {why}" for c, s, why in notes] + [""]
     failed = sum(cell.get("failed", 0) for cell in agg.values())
     if failed:
         out += [f"{failed} run(s) failed and were left out of the medians (see the JSON).", ""]

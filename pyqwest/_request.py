@@ -13,7 +13,9 @@ from ._url import parse_url, with_params
 if TYPE_CHECKING:
     from ._url import ParsedURL
 
-HeadersArg = Headers | Mapping[str | HTTPHeaderName, str] | Iterable[tuple[str | HTTPHeaderName, str]]
+HeadersArg = (
+    Headers | Mapping[str | HTTPHeaderName, str] | Iterable[tuple[str | HTTPHeaderName, str]]
+)
 ParamsArg = Mapping[str, str | None] | Iterable[tuple[str, str | None]]
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import codecs
+import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, final
@@ -185,10 +186,10 @@ class Response:
         self._http_version = HTTPVersion.HTTP1 if http_version is None else http_version
         self._headers = Headers() if headers is None else headers
         self._trailers = Headers() if trailers is None else trailers
-        self._content: Any = _BytesContent(content) if isinstance(content, (bytes, type(None))) \
+        self._content: Any = (
+            _BytesContent(content or b"") if content is None or isinstance(content, bytes)
             else content
-        if content is None:
-            self._content = _BytesContent(b"")
+        )
         self._closed = False
         self._read_pending = False
 
@@ -255,10 +256,8 @@ class Response:
         # an unclosed response must not keep its connection (or the request body) alive
         content = getattr(self, "_content", None)
         if isinstance(content, _WireContent):
-            try:
+            with contextlib.suppress(Exception):
                 content.close()
-            except Exception:
-                pass
 
     def __repr__(self) -> str:
         return f"<Response [{self._status}]>"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import math
 import socket
 import ssl
@@ -146,7 +147,7 @@ class HTTPTransport:
             raise ConnectionError(f"Request failed: connecting to {host}:{port}: {exc}") from exc
         conn.pool = pool
         self._tune_socket(transport)
-        return conn  # type: ignore[no-any-return]
+        return conn
 
     def _tune_socket(self, transport: asyncio.BaseTransport) -> None:
         sock = transport.get_extra_info("socket")
@@ -255,10 +256,8 @@ class HTTPTransport:
 async def _close_body(body: Any) -> None:
     aclose = getattr(body, "aclose", None)
     if aclose is not None:
-        try:
+        with contextlib.suppress(Exception):
             await aclose()
-        except Exception:
-            pass
 
 
 _default: HTTPTransport | None = None

@@ -111,7 +111,9 @@ def encode_params(params: object) -> str:
         try:
             key, value = item
         except (TypeError, ValueError):
-            raise TypeError("params must be a dict or an iterable of (str, str | None) pairs")
+            raise TypeError(
+                "params must be a dict or an iterable of (str, str | None) pairs"
+            ) from None
         if not isinstance(key, str) or not (value is None or isinstance(value, str)):
             raise TypeError("params keys must be str and values str or None")
         k = quote_plus(key, safe="*")

@@ -19,7 +19,12 @@ class Session:
             verify=cfg.ssl_context() if cfg.tls else True,
             http1=cfg.http == 1,
             http2=cfg.http == 2,
-            limits=httpx.Limits(max_connections=max(100, cfg.concurrency)),
+            # keep every connection alive as the other clients do: httpx's default keeps only
+            # 20 idle, so 64 workers would reconnect on most requests and we'd measure connects
+            limits=httpx.Limits(
+                max_connections=max(100, cfg.concurrency),
+                max_keepalive_connections=max(20, cfg.concurrency),
+            ),
         )
 
     async def get(self, url: str) -> tuple[int, int]:

@@ -395,3 +395,27 @@ def keep_alive(
             raise ValueError(after)
 
     return handler
+
+
+def per_connection(*handlers: Handler) -> Handler:
+    """Connection ``i`` runs ``handlers[i]``; later connections run the last one (e.g. a
+    misbehaving first connection, then a healthy ``keep_alive()`` for the follow-up)."""
+
+    async def handler(conn: Conn) -> None:
+        await handlers[min(conn.index, len(handlers) - 1)](conn)
+
+    return handler
+
+
+def trickle(data: bytes, interval: float, *, read_request: bool = True) -> Handler:
+    """Read one request, then send ``data`` one byte every ``interval`` seconds."""
+
+    async def handler(conn: Conn) -> None:
+        if read_request and await conn.read_request() is None:
+            return
+        for i in range(len(data)):
+            await conn.send(data[i : i + 1])
+            await asyncio.sleep(interval)
+        await conn.hang()
+
+    return handler
