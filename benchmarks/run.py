@@ -201,6 +201,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.here:
         reexec_in_tool_venv()
     started = time.time()
+    load_before = os.getloadavg()[0]
     client_cpu, server_cpu = cpus()
     pythons, missing = prepare_clients(args.clients, args.here)
     certs = make_certs(args.workdir, args.here)
@@ -235,7 +236,8 @@ def main(argv: list[str] | None = None) -> int:
             for sc in args.scenarios
             for lp in args.loops
         ]
-    write_outputs(args, results, server, missing, time.time() - started)
+    loads = (load_before, os.getloadavg()[0])
+    write_outputs(args, results, server, time.time() - started, loads)
     return 0
 
 
@@ -244,7 +246,7 @@ def versions(results: list[dict]) -> dict[str, str]:
 
 
 def write_outputs(
-    args, results: list[dict], server: Server, missing: dict[str, str], elapsed: float
+    args, results: list[dict], server: Server, elapsed: float, loads: tuple[float, float]
 ) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     clients = [c for c in envs.CLIENTS if c in args.clients]
@@ -263,7 +265,9 @@ def write_outputs(
         f"## Benchmark: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         "",
         f"Command: `{cmd.strip()}` ({args.reps} rep(s), medians; {elapsed / 60:.1f} min).",
-        f"Machine: {os.cpu_count()} CPUs, {cpu_model}; Python {platform.python_version()}.",
+        f"Machine: {os.cpu_count()} CPUs, {cpu_model}; Python {platform.python_version()}; "
+        # other work on the machine shows in req/s and latency far more than in CPU per request
+        f"1-min load average {loads[0]:.2f} before, {loads[1]:.2f} after.",
         f"Server: {server.name} on 127.0.0.1, pinned to its own CPU; each client a fresh process "
         "pinned to another; warm-up first, every response checked (status and length).",
         "Clients: " + ", ".join(f"{c}: {ver.get(c, '?')}" for c in clients) + ".",
