@@ -40,6 +40,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from servers import HypercornServer, LoopThread, ScriptedServer, kitchensink_app
 
+# Loopback tests must never be routed through a proxy from the developer's environment
+# (HTTPTransport honours the usual *_PROXY variables when no proxy= is given).
+for _var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+    os.environ.pop(_var, None)
+    os.environ.pop(_var.lower(), None)
+
 try:
     import uvloop
 except ImportError:  # pragma: no cover - uvloop is a test dependency on non-Windows

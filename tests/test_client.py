@@ -594,3 +594,116 @@ async def test_concurrent_requests(client, http_server):
         *(client.post(http_server.url + "/echo", content=f"r{i}".encode()) for i in range(20))
     )
     assert [r.content for r in resps] == [f"r{i}".encode() for i in range(20)]
+
+
+# --- request validation before any byte is sent --------------------------------------------
+
+
+async def test_invalid_method_rejected_before_connecting(client, scripted):
+    scripted.handler = keep_alive()
+    with pytest.raises(ValueError):
+        await client.execute("BAD METHOD", scripted.url + "/")
+    with pytest.raises(ValueError):
+        await client.execute("GET\r\nX-Injected: 1", scripted.url + "/")
+    await asyncio.sleep(0.05)
+    assert scripted.accepted == 0
+
+
+async def test_header_injection_rejected_before_connecting(client, scripted):
+    scripted.handler = keep_alive()
+    with pytest.raises(ValueError):
+        await client.get(scripted.url + "/", {"x-a": "v\r\nx-injected: 1"})
+    with pytest.raises(ValueError):
+        await client.get(scripted.url + "/", [("x-a\r\nx-b", "v")])
+    await asyncio.sleep(0.05)
+    assert scripted.accepted == 0
+
+
+async def test_url_controls_never_reach_the_wire(client, scripted):
+    scripted.handler = keep_alive(lambda conn, req: req.target.encode())
+    resp = await client.get(scripted.url + "/a\r\nb\tc?x=1\r\n2")
+    assert resp.content == b"/abc?x=12"
+
+
+async def test_invalid_url_value_error(client):
+    with pytest.raises(ValueError, match=r"^Invalid URL"):
+        await client.get("http://")
+
+
+# --- custom transports (spec 1.2) --------------------------------------------------------------
+
+
+class FakeTransport:
+    """A non-HTTPTransport Transport: records the Request, answers with a canned Response."""
+
+    def __init__(self, make_response):
+        self.requests: list[pyqwest.Request] = []
+        self.make_response = make_response
+
+    async def execute(self, request):
+        self.requests.append(request)
+        return self.make_response(request)
+
+
+class TrackedContent:
+    def __init__(self, chunks):
+        self.chunks = list(chunks)
+        self.closed = False
+
+    def __aiter__(self):
+        return self
+
+    async def __anext__(self):
+        if not self.chunks:
+            raise StopAsyncIteration
+        return self.chunks.pop(0)
+
+    async def aclose(self):
+        self.closed = True
+
+
+async def test_custom_transport_execute_buffers_response():
+    content = TrackedContent([b"he", b"llo"])
+    transport = FakeTransport(
+        lambda req: pyqwest.Response(
+            status=201,
+            headers=Headers({"x-a": "1"}),
+            content=content,
+            trailers=Headers({"x-t": "2"}),
+        )
+    )
+    resp = await Client(transport).post(
+        "http://fake.invalid/path", {"x-h": "v"}, content=b"body", params={"q": "1"}
+    )
+    assert isinstance(resp, FullResponse)
+    assert resp.status == 201
+    assert resp.headers == {"x-a": "1"}
+    assert resp.content == b"hello"
+    assert resp.trailers == {"x-t": "2"}
+    assert content.closed
+    (req,) = transport.requests
+    assert isinstance(req, pyqwest.Request)
+    assert req.method == "POST"
+    assert req.url == "http://fake.invalid/path?q=1"
+    assert req.headers["x-h"] == "v"
+    assert req.content == b"body"
+
+
+async def test_custom_transport_stream_returns_its_response():
+    made = []
+
+    def make(req):
+        made.append(pyqwest.Response(status=200, content=b"streamed"))
+        return made[-1]
+
+    async with Client(FakeTransport(make)).stream("GET", "http://fake.invalid/") as resp:
+        assert resp is made[0]
+        assert await read_all(resp) == b"streamed"
+
+
+async def test_custom_transport_json_request():
+    transport = FakeTransport(lambda req: pyqwest.Response(status=200))
+    await Client(transport).post("http://fake.invalid/", content={"a": 1})
+    (req,) = transport.requests
+    assert req.content == b'{"a": 1}'
+    assert req._json is True

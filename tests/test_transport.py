@@ -251,6 +251,24 @@ async def test_stale_connection_streamed_body_not_retried(client, scripted):
     assert scripted.accepted == 1
 
 
+async def test_stale_connection_post_streamed_body_not_retried(client, scripted):
+    scripted.handler = _stale_after_first("read-close")
+    assert (await client.get(scripted.url + "/")).content == b"first"
+    body_closed = asyncio.Event()
+
+    async def body():
+        try:
+            yield b"a"
+            yield b"b"
+        finally:
+            body_closed.set()
+
+    with pytest.raises(pyqwest.RemoteProtocolError):
+        await client.post(scripted.url + "/", content=body())
+    assert scripted.accepted == 1
+    await asyncio.wait_for(body_closed.wait(), 5)
+
+
 async def test_fresh_connection_failure_not_retried(client, scripted):
     """Only reused connections are retried: a fresh one closed without a response fails."""
 
