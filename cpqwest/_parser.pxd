@@ -42,7 +42,18 @@ cdef class ResponseParser:
     cdef bint _no_body                # HEAD request: the response has no body whatever it says
     cdef bint _started                # any byte of this message was fed
 
-    cpdef void reset(self, bint head_request)
+    # Buffered responses with a large Content-Length are read straight into their final bytes
+    # object (`_whole`): llhttp parses the head, then the protocol reads the rest of the body
+    # into `direct_window()` with no intermediate copies.
+    cdef bint _collect
+    cdef bytes _whole
+    cdef size_t _whole_len
+    cdef size_t _filled
+
+    cpdef void reset(self, bint head_request, bint collect=*)
+    cdef bint direct_pending(self)
+    cdef object direct_window(self)
+    cdef int direct_filled(self, size_t n) except -1
     cdef int feed(self, const char* data, size_t n) except -1
     cdef int feed_eof(self) except -1
     cpdef bytes take_body(self)

@@ -6,7 +6,8 @@ message (the header list at headers-complete) and once per body piece. Exception
 llhttp's frames: a callback stores one and returns -1, `feed` raises it after `llhttp_execute`.
 """
 
-from cpython.bytes cimport PyBytes_FromStringAndSize
+from cpython.buffer cimport PyBuffer_FillInfo
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.string cimport memcpy
@@ -14,6 +15,24 @@ from libc.string cimport memcpy
 from cpqwest.llhttp cimport *
 
 from cpqwest._errors import RemoteProtocolError
+
+
+# Direct reads pay off for bodies larger than a read buffer; the cap bounds one allocation.
+cdef size_t DIRECT_MIN = 65536
+cdef size_t DIRECT_MAX = 1 << 30
+
+
+cdef class _Window:
+    """A writable buffer over part of a bytes object that nobody else has seen yet."""
+    cdef object owner
+    cdef char* ptr
+    cdef Py_ssize_t size
+
+    def __getbuffer__(self, Py_buffer* buf, int flags):
+        PyBuffer_FillInfo(buf, self, self.ptr, self.size, 0, flags)
+
+    def __releasebuffer__(self, Py_buffer* buf):
+        pass
 
 
 cdef llhttp_settings_t _settings
@@ -93,11 +112,28 @@ cdef int _on_headers_complete(llhttp_t* p) noexcept:
     self._nfields = 0
     self._line_start = 0
     self.head_done = True
-    return 1 if self._no_body else 0
+    if self._no_body:
+        return 1
+    if (self._collect and (p.flags & F_CONTENT_LENGTH) and not (p.flags & F_CHUNKED)
+            and DIRECT_MIN <= p.content_length <= DIRECT_MAX):
+        try:
+            self._whole = PyBytes_FromStringAndSize(NULL, p.content_length)
+        except BaseException as exc:
+            self._error = exc
+            return -1
+        self._whole_len = p.content_length
+        self._filled = 0
+        # known now, from the head; the message may end outside llhttp (direct_filled)
+        self.keep_alive = llhttp_should_keep_alive(p)
+    return 0
 
 
 cdef int _on_body(llhttp_t* p, const char* at, size_t n) noexcept:
     cdef ResponseParser self = _owner(p)
+    if self._whole is not None:
+        memcpy(PyBytes_AS_STRING(self._whole) + self._filled, at, n)
+        self._filled += n
+        return 0
     try:
         self.body.append(PyBytes_FromStringAndSize(at, n))
     except BaseException as exc:
@@ -148,13 +184,17 @@ cdef class ResponseParser:
     def __dealloc__(self):
         PyMem_Free(self._buf)
 
-    cpdef void reset(self, bint head_request):
+    cpdef void reset(self, bint head_request, bint collect=False):
         llhttp_init(&self._p, HTTP_RESPONSE, &_settings)
         self._p.data = <void*>self
         # Lenient header parsing only so that obs-fold is unfolded (spec §0); the value checks
         # it turns off (NUL, DEL, other controls) are done in _append instead.
         llhttp_set_lenient_headers(&self._p, 1)
         self._no_body = head_request
+        self._collect = collect
+        self._whole = None
+        self._whole_len = 0
+        self._filled = 0
         self._len = 0
         self._nfields = 0
         self._line_start = 0
@@ -270,10 +310,33 @@ cdef class ResponseParser:
             "connection closed before the response was complete"
             if self.head_done else "connection closed before the response head was complete")
 
+    cdef bint direct_pending(self):
+        return self._whole is not None and self._filled < self._whole_len and not self.message_done
+
+    cdef object direct_window(self):
+        """A writable view of the unfilled rest of the body."""
+        cdef _Window w = _Window.__new__(_Window)
+        w.owner = self._whole
+        w.ptr = PyBytes_AS_STRING(self._whole) + self._filled
+        w.size = self._whole_len - self._filled
+        return memoryview(w)
+
+    cdef int direct_filled(self, size_t n) except -1:
+        """`n` body bytes were read into the window. Returns 1 when the body is complete."""
+        self._filled += n
+        if self._filled < self._whole_len:
+            return 0
+        self.message_done = True
+        return 1
+
     cpdef bytes take_body(self):
         """The parsed body pieces joined; clears them."""
         cdef list body = self.body
         cdef bytes out
+        if self._whole is not None:
+            out = self._whole
+            self._whole = None
+            return out
         if not body:
             return b""
         out = body[0] if len(body) == 1 else b"".join(body)

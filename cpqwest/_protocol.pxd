@@ -12,6 +12,7 @@ cdef class H1Connection(PooledConnection):
     cdef object _body_waiter     # next body piece (streaming)
     cdef object _drain_waiter
     cdef bint _buffered
+    cdef bint _direct             # reading the body straight into parser.direct_window()
     cdef public bint close_after      # the request said `Connection: close`
     cdef bint _active            # a request is in flight
     cdef bint _reading_paused
@@ -28,6 +29,7 @@ cdef class H1Connection(PooledConnection):
     cdef object start(self, bytes data, bint head_request, bint buffered, bint body_follows,
                       object timeout, object read_timeout)
     cdef void _on_data(self, const char* data, size_t n)
+    cdef void _direct_updated(self, Py_ssize_t nbytes)
     cdef void _message_complete(self)
     cdef void _fail(self, object exc)
     cdef void _wake(self, object exc)

@@ -42,10 +42,22 @@ cdef class H1Connection(PooledConnection):
         self.transport = transport
 
     def get_buffer(self, Py_ssize_t sizehint):
+        if self._direct:
+            return self.parser.direct_window()
         return self._rview
 
     def buffer_updated(self, Py_ssize_t nbytes):
-        self._on_data(PyByteArray_AS_STRING(self._rbuf), nbytes)
+        if self._direct:
+            self._direct_updated(nbytes)
+        else:
+            self._on_data(PyByteArray_AS_STRING(self._rbuf), nbytes)
+
+    cdef void _direct_updated(self, Py_ssize_t nbytes):
+        if self._read_timeout >= 0:
+            self._last_read = self._loop.time()
+        if self.parser.direct_filled(nbytes):
+            self._direct = False
+            self._message_complete()
 
     def data_received(self, bytes data):
         self._on_data(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
@@ -104,8 +116,9 @@ cdef class H1Connection(PooledConnection):
         """Write a request head (and body); return the future of its response: resolved at the
         head (streaming, with None) or at the end (buffered, with the whole message)."""
         cdef object loop = self._loop
-        self.parser.reset(head_request)
+        self.parser.reset(head_request, buffered)
         self._buffered = buffered
+        self._direct = False
         self._active = True
         self.got_bytes = False
         self.error = None
@@ -164,7 +177,11 @@ cdef class H1Connection(PooledConnection):
         if done:
             self._message_complete()
             return
-        if self._buffered or not parser.head_done:
+        if self._buffered:
+            if parser.direct_pending():
+                self._direct = True
+            return
+        if not parser.head_done:
             return
         w = self._waiter
         if w is not None:
