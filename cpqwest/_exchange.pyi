@@ -5,6 +5,7 @@ from typing import Any
 from cpqwest._pool import Pool
 from cpqwest._protocol import H1Connection
 
+# (status, notable header bits, reason, headers, body, trailers)
 Message = tuple[int, int, bytes, list[tuple[str, str]], bytes, list[tuple[str, str]] | None]
 
 class H1Pools:

@@ -6,6 +6,12 @@ cdef enum:
     APPEND_NAME = 1
     APPEND_VALUE = 2
 
+# `ResponseParser.notable`: header fields present that the transport acts on
+cdef enum:
+    N_CONTENT_ENCODING = 1
+    N_LOCATION = 2
+    N_SET_COOKIE = 4
+
 cdef enum:
     MAX_HEADER_FIELDS = 100
     MAX_LINE_BYTES = 65536
@@ -25,6 +31,7 @@ cdef class ResponseParser:
     cdef size_t _head_bytes
     cdef size_t _reason_len
     cdef bint _informational
+    cdef int _notable
     cdef object _error
 
     # results of the message being parsed
@@ -32,6 +39,7 @@ cdef class ResponseParser:
     cdef readonly int http_minor
     cdef readonly bytes reason
     cdef readonly list headers        # [(name, value)], names lower-case, latin-1 text
+    cdef readonly int notable         # Notable bits of `headers`
     cdef readonly list trailers       # same shape, or None
     cdef readonly list body           # body chunks parsed and not yet taken
     cdef readonly Py_ssize_t body_size  # bytes in `body`

@@ -10,7 +10,7 @@ from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeLatin1
-from libc.string cimport memcpy
+from libc.string cimport memcmp, memcpy
 
 from cpqwest.llhttp cimport *
 
@@ -105,6 +105,7 @@ cdef int _on_headers_complete(llhttp_t* p) noexcept:
         self.http_minor = p.http_minor
         self.reason = PyBytes_FromStringAndSize(self._buf, self._reason_len)
         self.headers = self._build_fields()
+        self.notable = self._notable
     except BaseException as exc:
         self._error = exc
         return -1
@@ -207,6 +208,7 @@ cdef class ResponseParser:
         self.http_minor = 1
         self.reason = None
         self.headers = None
+        self.notable = 0
         self.trailers = None
         self.body = []
         self.body_size = 0
@@ -259,12 +261,22 @@ cdef class ResponseParser:
         cdef int i
         cdef size_t start = self._reason_len if not self.head_done else 0
         cdef size_t name_end, value_end
+        cdef int notable = 0
+        cdef size_t n
         for i in range(self._nfields):
             name_end = self._marks[2 * i]
             value_end = self._marks[2 * i + 1]
+            n = name_end - start
+            if n == 16 and memcmp(self._buf + start, b"content-encoding", 16) == 0:
+                notable |= N_CONTENT_ENCODING
+            elif n == 8 and memcmp(self._buf + start, b"location", 8) == 0:
+                notable |= N_LOCATION
+            elif n == 10 and memcmp(self._buf + start, b"set-cookie", 10) == 0:
+                notable |= N_SET_COOKIE
             out.append((PyUnicode_DecodeLatin1(self._buf + start, name_end - start, NULL),
                         PyUnicode_DecodeLatin1(self._buf + name_end, value_end - name_end, NULL)))
             start = value_end
+        self._notable = notable
         return out
 
     cdef int feed(self, const char* data, size_t n) except -1:
@@ -353,3 +365,9 @@ cdef class ResponseParser:
 
     def feed_eof_py(self) -> bool:
         return self.feed_eof() == 1
+
+
+# the `notable` bits, for Python callers
+HAS_CONTENT_ENCODING = N_CONTENT_ENCODING
+HAS_LOCATION = N_LOCATION
+HAS_SET_COOKIE = N_SET_COOKIE

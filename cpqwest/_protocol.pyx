@@ -204,7 +204,7 @@ cdef class H1Connection(PooledConnection):
         w = self._waiter
         self._waiter = None
         if self._buffered:
-            result = (p.status, p.http_minor, p.reason, p.headers, p.take_body(), p.trailers)
+            result = (p.status, p.notable, p.reason, p.headers, p.take_body(), p.trailers)
             self.release()
             if w is not None and not w.done():
                 w.set_result(result)

@@ -211,7 +211,7 @@ class HTTPTransport:
         head, chunked, close_after = self._head(method, parsed, h, body, is_json)
         streamed = not isinstance(body, bytes)
         try:
-            status, _minor, _reason, raw_headers, data, raw_trailers = await self._h1.exchange(
+            status, _notable, _reason, raw_headers, data, raw_trailers = await self._h1.exchange(
                 (parsed.scheme, parsed.host, parsed.port), head, body or None, method == "HEAD",
                 True, method in _REPLAYABLE_METHODS and not streamed, chunked, close_after,
             )
