@@ -155,7 +155,7 @@ async def test_total_timeout_stalled_body_buffered(make_transport, http_server):
 
 
 async def test_total_timeout_stalled_body_first_read(make_transport, http_server):
-    client = Client(make_transport(timeout=0.5))
+    client = Client(make_transport(timeout=1.0))
     async with client.stream("GET", http_server.url + "/stall") as resp:
         assert resp.status == 200
         with pytest.raises(TimeoutError):
