@@ -6,10 +6,10 @@ import codecs
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any, final
+from typing import Any, Protocol, final
 
 from cpqwest._errors import ReadError, RemoteProtocolError
-from cpqwest._protocol import WAIT, H1Connection
+from cpqwest._protocol import WAIT
 
 from ._headers import Headers
 from ._version import HTTPVersion
@@ -95,15 +95,33 @@ class _BytesContent:
         return data
 
 
+class _BodyState(Protocol):
+    trailers: list[tuple[str, str]] | None
+    message_done: bool
+    body_size: int
+
+
+class BodySource(Protocol):
+    """Where a wire response's body comes from: an HTTP/1.1 connection (cpqwest's
+    H1Connection) or an HTTP/2 stream (pyqwest._h2.H2Stream)."""
+
+    @property
+    def parser(self) -> _BodyState: ...
+    def take_chunk(self) -> bytes | object | None: ...
+    def wait_chunk(self) -> Awaitable[None]: ...
+    def release(self) -> None: ...
+    def abort(self, exc: BaseException | None = None) -> None: ...
+
+
 class _WireContent:
     """The body of a response on a connection: pulls pieces, decodes, fills trailers, and hands
     the connection back (or closes it) when done."""
 
     __slots__ = ("_conn", "_decoder", "_pending", "_response")
 
-    def __init__(self, response: Response, conn: H1Connection, decoder: Any) -> None:
+    def __init__(self, response: Response, conn: BodySource, decoder: Any) -> None:
         self._response = response
-        self._conn: H1Connection | None = conn
+        self._conn: BodySource | None = conn
         self._decoder = decoder
         self._pending: Any = None  # decoded pieces not yet returned
 
@@ -148,7 +166,7 @@ class _WireContent:
             if piece is not None:
                 return piece  # type: ignore[no-any-return]
 
-    def _finish(self, conn: H1Connection) -> None:
+    def _finish(self, conn: BodySource) -> None:
         trailers = conn.parser.trailers
         self._conn = None
         conn.release()
@@ -195,7 +213,7 @@ class Response:
 
     @classmethod
     def _from_wire(
-        cls, status: int, version: HTTPVersion, headers: Headers, conn: H1Connection,
+        cls, status: int, version: HTTPVersion, headers: Headers, conn: BodySource,
         decoder: Any,
     ) -> Response:
         self = cls.__new__(cls)

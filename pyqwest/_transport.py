@@ -10,11 +10,12 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol, runtime_checkable
 
-from cpqwest._errors import ConnectTimeout
+from cpqwest._errors import ConnectTimeout, RemoteProtocolError
 from cpqwest._exchange import H1Pools, build_head
 from cpqwest._pool import Pool
 from cpqwest._protocol import H1Connection, H1Protocol
 
+from ._h2 import ALPNNegotiator, H2Connection, H2Pools, request_headers
 from ._headers import Headers
 from ._request import HeadersArg, ParamsArg, Request, check_method, to_content, to_headers
 from ._response import FullResponse, Response
@@ -83,10 +84,21 @@ class HTTPTransport:
         if pool_max_idle_per_host is not None and pool_max_idle_per_host < 0:
             raise ValueError("pool_max_idle_per_host must be non-negative")
         self._http_version = http_version
-        # HTTP/1.1 only until the HTTP/2 path exists: ALPN must not offer h2
+        # 0: ALPN decides over TLS, HTTP/1.1 on plain TCP; 1: HTTP/1.1 only; 2: HTTP/2 only
+        self._force = (
+            0 if http_version is None else 1 if http_version == HTTPVersion.HTTP1 else 2
+        )
+        # HTTP/1.1 connections offer only http/1.1; HTTP/2 ones offer h2 (and http/1.1 unless
+        # forced): the server's choice wins
         self._ssl = client_context(
             tls_ca_cert, tls_key, tls_cert, tls_include_system_certs, ("http/1.1",)
         )
+        self._ssl_h2 = client_context(
+            tls_ca_cert, tls_key, tls_cert, tls_include_system_certs,
+            ("h2",) if self._force == 2 else ("h2", "http/1.1"),
+        )
+        # https origins whose server chose http/1.1 (auto mode): no more ALPN probing
+        self._h1_origins: set[tuple[str, str, int]] = set()
         self._proxy = proxy
         self._gzip, self._brotli, self._zstd = enable_gzip, enable_brotli, enable_zstd
         self._accept_encoding: str | None = None
@@ -97,6 +109,10 @@ class HTTPTransport:
         self._enable_otel = enable_otel
         self._h1 = H1Pools(
             self._connect, idle_timeout, pool_max_idle_per_host, self._timeout, self._read_timeout
+        )
+        self._h2 = H2Pools(
+            self._connect_h2, idle_timeout, pool_max_idle_per_host, self._timeout,
+            self._read_timeout,
         )
         self._closed = False
 
@@ -114,6 +130,7 @@ class HTTPTransport:
         if not self._closed:
             self._closed = True
             self._h1.close()
+            self._h2.close()
 
     def _check_open(self) -> None:
         if self._closed:
@@ -123,10 +140,45 @@ class HTTPTransport:
     async def _connect(
         self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], pool: Pool
     ) -> H1Connection:
+        """A new HTTP/1.1 connection (TLS: ALPN offers only http/1.1)."""
+        conn: H1Connection = await self._open(
+            loop, key, self._ssl, lambda: H1Protocol(loop, key)
+        )
+        conn.pool = pool
+        return conn
+
+    async def _connect_h2(
+        self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int]
+    ) -> H2Connection | None:
+        """A new HTTP/2 connection, ready for requests (the server's SETTINGS arrived); None
+        when ALPN chose http/1.1: that connection then waits in the HTTP/1.1 pool."""
+        factory: Any
+        if key[0] == "https" and not self._force:
+            factory = lambda: ALPNNegotiator(  # noqa: E731
+                lambda: H1Protocol(loop, key), lambda: H2Connection(loop, key)
+            )
+        else:
+            factory = lambda: H2Connection(loop, key)  # noqa: E731
+        conn = await self._open(loop, key, self._ssl_h2, factory)
+        if isinstance(conn, H1Connection):
+            self._h1_origins.add(key)
+            pool = self._h1.current_pool()
+            conn.pool = pool
+            pool.checkin(conn)
+            return None
+        return conn  # type: ignore[no-any-return]
+
+    async def _open(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        key: tuple[str, str, int],
+        tls: ssl.SSLContext,
+        factory: Any,
+    ) -> Any:
+        """Connect and return the protocol (for HTTP/2: once the server's SETTINGS came)."""
         scheme, host, port = key
-        tls = self._ssl if scheme == "https" else None
         kwargs: dict[str, Any] = {}
-        if tls is not None:
+        if scheme == "https":
             kwargs["ssl"] = tls
             kwargs["server_hostname"] = host
         if isinstance(loop, asyncio.BaseEventLoop):
@@ -136,18 +188,29 @@ class HTTPTransport:
             timeout = self._timeout if timeout is None else min(timeout, self._timeout)
         try:
             async with asyncio.timeout(timeout):
-                transport, conn = await loop.create_connection(
-                    lambda: H1Protocol(loop, key), host, port, **kwargs
-                )
+                transport, proto = await loop.create_connection(factory, host, port, **kwargs)
+                if isinstance(proto, ALPNNegotiator):
+                    proto = proto.protocol
+                self._tune_socket(transport)
+                if isinstance(proto, H2Connection):
+                    ready = proto.ready()
+                    if ready is not None:
+                        try:
+                            await ready
+                        except BaseException:
+                            proto.close()
+                            raise
         except TimeoutError:
             raise ConnectTimeout(f"Request failed: connection to {host}:{port} timed out") from None
         except ssl.SSLError as exc:
             raise ConnectionError(f"Request failed: TLS handshake with {host}: {exc}") from exc
         except OSError as exc:
             raise ConnectionError(f"Request failed: connecting to {host}:{port}: {exc}") from exc
-        conn.pool = pool
-        self._tune_socket(transport)
-        return conn
+        except RemoteProtocolError as exc:
+            raise RemoteProtocolError(
+                f"Request failed: HTTP/2 connection to {host}:{port}: {exc}"
+            ) from exc
+        return proto
 
     def _tune_socket(self, transport: asyncio.BaseTransport) -> None:
         sock = transport.get_extra_info("socket")
@@ -194,6 +257,24 @@ class HTTPTransport:
         )
         return head, chunked, close_after
 
+    def _h2_headers(
+        self,
+        method: str,
+        url: ParsedURL,
+        headers: Headers | None,
+        body: bytes | AsyncIterator[bytes],
+        is_json: bool,
+    ) -> list[tuple[str, str]]:
+        if isinstance(body, bytes):
+            body_len = len(body) if body or method in _BODY_METHODS else -1
+        else:
+            body_len = -1
+        return request_headers(
+            method, url.scheme, url.authority, url.target,
+            headers._wire_pairs() if headers else None, is_json, body_len,
+            self._accept_encoding,
+        )
+
     async def _fetch(
         self,
         method: str,
@@ -208,17 +289,9 @@ class HTTPTransport:
         parsed = parse_url(with_params(url, params) if params is not None else url)
         body, is_json = to_content(content)
         h = to_headers(headers)
-        head, chunked, close_after = self._head(method, parsed, h, body, is_json)
-        streamed = not isinstance(body, bytes)
-        try:
-            status, _notable, _reason, raw_headers, data, raw_trailers = await self._h1.exchange(
-                (parsed.scheme, parsed.host, parsed.port), head, body or None, method == "HEAD",
-                True, method in _REPLAYABLE_METHODS and not streamed, chunked, close_after,
-            )
-        except BaseException:
-            if streamed:
-                await _close_body(body)
-            raise
+        status, raw_headers, data, raw_trailers = await self._send_buffered(
+            method, parsed, h, body, is_json
+        )
         return FullResponse(
             status,
             Headers._from_wire(raw_headers),
@@ -226,31 +299,87 @@ class HTTPTransport:
             Headers._from_wire(raw_trailers) if raw_trailers else Headers(),
         )
 
+    async def _send_buffered(
+        self,
+        method: str,
+        parsed: ParsedURL,
+        headers: Headers | None,
+        body: bytes | AsyncIterator[bytes],
+        is_json: bool,
+    ) -> tuple[int, list[tuple[str, str]], bytes, list[tuple[str, str]] | None]:
+        """One exchange, read whole: (status, header pairs, body, trailer pairs or None)."""
+        key = (parsed.scheme, parsed.host, parsed.port)
+        streamed = not isinstance(body, bytes)
+        replayable = method in _REPLAYABLE_METHODS and not streamed
+        try:
+            force = self._force
+            if force == 2 or (
+                not force and parsed.scheme == "https" and key not in self._h1_origins
+            ):
+                result = await self._h2.exchange(
+                    key, self._h2_headers(method, parsed, headers, body, is_json), body or None,
+                    True, replayable,
+                )
+                if result is not None:
+                    return result  # type: ignore[no-any-return]
+                # ALPN chose http/1.1 for this origin: on with HTTP/1.1
+            head, chunked, close_after = self._head(method, parsed, headers, body, is_json)
+            status, _notable, _reason, raw_headers, data, raw_trailers = await self._h1.exchange(
+                key, head, body or None, method == "HEAD", True, replayable, chunked,
+                close_after,
+            )
+        except BaseException:
+            if streamed:
+                await _close_body(body)
+            raise
+        return status, raw_headers, data, raw_trailers
+
     def execute(self, request: Request) -> Awaitable[Response]:
         return self._execute(request)
 
     async def _execute(self, request: Request) -> Response:
         self._check_open()
-        method = request.method
-        parsed: ParsedURL = request._parsed
-        body = request.content
-        head, chunked, close_after = self._head(
-            method, parsed, request.headers, body, request._json
+        version, status, raw_headers, source = await self._send_streaming(
+            request.method, request._parsed, request.headers, request.content, request._json
         )
+        return Response._from_wire(status, version, Headers._from_wire(raw_headers), source, None)
+
+    async def _send_streaming(
+        self,
+        method: str,
+        parsed: ParsedURL,
+        headers: Headers | None,
+        body: bytes | AsyncIterator[bytes],
+        is_json: bool,
+    ) -> tuple[HTTPVersion, int, list[tuple[str, str]], Any]:
+        """One exchange up to the response head: (version, status, header pairs, body source:
+        the HTTP/1.1 connection or the HTTP/2 stream)."""
+        key = (parsed.scheme, parsed.host, parsed.port)
         streamed = not isinstance(body, bytes)
+        replayable = method in _REPLAYABLE_METHODS and not streamed
         try:
+            force = self._force
+            if force == 2 or (
+                not force and parsed.scheme == "https" and key not in self._h1_origins
+            ):
+                stream = await self._h2.exchange(
+                    key, self._h2_headers(method, parsed, headers, body, is_json), body or None,
+                    False, replayable,
+                )
+                if stream is not None:
+                    return HTTPVersion.HTTP2, stream.status, stream.headers, stream
+                # ALPN chose http/1.1 for this origin: on with HTTP/1.1
+            head, chunked, close_after = self._head(method, parsed, headers, body, is_json)
             conn = await self._h1.exchange(
-                (parsed.scheme, parsed.host, parsed.port), head, body or None, method == "HEAD",
-                False, method in _REPLAYABLE_METHODS and not streamed, chunked, close_after,
+                key, head, body or None, method == "HEAD", False, replayable, chunked,
+                close_after,
             )
         except BaseException:
             if streamed:
                 await _close_body(body)
             raise
         p = conn.parser
-        return Response._from_wire(
-            p.status, HTTPVersion.HTTP1, Headers._from_wire(p.headers), conn, None
-        )
+        return HTTPVersion.HTTP1, p.status, p.headers, conn
 
 
 async def _close_body(body: Any) -> None:
