@@ -31,6 +31,9 @@ cdef class ResponseParser:
     cdef size_t _head_bytes
     cdef size_t _reason_len
     cdef bint _informational
+    cdef bint _field_start            # the next header-field byte starts a field name
+    cdef const char* _data            # the buffer llhttp_execute is parsing, else NULL
+    cdef char _last_byte              # last byte of the previous feed
     cdef int _notable
     cdef object _error
 
@@ -70,3 +73,4 @@ cdef class ResponseParser:
     cdef int _append(self, const char* at, size_t n, int mode) noexcept
     cdef int _fail(self, str message) noexcept
     cdef list _build_fields(self)
+    cdef bint _te_chunked(self)

@@ -39,6 +39,18 @@ cdef llhttp_settings_t _settings
 llhttp_settings_init(&_settings)
 
 
+cdef inline bint _lower_eq(const char* s, const char* lower, size_t n) noexcept:
+    cdef size_t i
+    cdef char c
+    for i in range(n):
+        c = s[i]
+        if b'A' <= c <= b'Z':
+            c += 32
+        if c != lower[i]:
+            return False
+    return True
+
+
 cdef inline ResponseParser _owner(llhttp_t* p) noexcept:
     return <ResponseParser>p.data
 
@@ -50,6 +62,7 @@ cdef int _on_message_begin(llhttp_t* p) noexcept:
     self._line_start = 0
     self._reason_len = 0
     self._head_bytes = 0
+    self._field_start = True
     return 0
 
 
@@ -62,11 +75,24 @@ cdef int _on_status(llhttp_t* p, const char* at, size_t n) noexcept:
 
 
 cdef int _on_header_field(llhttp_t* p, const char* at, size_t n) noexcept:
-    return _owner(p)._append(at, n, APPEND_NAME)
+    cdef ResponseParser self = _owner(p)
+    cdef char prev
+    if self._field_start:
+        # Lenient mode (kept for obs-fold) lets llhttp take " name:" right after the start line
+        # as a field; RFC 9112 §2.2 says reject it (other parsers ignore such a line).
+        self._field_start = False
+        prev = at[-1] if at != self._data else self._last_byte
+        if prev == b' ' or prev == b'\t':
+            return self._fail("whitespace before a header field name")
+    return self._append(at, n, APPEND_NAME)
 
 
 cdef int _on_header_field_complete(llhttp_t* p) noexcept:
     cdef ResponseParser self = _owner(p)
+    cdef char last = self._buf[self._len - 1] if self._len else 0
+    # lenient mode also accepts "name :"; RFC 9112 §5.1 forbids it (smuggling shape)
+    if last == b' ' or last == b'\t':
+        return self._fail("whitespace between a header field name and the colon")
     self._marks[2 * self._nfields] = self._len
     return 0
 
@@ -86,6 +112,7 @@ cdef int _on_header_value_complete(llhttp_t* p) noexcept:
     self._marks[2 * self._nfields + 1] = end
     self._nfields += 1
     self._line_start = end
+    self._field_start = True
     if self._nfields > MAX_HEADER_FIELDS:
         return self._fail("more than 100 header fields")
     return 0
@@ -109,9 +136,13 @@ cdef int _on_headers_complete(llhttp_t* p) noexcept:
     except BaseException as exc:
         self._error = exc
         return -1
+    if (p.flags & F_TRANSFER_ENCODING) and self._te_chunked() != ((p.flags & F_CHUNKED) != 0):
+        # the header list and llhttp's framing disagree (e.g. an obs-fold inside the field)
+        return self._fail("ambiguous Transfer-Encoding: cannot tell whether the body is chunked")
     self._len = 0
     self._nfields = 0
     self._line_start = 0
+    self._field_start = True
     self.head_done = True
     if self._no_body:
         return 1
@@ -202,6 +233,9 @@ cdef class ResponseParser:
         self._head_bytes = 0
         self._reason_len = 0
         self._informational = False
+        self._field_start = True
+        self._data = NULL
+        self._last_byte = 0
         self._error = None
         self._started = False
         self.status = 0
@@ -256,6 +290,32 @@ cdef class ResponseParser:
             self._error = exc
         return -1
 
+    cdef bint _te_chunked(self):
+        """Whether the last coding of the last Transfer-Encoding field is chunked, read from the
+        header list being built (not yet reset for the body)."""
+        cdef int i
+        cdef size_t start = self._reason_len
+        cdef size_t name_end, value_end, a, b
+        cdef bint chunked = False
+        cdef char c
+        for i in range(self._nfields):
+            name_end = self._marks[2 * i]
+            value_end = self._marks[2 * i + 1]
+            if name_end - start == 17 and memcmp(self._buf + start, b"transfer-encoding", 17) == 0:
+                b = value_end
+                while b > name_end and (self._buf[b - 1] == b' ' or self._buf[b - 1] == b'\t'
+                                        or self._buf[b - 1] == b','):
+                    b -= 1
+                a = b
+                while a > name_end:
+                    c = self._buf[a - 1]
+                    if c == b' ' or c == b'\t' or c == b',':
+                        break
+                    a -= 1
+                chunked = b - a == 7 and _lower_eq(self._buf + a, b"chunked", 7)
+            start = value_end
+        return chunked
+
     cdef list _build_fields(self):
         cdef list out = []
         cdef int i
@@ -288,7 +348,11 @@ cdef class ResponseParser:
                 self.trailing_data = True
             return 1
         self._started = True
+        self._data = data
         err = llhttp_execute(&self._p, data, n)
+        self._data = NULL
+        if n:
+            self._last_byte = data[n - 1]
         if err == HPE_OK:
             return 0
         if err == HPE_PAUSED:

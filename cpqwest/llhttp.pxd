@@ -38,6 +38,7 @@ cdef extern from "llhttp.h":
     enum llhttp_flags:
         F_CHUNKED
         F_CONTENT_LENGTH
+        F_TRANSFER_ENCODING
 
     void llhttp_settings_init(llhttp_settings_t* settings)
     void llhttp_init(llhttp_t* parser, llhttp_type_t type, const llhttp_settings_t* settings)
