@@ -44,6 +44,7 @@ CLIENTS: dict[str, ClientSpec] = {
 }
 # The runner's own tools: certificates, the plot, and uvloop for the fallback server.
 TOOL_REQUIREMENTS = ("trustme==1.2.1", "matplotlib", UVLOOP)
+GRANIAN = ("granian==2.8.7",)  # the server when nginx cannot be had
 
 
 def python_of(venv: Path) -> Path:
@@ -97,3 +98,12 @@ def prepare_client(spec: ClientSpec, base_python: str) -> Path:
 def base_python() -> str:
     """The interpreter venvs are made from: the base one even when we run inside a venv."""
     return os.path.realpath(getattr(sys, "_base_executable", None) or sys.executable)
+
+
+def granian_binary() -> str | None:
+    """granian in its own venv (only made when nginx is missing); None if it cannot be installed."""
+    try:
+        venv = ensure_venv("_granian", GRANIAN, base_python())
+    except subprocess.CalledProcessError:
+        return None
+    return str(venv / "bin" / "granian")

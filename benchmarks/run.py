@@ -52,9 +52,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     p.add_argument(
         "--server",
-        choices=("auto", "nginx", "fallback"),
+        choices=("auto", "nginx", "granian", "fallback"),
         default="auto",
-        help="auto: nginx (apt-get installs it when root), else the fallback server",
+        help="auto: nginx (apt-get installs it when root), else granian, else the fallback\n"
+        "(stdlib asyncio, HTTP/1.1 only)",
     )
     p.add_argument("--out", type=Path, default=HERE / "results", help="where results go")
     p.add_argument(
@@ -205,7 +206,7 @@ def main(argv: list[str] | None = None) -> int:
     client_cpu, server_cpu = cpus()
     pythons, missing = prepare_clients(args.clients, args.here)
     certs = make_certs(args.workdir, args.here)
-    server = start_server(args.server, args.workdir, certs, server_cpu)
+    server = start_server(args.server, args.workdir, certs, server_cpu, envs.granian_binary)
     print(f"server: {server.name} on CPU {server_cpu}; clients on CPU {client_cpu}", flush=True)
     results: list[dict] = []
     order = [c for c in args.clients if c in pythons]

@@ -1,4 +1,5 @@
-"""The server under the benchmark: nginx when it is (or can be) installed, else the fallback.
+"""The server under the benchmark: nginx when it is (or can be) installed, else granian, else the
+stdlib fallback (HTTP/1.1 only).
 
 Started on 127.0.0.1 only, pinned to its own CPU so it never competes with the client being
 measured. The drivers sample its CPU (via the pids given here) to show it was never the bottleneck.
@@ -12,6 +13,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,34 +37,54 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_listening(port: int, proc: subprocess.Popen, what: str, timeout: float = 15) -> None:
+def wait_listening(
+    urls: dict[str, str], procs: list[subprocess.Popen], what: str, timeout: float = 15
+) -> None:
+    """Until every listener accepts a connection; fails early if a server process died."""
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited with {proc.returncode}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError(f"{what} is not listening on 127.0.0.1:{port}")
+    for url in urls.values():
+        port = int(url.rsplit(":", 1)[1])
+        while True:
+            dead = [p for p in procs if p.poll() is not None]
+            if dead:
+                raise RuntimeError(f"{what} exited with {dead[0].returncode}")
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"{what} is not listening on 127.0.0.1:{port}") from None
+                time.sleep(0.05)
+
+
+def tree_pids(pid: int) -> list[int]:
+    """pid and all its descendants (granian serves from worker processes it forks)."""
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        for task in Path(f"/proc/{p}/task").glob("*/children"):
+            todo += [int(c) for c in task.read_text().split()]
+    return out
 
 
 @dataclass
 class Server:
-    name: str  # e.g. "nginx 1.22.1 (1 worker)"
-    proc: subprocess.Popen
+    name: str  # e.g. "nginx 1.22.1 (one process)"
+    procs: list[subprocess.Popen]
     urls: dict[str, str]  # listener -> base URL; a missing listener means n/a
-    pids: list[int] = field(default_factory=list)
+    pids: list[int] = field(default_factory=list)  # every process that serves: CPU sampled
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.terminate()
+        for p in self.procs:
+            if p.poll() is None:
+                p.terminate()
+        for p in self.procs:
             try:
-                self.proc.wait(10)
+                p.wait(10)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                p.kill()
+                p.wait()
 
 
 def find_nginx(install: bool) -> str | None:
@@ -142,16 +164,60 @@ def start_nginx(binary: str, workdir: Path, certs: Certs, cpu: int | None) -> Se
         preexec_fn=pinned(cpu),
         stdin=subprocess.DEVNULL,
     )
-    for port in ports.values():
-        wait_listening(port, proc, "nginx")
     urls = {
         "plain": f"http://127.0.0.1:{ports['plain']}",
         "tls": f"https://127.0.0.1:{ports['tls']}",
         "h2tls": f"https://127.0.0.1:{ports['h2tls']}",
         "h2c": f"http://127.0.0.1:{ports['h2c']}",
     }
+    wait_listening(urls, [proc], "nginx")
     name = version.split(":", 1)[-1].strip().replace("/", " ") + " (one process)"
-    return Server(name, proc, urls, [proc.pid])
+    return Server(name, [proc], urls, [proc.pid])
+
+
+def start_granian(granian: str, certs: Certs, cpu: int | None) -> Server:
+    """granian (Rust HTTP, RSGI app): one single-worker process per listener."""
+    tls = [
+        "--ssl-certificate",
+        str(certs.chain),
+        "--ssl-keyfile",
+        str(certs.key),
+        "--ssl-protocol-min",
+        "tls1.2",
+    ]
+    listeners = {"plain": ("1", []), "tls": ("1", tls), "h2tls": ("2", tls), "h2c": ("2", [])}
+    procs, urls = [], {}
+    for name, (http, extra) in listeners.items():
+        port = free_port()
+        cmd = [
+            granian,
+            "--interface",
+            "rsgi",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--http",
+            http,
+            "--workers",
+            "1",
+            "--runtime-threads",
+            "1",
+            "--no-ws",
+            "--log-level",
+            "warning",
+            "--working-dir",
+            str(HERE),
+            *extra,
+            "granian_app:app",
+        ]
+        procs.append(subprocess.Popen(cmd, preexec_fn=pinned(cpu), stdin=subprocess.DEVNULL))
+        urls[name] = f"{'https' if extra else 'http'}://127.0.0.1:{port}"
+    wait_listening(urls, procs, "granian")
+    version = subprocess.run([granian, "--version"], capture_output=True, text=True).stdout
+    pids = [p for proc in procs for p in tree_pids(proc.pid)]
+    name = f"{version.strip() or 'granian'} (RSGI app, one worker per listener)"
+    return Server(name, procs, urls, pids)
 
 
 def start_fallback(python: str, certs: Certs | None, cpu: int | None) -> Server:
@@ -164,20 +230,33 @@ def start_fallback(python: str, certs: Certs | None, cpu: int | None) -> Server:
         cmd += ["--tls", str(tls), "--cert", str(certs.chain), "--key", str(certs.key)]
         urls["tls"] = f"https://127.0.0.1:{tls}"
     proc = subprocess.Popen(cmd, preexec_fn=pinned(cpu), stdin=subprocess.DEVNULL)
-    for url in urls.values():
-        wait_listening(int(url.rsplit(":", 1)[1]), proc, "fallback server")
-    return Server("fallback (Python asyncio, HTTP/1.1 only)", proc, urls, [proc.pid])
+    wait_listening(urls, [proc], "fallback server")
+    return Server("fallback (Python asyncio, HTTP/1.1 only)", [proc], urls, [proc.pid])
 
 
 def start_server(
-    kind: str, workdir: Path, certs: Certs, cpu: int | None, install: bool = True
+    kind: str,
+    workdir: Path,
+    certs: Certs | None,
+    cpu: int | None,
+    granian: Callable[[], str | None],
 ) -> Server:
-    """kind: "auto" (nginx, installing it if we can, else fallback), "nginx" or "fallback"."""
+    """kind: "auto" (nginx, installed by apt-get when we can; else granian; else the fallback),
+    or one of "nginx", "granian", "fallback". `granian` installs it and returns its binary."""
+    if certs is None and kind != "fallback":
+        raise RuntimeError("only the fallback server runs without certificates (trustme)")
     if kind in ("auto", "nginx"):
-        binary = find_nginx(install)
+        binary = find_nginx(install=True)
         if binary:
             return start_nginx(binary, workdir, certs, cpu)
         if kind == "nginx":
             raise RuntimeError("nginx is not installed and could not be installed")
-        print("nginx unavailable: using the fallback server (HTTP/1.1 only)", flush=True)
+        print("nginx unavailable: trying granian", flush=True)
+    if kind in ("auto", "granian"):
+        binary = granian()
+        if binary:
+            return start_granian(binary, certs, cpu)
+        if kind == "granian":
+            raise RuntimeError("granian could not be installed")
+        print("granian unavailable: using the fallback server (HTTP/1.1 only)", flush=True)
     return start_fallback(sys.executable, certs, cpu)
