@@ -35,6 +35,8 @@ def aggregate(results: list[dict]) -> dict[Key, dict]:
             cell["server_cpu_pct"] = max(srv) if srv else None
             cell["requests"] = statistics.median(r["requests"] for r in ok)
             cell["reps"] = len(ok)
+            cpu = [r["cpu_us_per_req"] for r in ok]
+            cell["cpu_spread"] = (max(cpu) - min(cpu)) / cell["cpu_us_per_req"]
             cell["failed"] = len(rs) - len(ok)
         else:
             # n/a: the client cannot do it; error: it should, and failed (a finding, not a gap)
@@ -80,12 +82,29 @@ def table(agg: dict[Key, dict], clients: list[str], metric: str) -> list[str]:
     return lines
 
 
+def spread_note(agg: dict[Key, dict]) -> list[str]:
+    """How far the reps of one cell lie apart: the noise to read the ratios against."""
+    spreads = sorted(
+        (cell["cpu_spread"], key) for key, cell in agg.items() if cell.get("reps", 0) > 1
+    )
+    if not spreads:
+        return []
+    worst, (scen, loop, client) = spreads[-1]
+    mid = statistics.median(s for s, _ in spreads)
+    return [
+        f"Spread of client CPU µs/request between reps ((max − min) / median): median "
+        f"{100 * mid:.0f} %, largest {100 * worst:.0f} % ({client}, {scen}, {loop}).",
+        "",
+    ]
+
+
 def markdown(agg: dict[Key, dict], clients: list[str], header: list[str]) -> str:
     out = [*header, ""]
     for metric, title, better in METRICS:
         out += [f"### {title} — {better} is better; in brackets: ratio to {BASELINE} 0.12", ""]
         out += table(agg, clients, metric)
         out.append("")
+    out += spread_note(agg)
     out += [
         f"† the server was at ≥ {SERVER_BOUND} % of its CPU in that run: its req/s and latency "
         "are the server's limit there (its CPU µs per request is still the client's own).",
@@ -137,6 +156,6 @@ def plot(agg: dict[Key, dict], clients: list[str], path: Path, title: str) -> No
     axes[0].invert_yaxis()
     axes[-1].legend(fontsize=8, loc="lower right")
     fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0, 1, 0.98))  # room for the suptitle
     fig.savefig(path, dpi=110)
     plt.close(fig)
