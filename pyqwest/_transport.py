@@ -12,11 +12,24 @@ from typing import Any, Protocol, runtime_checkable
 
 from cpqwest._errors import ConnectTimeout, RemoteProtocolError
 from cpqwest._exchange import H1Pools, build_head
+from cpqwest._parser import HAS_CONTENT_ENCODING, HAS_LOCATION, HAS_SET_COOKIE
 from cpqwest._pool import Pool
 from cpqwest._protocol import H1Connection, H1Protocol
 
+from ._cookies import CookieJar
+from ._decompress import accept_encoding
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools, request_headers
 from ._headers import Headers
+from ._policy import (
+    Codings,
+    decode_whole,
+    notable_of,
+    outgoing_headers,
+    redirect,
+    response_decoder,
+    store_cookies,
+)
+from ._redirects import is_redirect
 from ._request import HeadersArg, ParamsArg, Request, check_method, to_content, to_headers
 from ._response import FullResponse, Response
 from ._tls import client_context, validate_tls_options
@@ -100,10 +113,10 @@ class HTTPTransport:
         # https origins whose server chose http/1.1 (auto mode): no more ALPN probing
         self._h1_origins: set[tuple[str, str, int]] = set()
         self._proxy = proxy
-        self._gzip, self._brotli, self._zstd = enable_gzip, enable_brotli, enable_zstd
-        self._accept_encoding: str | None = None
+        self._codings = Codings(enable_gzip, enable_brotli, enable_zstd)
+        self._accept_encoding = accept_encoding(enable_gzip, enable_brotli, enable_zstd)
         self._use_system_dns = use_system_dns
-        self._cookie_store = enable_cookie_store
+        self._jar = CookieJar() if enable_cookie_store else None
         self._follow_redirects = follow_redirects
         self._max_redirects = max_redirects
         self._enable_otel = enable_otel
@@ -289,15 +302,36 @@ class HTTPTransport:
         parsed = parse_url(with_params(url, params) if params is not None else url)
         body, is_json = to_content(content)
         h = to_headers(headers)
-        status, raw_headers, data, raw_trailers = await self._send_buffered(
-            method, parsed, h, body, is_json
-        )
-        return FullResponse(
-            status,
-            Headers._from_wire(raw_headers),
-            data,
-            Headers._from_wire(raw_trailers) if raw_trailers else Headers(),
-        )
+        jar = self._jar
+        hops = 0
+        while True:
+            send = h
+            if jar is not None or parsed.userinfo is not None:
+                send = outgoing_headers(parsed, h, jar)
+            status, notable, raw_headers, data, raw_trailers = await self._send_buffered(
+                method, parsed, send, body, is_json
+            )
+            response_headers = Headers._from_wire(raw_headers)
+            if notable:
+                if notable & HAS_SET_COOKIE:
+                    store_cookies(jar, parsed, response_headers)
+                if notable & HAS_LOCATION and self._follow_redirects and is_redirect(status):
+                    hops += 1
+                    hop = redirect(
+                        method, parsed, h, body, is_json, status, response_headers, hops,
+                        self._max_redirects,
+                    )
+                    if hop is not None:
+                        method, parsed, h, body, is_json = hop
+                        continue
+                if notable & HAS_CONTENT_ENCODING:
+                    data = decode_whole(response_headers, data, self._codings)
+            return FullResponse(
+                status,
+                response_headers,
+                data,
+                Headers._from_wire(raw_trailers) if raw_trailers else Headers(),
+            )
 
     async def _send_buffered(
         self,
@@ -306,8 +340,9 @@ class HTTPTransport:
         headers: Headers | None,
         body: bytes | AsyncIterator[bytes],
         is_json: bool,
-    ) -> tuple[int, list[tuple[str, str]], bytes, list[tuple[str, str]] | None]:
-        """One exchange, read whole: (status, header pairs, body, trailer pairs or None)."""
+    ) -> tuple[int, int, list[tuple[str, str]], bytes, list[tuple[str, str]] | None]:
+        """One exchange, read whole: (status, notable header bits, header pairs, body, trailer
+        pairs or None)."""
         key = (parsed.scheme, parsed.host, parsed.port)
         streamed = not isinstance(body, bytes)
         replayable = method in _REPLAYABLE_METHODS and not streamed
@@ -321,10 +356,11 @@ class HTTPTransport:
                     True, replayable,
                 )
                 if result is not None:
-                    return result  # type: ignore[no-any-return]
+                    status, raw_headers, data, raw_trailers = result
+                    return status, notable_of(raw_headers), raw_headers, data, raw_trailers
                 # ALPN chose http/1.1 for this origin: on with HTTP/1.1
             head, chunked, close_after = self._head(method, parsed, headers, body, is_json)
-            status, _notable, _reason, raw_headers, data, raw_trailers = await self._h1.exchange(
+            status, notable, _reason, raw_headers, data, raw_trailers = await self._h1.exchange(
                 key, head, body or None, method == "HEAD", True, replayable, chunked,
                 close_after,
             )
@@ -332,17 +368,51 @@ class HTTPTransport:
             if streamed:
                 await _close_body(body)
             raise
-        return status, raw_headers, data, raw_trailers
+        return status, notable, raw_headers, data, raw_trailers
 
     def execute(self, request: Request) -> Awaitable[Response]:
         return self._execute(request)
 
     async def _execute(self, request: Request) -> Response:
         self._check_open()
-        version, status, raw_headers, source = await self._send_streaming(
-            request.method, request._parsed, request.headers, request.content, request._json
-        )
-        return Response._from_wire(status, version, Headers._from_wire(raw_headers), source, None)
+        method, parsed = request.method, request._parsed
+        h: Headers | None = request.headers
+        body, is_json = request.content, request._json
+        jar = self._jar
+        hops = 0
+        while True:
+            send = h
+            if jar is not None or parsed.userinfo is not None:
+                send = outgoing_headers(parsed, h, jar)
+            version, status, raw_headers, source = await self._send_streaming(
+                method, parsed, send, body, is_json
+            )
+            response_headers = Headers._from_wire(raw_headers)
+            notable = notable_of(raw_headers)
+            decoder = None
+            if notable:
+                if notable & HAS_SET_COOKIE:
+                    store_cookies(jar, parsed, response_headers)
+                if notable & HAS_LOCATION and self._follow_redirects and is_redirect(status):
+                    hops += 1
+                    try:
+                        hop = redirect(
+                            method, parsed, h, body, is_json, status, response_headers, hops,
+                            self._max_redirects,
+                        )
+                    except BaseException:
+                        source.abort()
+                        raise
+                    if hop is not None:
+                        # done with the 3xx: its connection goes back to the pool if it can
+                        await Response._from_wire(
+                            status, version, response_headers, source, None
+                        ).aclose()
+                        method, parsed, h, body, is_json = hop
+                        continue
+                if notable & HAS_CONTENT_ENCODING:
+                    decoder = response_decoder(response_headers, self._codings)
+            return Response._from_wire(status, version, response_headers, source, decoder)
 
     async def _send_streaming(
         self,

@@ -18,7 +18,7 @@ _CACHE_MAX = 1024
 
 
 class ParsedURL(NamedTuple):
-    href: str  # the normalized serialization, without fragment
+    href: str  # the normalized serialization (a fragment stays here, never on the wire)
     scheme: str  # "http" or "https"
     host: str  # what to connect to (IPv6 without brackets)
     port: int
@@ -60,7 +60,7 @@ def _parse_fast(url: str) -> ParsedURL | None:
     m = _FAST.match(url)
     if m is None:
         return None
-    scheme, host, port_s, path, query, _frag = m.groups()
+    scheme, host, port_s, path, query, frag = m.groups()
     # "." path segments need WHATWG's normalization
     if path and ("/." in path or path.endswith("/.")):
         return None
@@ -69,7 +69,7 @@ def _parse_fast(url: str) -> ParsedURL | None:
         return None
     authority = host if port == _DEFAULT_PORTS[scheme] else f"{host}:{port}"
     target = (path or "/") + (query or "")
-    href = f"{scheme}://{authority}{target}"
+    href = f"{scheme}://{authority}{target}{frag or ''}"
     return ParsedURL(href, scheme, host, port, authority, target, None)
 
 
@@ -90,8 +90,6 @@ def _parse_ada(url: str) -> ParsedURL:
     if parts["username"] or parts["password"]:
         userinfo = (unquote(parts["username"]), unquote(parts["password"]))
     href = parts["href"]
-    if parts["hash"]:
-        href = href[: -len(parts["hash"])]
     return ParsedURL(
         href, scheme, host, port, parts["host"], (parts["pathname"] or "/") + parts["search"],
         userinfo,
