@@ -422,8 +422,33 @@ async def test_http_version_http1_on_plain_http(client, http_server):
         await read_all(resp)
 
 
-async def test_full_duplex_echo(client, http_server):
-    """Response chunks are read while the request body is still being produced."""
+@pytest.mark.parametrize(
+    ("scheme", "forced", "expected"),
+    [
+        ("http", None, HTTPVersion.HTTP1),
+        ("http", HTTPVersion.HTTP1, HTTPVersion.HTTP1),
+        ("http", HTTPVersion.HTTP2, HTTPVersion.HTTP2),
+        ("https", None, HTTPVersion.HTTP2),
+        ("https", HTTPVersion.HTTP1, HTTPVersion.HTTP1),
+        ("https", HTTPVersion.HTTP2, HTTPVersion.HTTP2),
+    ],
+    ids=["http-auto", "http-h1", "http-h2c", "https-auto", "https-h1", "https-h2"],
+)
+async def test_http_version_matches_forced(
+    make_transport, http_server, https_server, scheme, forced, expected
+):
+    server = https_server if scheme == "https" else http_server
+    client = Client(make_transport(http_version=forced))
+    async with client.stream("POST", server.url + "/echo", content=b"v") as resp:
+        assert resp.http_version == expected
+        assert await read_all(resp) == b"v"
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+async def test_full_duplex_echo(client, http_server, https_server, scheme):
+    """Response chunks are read while the request body is still being produced (h1 on http,
+    ALPN-negotiated h2 on https), then the echo server's trailers arrive (h2 + te only)."""
+    server = https_server if scheme == "https" else http_server
     queue: asyncio.Queue[bytes | None] = asyncio.Queue()
 
     async def body():
@@ -435,7 +460,9 @@ async def test_full_duplex_echo(client, http_server):
 
     chunks = [f"duplex-{i}".encode() * 10 for i in range(10)]
     await queue.put(chunks[0])
-    async with client.stream("POST", http_server.url + "/echo", content=body()) as resp:
+    async with client.stream(
+        "POST", server.url + "/echo", {"te": "trailers"}, content=body()
+    ) as resp:
         assert resp.status == 200
         it = resp.content.__aiter__()
         for i, chunk in enumerate(chunks):
@@ -446,6 +473,10 @@ async def test_full_duplex_echo(client, http_server):
             await queue.put(chunks[i + 1] if i + 1 < len(chunks) else None)
         rest = await asyncio.wait_for(read_all(resp), 10)
         assert rest == b""
+        if scheme == "https":
+            assert resp.trailers["x-echo-trailer"] == "last info"
+        else:  # hypercorn has no HTTP/1.1 trailers
+            assert "x-echo-trailer" not in resp.trailers
 
 
 async def test_exit_stream_unread_closes_request_iterator(client, http_server):

@@ -20,6 +20,17 @@ async def read_all(resp) -> bytes:
     return b"".join([bytes(c) async for c in resp.content])
 
 
+@pytest.fixture(params=[None, HTTPVersion.HTTP1], ids=["auto", "h1"])
+def make_transport(request, make_transport):
+    """Every TLS test runs with ALPN negotiation (h2 preferred) and with HTTP/1.1 forced."""
+
+    def make(**options):
+        options.setdefault("http_version", request.param)
+        return make_transport(**options)
+
+    return make
+
+
 def subject_reporter():
     """keep-alive handler answering with the TLS client certificate subject."""
     return keep_alive(lambda conn, req: (conn.client_subject() or "none").encode())
