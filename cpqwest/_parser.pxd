@@ -32,6 +32,7 @@ cdef class ResponseParser:
     cdef size_t _reason_len
     cdef bint _informational
     cdef bint _field_start            # the next header-field byte starts a field name
+    cdef bint _ws_before_field        # whitespace came before the field name being parsed
     cdef const char* _data            # the buffer llhttp_execute is parsing, else NULL
     cdef char _last_byte              # last byte of the previous feed
     cdef int _notable

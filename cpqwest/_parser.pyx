@@ -79,17 +79,19 @@ cdef int _on_header_field(llhttp_t* p, const char* at, size_t n) noexcept:
     cdef char prev
     if self._field_start:
         # Lenient mode (kept for obs-fold) lets llhttp take " name:" right after the start line
-        # as a field; RFC 9112 §2.2 says reject it (other parsers ignore such a line).
+        # as a field; RFC 9112 §2.2 says reject it (other parsers ignore such a line). Noted
+        # here, reported once llhttp has checked the whole name (same error for any split).
         self._field_start = False
-        prev = at[-1] if at != self._data else self._last_byte
-        if prev == b' ' or prev == b'\t':
-            return self._fail("whitespace before a header field name")
+        prev = (at - 1)[0] if at != self._data else self._last_byte
+        self._ws_before_field = prev == b' ' or prev == b'\t'
     return self._append(at, n, APPEND_NAME)
 
 
 cdef int _on_header_field_complete(llhttp_t* p) noexcept:
     cdef ResponseParser self = _owner(p)
     cdef char last = self._buf[self._len - 1] if self._len else 0
+    if self._ws_before_field:
+        return self._fail("whitespace before a header field name")
     # lenient mode also accepts "name :"; RFC 9112 §5.1 forbids it (smuggling shape)
     if last == b' ' or last == b'\t':
         return self._fail("whitespace between a header field name and the colon")
@@ -234,6 +236,7 @@ cdef class ResponseParser:
         self._reason_len = 0
         self._informational = False
         self._field_start = True
+        self._ws_before_field = False
         self._data = NULL
         self._last_byte = 0
         self._error = None
