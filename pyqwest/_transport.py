@@ -18,6 +18,7 @@ from cpqwest._protocol import H1Connection, H1Protocol
 
 from ._cookies import CookieJar
 from ._decompress import accept_encoding
+from ._dns import CACHE_TTL, Resolver, connect_socket
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools, request_headers
 from ._headers import Headers
 from ._policy import (
@@ -115,7 +116,7 @@ class HTTPTransport:
         self._proxy = proxy
         self._codings = Codings(enable_gzip, enable_brotli, enable_zstd)
         self._accept_encoding = accept_encoding(enable_gzip, enable_brotli, enable_zstd)
-        self._use_system_dns = use_system_dns
+        self._resolver = Resolver(None if use_system_dns else CACHE_TTL)
         self._jar = CookieJar() if enable_cookie_store else None
         self._follow_redirects = follow_redirects
         self._max_redirects = max_redirects
@@ -194,14 +195,18 @@ class HTTPTransport:
         if scheme == "https":
             kwargs["ssl"] = tls
             kwargs["server_hostname"] = host
-        if isinstance(loop, asyncio.BaseEventLoop):
-            kwargs["happy_eyeballs_delay"] = 0.25
         timeout = self._connect_timeout
         if self._timeout is not None:
             timeout = self._timeout if timeout is None else min(timeout, self._timeout)
         try:
             async with asyncio.timeout(timeout):
-                transport, proto = await loop.create_connection(factory, host, port, **kwargs)
+                infos = await self._resolver.resolve(loop, host, port)
+                sock = await connect_socket(loop, infos)
+                try:
+                    transport, proto = await loop.create_connection(factory, sock=sock, **kwargs)
+                except BaseException:
+                    sock.close()
+                    raise
                 if isinstance(proto, ALPNNegotiator):
                     proto = proto.protocol
                 self._tune_socket(transport)

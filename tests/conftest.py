@@ -40,6 +40,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from servers import HypercornServer, LoopThread, ScriptedServer, kitchensink_app
 
+# fixtures of the HTTP-semantics app (content codings, redirects, cookies)
+from servers.semantics import semantics_server, semantics_tls_server  # noqa: F401
+
 # Loopback tests must never be routed through a proxy from the developer's environment
 # (HTTPTransport honours the usual *_PROXY variables when no proxy= is given).
 for _var in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
@@ -280,3 +283,25 @@ def client(transport: Any) -> Any:
     import pyqwest
 
     return pyqwest.Client(transport)
+
+
+@pytest.fixture
+def h2_server_factory(server_loop: LoopThread) -> Iterator[Callable[..., Any]]:
+    """``h2_server_factory(handler=None, **kwargs)``: a raw HTTP/2 server (``servers.h2raw``,
+    h2c unless ``ssl_context=``); stopped at teardown, failing the test if a handler raised."""
+    from servers.h2raw import H2RawServer
+
+    made: list[H2RawServer] = []
+
+    def make(handler: Any = None, **kwargs: Any) -> H2RawServer:
+        server = H2RawServer(server_loop, handler, **kwargs).start()
+        made.append(server)
+        return server
+
+    yield make
+    errors = []
+    for server in made:
+        server.stop()
+        errors.extend(server.errors)
+    if errors:
+        raise AssertionError(f"h2 server handler failed: {errors!r}") from errors[0]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from servers.kitchensink import payload
-from servers.semantics import semantics_server  # noqa: F401  (fixture)
 
 from pyqwest import Client, ReadError
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from urllib.parse import quote
 
-from servers.semantics import semantics_server  # noqa: F401  (fixture)
-
 from pyqwest import Client
 
 

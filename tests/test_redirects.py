@@ -5,7 +5,6 @@ from __future__ import annotations
 from urllib.parse import quote
 
 import pytest
-from servers.semantics import semantics_server, semantics_tls_server  # noqa: F401  (fixtures)
 
 from pyqwest import Client, TooManyRedirects
 
@@ -46,7 +45,8 @@ async def test_redirect_loop_ends(client, semantics_server):
 
 @pytest.mark.parametrize("status", [301, 302, 303])
 async def test_post_becomes_get_without_body(client, semantics_server, status):
-    r = await client.post(to(semantics_server, "/request", status), {"content-type": "x/y"}, b"data")
+    url = to(semantics_server, "/request", status)
+    r = await client.post(url, {"content-type": "x/y"}, b"data")
     info = r.json()
     assert info["method"] == "GET"
     assert info["body"] == ""

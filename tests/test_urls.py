@@ -8,9 +8,8 @@ import socket
 import pytest
 from servers.hypercorn_server import HypercornServer
 from servers.semantics import app as semantics_app
-from servers.semantics import semantics_server  # noqa: F401  (fixture)
 
-from pyqwest import Client, Request
+from pyqwest import Request
 
 
 def _has_ipv6() -> bool:
