@@ -98,6 +98,18 @@ def spread_note(agg: dict[Key, dict]) -> list[str]:
     ]
 
 
+def preemption_note(results: list[dict]) -> list[str]:
+    """Other work on the machine shows as the client being preempted; say how much there was."""
+    per_k = sorted(1000 * r["preempted"] / r["requests"] for r in results if r.get("requests"))
+    if not per_k:
+        return []
+    return [
+        f"Client preempted (involuntary context switches) per 1000 requests: median "
+        f"{statistics.median(per_k):.1f}, max {per_k[-1]:.0f}: other load on the machine.",
+        "",
+    ]
+
+
 def markdown(agg: dict[Key, dict], clients: list[str], header: list[str]) -> str:
     out = [*header, ""]
     for metric, title, better in METRICS:

@@ -193,7 +193,7 @@ def describe(r: dict) -> str:
     srv = f", server {r['server_cpu_pct']:.0f}% CPU" if r.get("server_cpu_pct") is not None else ""
     return (
         f"{r['cpu_us_per_req']:.1f} µs/req CPU, {r['rps']:.0f} req/s, p50 {r['p50_us']:.0f} "
-        f"p99 {r['p99_us']:.0f} µs ({r['requests']} req){srv}"
+        f"p99 {r['p99_us']:.0f} µs ({r['requests']} req, preempted {r.get('preempted')}x){srv}"
     )
 
 
@@ -275,7 +275,7 @@ def write_outputs(
         "floor = minimal raw asyncio.Protocol HTTP/1.1 client (status line + Content-Length only).",
         "Differences under ~15-20 % are noise on a 2-core machine: compare ratios within one run.",
     ]
-    md = report.markdown(agg, clients, header)
+    md = report.markdown(agg, clients, [*header, "", *report.preemption_note(results)])
     (args.out / "latest.md").write_text(md)
     (args.out / "latest.json").write_text(json.dumps(results, indent=1))
     try:
