@@ -8,7 +8,7 @@ import math
 import re
 
 import pytest
-from servers.scripted import keep_alive
+from servers.scripted import keep_alive, relay
 
 import pyqwest
 from pyqwest import Client, HTTPTransport, HTTPVersion, Request, get_default_transport
@@ -315,6 +315,28 @@ async def test_aclose_closes_idle_connections(make_transport, scripted):
     await Client(t).get(scripted.url + "/")
     await t.aclose()
     await scripted.wait_done(scripted.connections[0], timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("scheme", "version"),
+    [("http", None), ("https", HTTPVersion.HTTP1), ("https", None), ("https", HTTPVersion.HTTP2)],
+    ids=["http", "https-h1", "https-auto", "https-h2"],
+)
+async def test_aclose_closes_connections_through_relay(
+    make_transport, scripted, http_server, https_server, scheme, version
+):
+    """Counted through a TCP relay in front of hypercorn: after aclose() the client side of
+    every pooled connection (h1 or h2, plain or TLS) is closed."""
+    upstream = https_server if scheme == "https" else http_server
+    scripted.handler = relay(upstream.host, upstream.port)
+    t = make_transport(http_version=version)
+    client = Client(t)
+    base = f"{scheme}://127.0.0.1:{scripted.port}"
+    for _ in range(3):
+        assert (await client.get(base + "/echo")).status == 200
+    assert scripted.accepted == 1
+    await t.aclose()
+    await scripted.wait_client_eof(scripted.connections[0], timeout=5)
 
 
 async def test_execute_returns_streaming_response(transport, http_server):

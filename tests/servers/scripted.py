@@ -419,3 +419,38 @@ def trickle(data: bytes, interval: float, *, read_request: bool = True) -> Handl
         await conn.hang()
 
     return handler
+
+
+def relay(host: str, port: int) -> Handler:
+    """Forward bytes both ways to ``host:port`` (e.g. the hypercorn TLS server, so TLS and ALPN
+    pass through untouched) while the scripted server observes the client side: ``accepted``
+    counts client connections and ``conn.client_eof`` is set when the client closes."""
+
+    async def pump(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
+        try:
+            while data := await src.read(65536):
+                dst.write(data)
+                await dst.drain()
+        except PEER_GONE:
+            pass
+        finally:
+            with contextlib.suppress(OSError, RuntimeError):
+                if dst.can_write_eof():
+                    dst.write_eof()
+
+    async def handler(conn: Conn) -> None:
+        up_reader, up_writer = await asyncio.open_connection(host, port)
+        to_upstream = asyncio.ensure_future(pump(conn.reader, up_writer))
+        to_client = asyncio.ensure_future(pump(up_reader, conn.writer))
+        try:
+            await to_upstream  # ends when the client closes (or resets) its side
+            conn.client_eof.set()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(to_client), 2)
+        finally:
+            to_client.cancel()
+            up_writer.close()
+            with contextlib.suppress(Exception):
+                await up_writer.wait_closed()
+
+    return handler
