@@ -140,8 +140,10 @@ async def bench(args: argparse.Namespace, adapter) -> dict:
         "p99_us": percentile(lat, 0.99) / 1e3,
         "client_cpu_pct": 100 * cpu / wall,
         "server_cpu_pct": 100 * (srv1 - srv0) / wall if pids else None,
-        # involuntary context switches: how often other work on the machine took our CPU away
+        # involuntary context switches: in a one-thread client, how often other work on the
+        # machine took our CPU away (with runtime threads on the same CPU they preempt each other)
         "preempted": r1.ru_nivcsw - r0.ru_nivcsw,
+        "threads": len(os.listdir("/proc/self/task")),
     }
 
 
