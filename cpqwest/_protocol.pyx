@@ -287,7 +287,12 @@ cdef class H1Connection(PooledConnection):
         w = self._waiter
         self._waiter = None
         if w is not None and not w.done():
-            w.set_exception(self._head_error(exc))
+            if self.parser.head_done and not self._buffered:
+                # the head was whole (it came in the same read as the failure): the response
+                # is returned and its body raises, whatever the packet boundaries were
+                w.set_result(None)
+            else:
+                w.set_exception(self._head_error(exc))
         w = self._body_waiter
         self._body_waiter = None
         if w is not None and not w.done():
