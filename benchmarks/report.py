@@ -113,7 +113,6 @@ def preemption_note(results: list[dict]) -> list[str]:
         f"One-thread clients were preempted (involuntary context switches) {mid:.1f} times "
         f"per 1000 requests (median; max {per_k[-1]:.0f}): other load on the machine, which "
         "shows in p99 latency (a few ms each) far more than in CPU per request.",
-        "",
     ]
 
 
