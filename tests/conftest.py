@@ -21,11 +21,16 @@ transport is closed at teardown).
 Event loops: every async test runs once on asyncio's default loop and once on uvloop (ids
 ``[asyncio]`` / ``[uvloop]``), through pytest-asyncio's ``pytest_asyncio_loop_factories`` hook
 (pytest-asyncio >= 1.5; older versions fall back to the deprecated ``event_loop_policy`` fixture).
+
+Hangs: pytest-timeout's signal method cannot interrupt a uvloop test, so every coroutine test
+also runs under a deadline enforced by its own loop (90 % of the pytest-timeout value).
 """
 
 from __future__ import annotations
 
 import asyncio
+import functools
+import inspect
 import os
 import ssl
 import sys
@@ -92,6 +97,73 @@ else:  # pragma: no cover - pytest-asyncio < 1.5
         if request.param == "uvloop":
             return uvloop.EventLoopPolicy()
         return asyncio.DefaultEventLoopPolicy()
+
+
+# --------------------------------------------------------------------------------------------
+# never hang: a loop-level deadline for every async test
+# --------------------------------------------------------------------------------------------
+# pytest-timeout's default "signal" method cannot interrupt a test running on uvloop: the
+# SIGALRM handler runs inside a libuv callback and its exception is swallowed, so the test
+# keeps waiting forever. Every coroutine test therefore also gets a deadline enforced by its own
+# event loop, a little shorter than the pytest-timeout value (60 s, or a timeout marker): the
+# test task is cancelled and the test fails with a clear message.
+
+
+def _pytest_timeout_for(item: pytest.Item) -> float | None:
+    marker = item.get_closest_marker("timeout")
+    if marker is not None:
+        value = marker.args[0] if marker.args else marker.kwargs.get("timeout")
+    else:
+        value = getattr(item.config.option, "timeout", None)  # --timeout
+        if value is None:
+            try:
+                value = item.config.getini("timeout")  # pyproject / -o timeout=
+            except ValueError:  # pytest-timeout not installed
+                value = None
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return seconds if seconds > 0 else None
+
+
+def _with_deadline(fn: Callable[..., Any], seconds: float) -> Callable[..., Any]:
+    @functools.wraps(fn)
+    async def run_with_deadline(*args: Any, **kwargs: Any) -> Any:
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        fired = False
+        handle: asyncio.TimerHandle | None = None
+
+        def fire() -> None:
+            nonlocal fired, handle
+            fired = True
+            assert task is not None
+            task.cancel(f"test exceeded its {seconds:g} s deadline")
+            handle = loop.call_later(1.0, fire)  # in case the test swallows the cancellation
+
+        handle = loop.call_later(seconds, fire)
+        try:
+            return await fn(*args, **kwargs)
+        except asyncio.CancelledError:
+            if fired:
+                pytest.fail(f"async test hung: exceeded its {seconds:g} s deadline", pytrace=True)
+            raise
+        finally:
+            handle.cancel()
+
+    return run_with_deadline
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        fn = getattr(item, "obj", None)
+        if fn is None or not inspect.iscoroutinefunction(fn):
+            continue
+        timeout = _pytest_timeout_for(item)
+        if timeout is None:
+            continue
+        item.obj = _with_deadline(fn, max(timeout * 0.9, timeout - 5))  # type: ignore[attr-defined]
 
 
 # --------------------------------------------------------------------------------------------
@@ -270,7 +342,10 @@ async def make_transport(ca_pem: bytes) -> AsyncIterator[Callable[..., Any]]:
 
     yield make
     for t in made:
-        await t.aclose()
+        try:
+            await asyncio.wait_for(t.aclose(), 10)
+        except TimeoutError:
+            pytest.fail("HTTPTransport.aclose() did not finish within 10 s", pytrace=False)
 
 
 @pytest.fixture
