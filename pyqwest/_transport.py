@@ -23,6 +23,7 @@ from ._h2 import ALPNNegotiator, H2Connection, H2Pools, request_headers
 from ._headers import Headers
 from ._policy import (
     Codings,
+    Hop,
     decode_whole,
     notable_of,
     outgoing_headers,
@@ -307,28 +308,20 @@ class HTTPTransport:
         parsed = parse_url(with_params(url, params) if params is not None else url)
         body, is_json = to_content(content)
         h = to_headers(headers)
-        jar = self._jar
         hops = 0
         while True:
-            send = h
-            if jar is not None or parsed.userinfo is not None:
-                send = outgoing_headers(parsed, h, jar)
-            status, notable, raw_headers, data, raw_trailers = await self._send_buffered(
-                method, parsed, send, body, is_json
+            _version, status, notable, raw_headers, data, raw_trailers = await self._send(
+                method, parsed, h, body, is_json, True
             )
             response_headers = Headers._from_wire(raw_headers)
             if notable:
-                if notable & HAS_SET_COOKIE:
-                    store_cookies(jar, parsed, response_headers)
-                if notable & HAS_LOCATION and self._follow_redirects and is_redirect(status):
+                hop = self._next_hop(
+                    method, parsed, h, body, is_json, status, notable, response_headers, hops
+                )
+                if hop is not None:
                     hops += 1
-                    hop = redirect(
-                        method, parsed, h, body, is_json, status, response_headers, hops,
-                        self._max_redirects,
-                    )
-                    if hop is not None:
-                        method, parsed, h, body, is_json = hop
-                        continue
+                    method, parsed, h, body, is_json = hop
+                    continue
                 if notable & HAS_CONTENT_ENCODING:
                     data = decode_whole(response_headers, data, self._codings)
             return FullResponse(
@@ -338,43 +331,6 @@ class HTTPTransport:
                 Headers._from_wire(raw_trailers) if raw_trailers else Headers(),
             )
 
-    async def _send_buffered(
-        self,
-        method: str,
-        parsed: ParsedURL,
-        headers: Headers | None,
-        body: bytes | AsyncIterator[bytes],
-        is_json: bool,
-    ) -> tuple[int, int, list[tuple[str, str]], bytes, list[tuple[str, str]] | None]:
-        """One exchange, read whole: (status, notable header bits, header pairs, body, trailer
-        pairs or None)."""
-        key = (parsed.scheme, parsed.host, parsed.port)
-        streamed = not isinstance(body, bytes)
-        replayable = method in _REPLAYABLE_METHODS and not streamed
-        try:
-            force = self._force
-            if force == 2 or (
-                not force and parsed.scheme == "https" and key not in self._h1_origins
-            ):
-                result = await self._h2.exchange(
-                    key, self._h2_headers(method, parsed, headers, body, is_json), body or None,
-                    True, replayable,
-                )
-                if result is not None:
-                    status, raw_headers, data, raw_trailers = result
-                    return status, notable_of(raw_headers), raw_headers, data, raw_trailers
-                # ALPN chose http/1.1 for this origin: on with HTTP/1.1
-            head, chunked, close_after = self._head(method, parsed, headers, body, is_json)
-            status, notable, _reason, raw_headers, data, raw_trailers = await self._h1.exchange(
-                key, head, body or None, method == "HEAD", True, replayable, chunked,
-                close_after,
-            )
-        except BaseException:
-            if streamed:
-                await _close_body(body)
-            raise
-        return status, notable, raw_headers, data, raw_trailers
-
     def execute(self, request: Request) -> Awaitable[Response]:
         return self._execute(request)
 
@@ -383,78 +339,104 @@ class HTTPTransport:
         method, parsed = request.method, request._parsed
         h: Headers | None = request.headers
         body, is_json = request.content, request._json
-        jar = self._jar
         hops = 0
         while True:
-            send = h
-            if jar is not None or parsed.userinfo is not None:
-                send = outgoing_headers(parsed, h, jar)
-            version, status, raw_headers, source = await self._send_streaming(
-                method, parsed, send, body, is_json
+            version, status, notable, raw_headers, source, _ = await self._send(
+                method, parsed, h, body, is_json, False
             )
             response_headers = Headers._from_wire(raw_headers)
-            notable = notable_of(raw_headers)
             decoder = None
             if notable:
-                if notable & HAS_SET_COOKIE:
-                    store_cookies(jar, parsed, response_headers)
-                if notable & HAS_LOCATION and self._follow_redirects and is_redirect(status):
+                try:
+                    hop = self._next_hop(
+                        method, parsed, h, body, is_json, status, notable, response_headers, hops
+                    )
+                    if notable & HAS_CONTENT_ENCODING and hop is None:
+                        decoder = response_decoder(response_headers, self._codings)
+                except BaseException:
+                    source.abort()
+                    raise
+                if hop is not None:
+                    # done with the 3xx: its connection goes back to the pool if it can
+                    done = Response._from_wire(status, version, response_headers, source, None)
+                    await done.aclose()
                     hops += 1
-                    try:
-                        hop = redirect(
-                            method, parsed, h, body, is_json, status, response_headers, hops,
-                            self._max_redirects,
-                        )
-                    except BaseException:
-                        source.abort()
-                        raise
-                    if hop is not None:
-                        # done with the 3xx: its connection goes back to the pool if it can
-                        await Response._from_wire(
-                            status, version, response_headers, source, None
-                        ).aclose()
-                        method, parsed, h, body, is_json = hop
-                        continue
-                if notable & HAS_CONTENT_ENCODING:
-                    decoder = response_decoder(response_headers, self._codings)
+                    method, parsed, h, body, is_json = hop
+                    continue
             return Response._from_wire(status, version, response_headers, source, decoder)
 
-    async def _send_streaming(
+    def _next_hop(
         self,
         method: str,
         parsed: ParsedURL,
         headers: Headers | None,
         body: bytes | AsyncIterator[bytes],
         is_json: bool,
-    ) -> tuple[HTTPVersion, int, list[tuple[str, str]], Any]:
-        """One exchange up to the response head: (version, status, header pairs, body source:
-        the HTTP/1.1 connection or the HTTP/2 stream)."""
+        status: int,
+        notable: int,
+        response_headers: Headers,
+        hops: int,
+    ) -> Hop | None:
+        """After a response with notable header fields: store its cookies, and the request its
+        redirect leads to (None: this response is the answer)."""
+        if notable & HAS_SET_COOKIE:
+            store_cookies(self._jar, parsed, response_headers)
+        if notable & HAS_LOCATION and self._follow_redirects and is_redirect(status):
+            return redirect(
+                method, parsed, headers, body, is_json, status, response_headers, hops + 1,
+                self._max_redirects,
+            )
+        return None
+
+    def _wants_h2(self, key: tuple[str, str, int]) -> bool:
+        force = self._force
+        return force == 2 or (not force and key[0] == "https" and key not in self._h1_origins)
+
+    async def _send(
+        self,
+        method: str,
+        parsed: ParsedURL,
+        headers: Headers | None,
+        body: bytes | AsyncIterator[bytes],
+        is_json: bool,
+        buffered: bool,
+    ) -> tuple[HTTPVersion, int, int, list[tuple[str, str]], Any, list[tuple[str, str]] | None]:
+        """One exchange: (version, status, notable header bits, header pairs, payload, trailer
+        pairs). Buffered, the payload is the whole body and trailers are known; streamed, it
+        is the body source (the HTTP/1.1 connection or the HTTP/2 stream) and trailers None."""
+        if self._jar is not None or parsed.userinfo is not None:
+            headers = outgoing_headers(parsed, headers, self._jar)
         key = (parsed.scheme, parsed.host, parsed.port)
         streamed = not isinstance(body, bytes)
         replayable = method in _REPLAYABLE_METHODS and not streamed
         try:
-            force = self._force
-            if force == 2 or (
-                not force and parsed.scheme == "https" and key not in self._h1_origins
-            ):
-                stream = await self._h2.exchange(
+            if self._wants_h2(key):
+                result = await self._h2.exchange(
                     key, self._h2_headers(method, parsed, headers, body, is_json), body or None,
-                    False, replayable,
+                    buffered, replayable,
                 )
-                if stream is not None:
-                    return HTTPVersion.HTTP2, stream.status, stream.headers, stream
+                if result is not None:
+                    if buffered:
+                        status, raw_headers, data, raw_trailers = result
+                        return (HTTPVersion.HTTP2, status, notable_of(raw_headers), raw_headers,
+                                data, raw_trailers)
+                    return (HTTPVersion.HTTP2, result.status, notable_of(result.headers),
+                            result.headers, result, None)
                 # ALPN chose http/1.1 for this origin: on with HTTP/1.1
             head, chunked, close_after = self._head(method, parsed, headers, body, is_json)
-            conn = await self._h1.exchange(
-                key, head, body or None, method == "HEAD", False, replayable, chunked,
+            result = await self._h1.exchange(
+                key, head, body or None, method == "HEAD", buffered, replayable, chunked,
                 close_after,
             )
         except BaseException:
             if streamed:
                 await _close_body(body)
             raise
-        p = conn.parser
-        return HTTPVersion.HTTP1, p.status, p.headers, conn
+        if buffered:
+            status, notable, _reason, raw_headers, data, raw_trailers = result
+            return HTTPVersion.HTTP1, status, notable, raw_headers, data, raw_trailers
+        p = result.parser
+        return HTTPVersion.HTTP1, p.status, p.notable, p.headers, result, None
 
 
 async def _close_body(body: Any) -> None:
