@@ -723,7 +723,6 @@ class H2Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        self.usable = False
         if self._ready is not None:
             # still connecting (a TLS 1.3 server rejecting our certificate looks like this)
             cause: BaseException = (
@@ -995,6 +994,9 @@ class H2Pool:
             if conn is not None:
                 if conn.available:
                     return conn
+                if not conn.usable:
+                    self.forget(conn)
+                    continue
                 w = conn.wait_capacity()
                 try:
                     await w

@@ -1,0 +1,486 @@
+"""HTTP/2 fault cases against a raw h2 server (tests/servers/h2raw.py): RST_STREAM codes,
+NO_ERROR resets, REFUSED_STREAM, GOAWAY (graceful and not), SETTINGS_MAX_CONCURRENT_STREAMS,
+connection errors, cancellation sending RST_STREAM(CANCEL), request body failures."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import pytest
+from servers.h2raw import H2RawServer, H2Request, H2ServerConn
+
+from pyqwest import (
+    Client,
+    HTTPVersion,
+    ReadError,
+    RemoteProtocolError,
+    StreamError,
+    StreamErrorCode,
+    WriteError,
+)
+
+ServerFactory = Callable[..., H2RawServer]
+
+
+@pytest.fixture
+def client(make_transport: Any) -> Client:
+    return Client(make_transport(http_version=HTTPVersion.HTTP2))
+
+
+# --- RST_STREAM ---------------------------------------------------------------------------------
+
+CODES = [
+    StreamErrorCode.PROTOCOL_ERROR,
+    StreamErrorCode.INTERNAL_ERROR,
+    StreamErrorCode.FLOW_CONTROL_ERROR,
+    StreamErrorCode.CANCEL,
+    StreamErrorCode.ENHANCE_YOUR_CALM,
+    StreamErrorCode.HTTP_1_1_REQUIRED,
+]
+
+
+@pytest.mark.parametrize("code", CODES, ids=lambda c: c.name)
+async def test_reset_before_head(
+    client: Client, h2_server_factory: ServerFactory, code: Any
+) -> None:
+    async def handler(req: H2Request) -> None:
+        await req.reset(code)
+
+    server = h2_server_factory(handler)
+    with pytest.raises(StreamError) as info:
+        await client.get(server.url_for("/"))
+    assert info.value.code is code
+    assert str(info.value).startswith("Request failed: stream error received: ")
+    with pytest.raises(StreamError) as info:
+        async with client.stream("GET", server.url_for("/")):
+            pass
+    assert info.value.code is code
+    # stream errors leave the connection to the others
+    assert len(server.connections) == 1
+
+
+async def test_unknown_reset_code_is_internal_error(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        await req.reset(0x99)
+
+    server = h2_server_factory(handler)
+    with pytest.raises(StreamError) as info:
+        await client.get(server.url_for("/"))
+    assert info.value.code is StreamErrorCode.INTERNAL_ERROR
+
+
+async def _head_then_reset(req: H2Request, code: int) -> None:
+    await req.send_headers(200, [("content-length", "100")])
+    await req.send_data(b"x" * 10)
+    await asyncio.sleep(0.05)
+    await req.reset(code)
+
+
+async def test_reset_during_body_streamed(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    server = h2_server_factory(lambda req: _head_then_reset(req, StreamErrorCode.INTERNAL_ERROR))
+    async with client.stream("GET", server.url_for("/")) as resp:
+        assert resp.status == 200
+        assert bytes(await resp.content.__anext__()) == b"x" * 10
+        with pytest.raises(StreamError) as info:
+            await resp.content.__anext__()
+    assert info.value.code is StreamErrorCode.INTERNAL_ERROR
+    assert str(info.value).startswith("Error reading content: ")
+
+
+async def test_reset_during_body_buffered(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    server = h2_server_factory(lambda req: _head_then_reset(req, StreamErrorCode.INTERNAL_ERROR))
+    with pytest.raises(StreamError) as info:
+        await client.get(server.url_for("/"))
+    assert info.value.code is StreamErrorCode.INTERNAL_ERROR
+    assert str(info.value).startswith("Error reading full content: ")
+
+
+async def test_no_error_reset_during_body_ends_it(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        await req.send_headers(200)
+        await req.send_data(b"partial")
+        await asyncio.sleep(0.05)
+        await req.reset(StreamErrorCode.NO_ERROR)
+
+    server = h2_server_factory(handler)
+    assert (await client.get(server.url_for("/"))).content == b"partial"
+    async with client.stream("GET", server.url_for("/")) as resp:
+        assert b"".join([bytes(c) async for c in resp.content]) == b"partial"
+
+
+async def test_no_error_reset_stops_upload_after_response(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    """RFC 9113 §8.1: a complete response then RST_STREAM(NO_ERROR) stops the request body."""
+    closed = asyncio.Event()
+
+    async def body() -> AsyncIterator[bytes]:
+        try:
+            while True:
+                yield b"y" * 1000
+                await asyncio.sleep(0.01)
+        finally:
+            closed.set()
+
+    async def handler(req: H2Request) -> None:
+        await req.respond(200, b"done")
+        await req.reset(StreamErrorCode.NO_ERROR)
+
+    server = h2_server_factory(handler)
+    resp = await client.post(server.url_for("/"), content=body())
+    assert resp.content == b"done"
+    await asyncio.wait_for(closed.wait(), 5)
+
+
+async def test_no_error_reset_before_head_is_error(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        await req.reset(StreamErrorCode.NO_ERROR)
+
+    server = h2_server_factory(handler)
+    with pytest.raises(StreamError) as info:
+        await client.get(server.url_for("/"))
+    assert info.value.code is StreamErrorCode.NO_ERROR
+
+
+async def test_refused_stream_retried_once_when_replayable(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        if len(req.conn.server.requests) == 1:
+            await req.reset(StreamErrorCode.REFUSED_STREAM)
+        else:
+            await req.respond(200, b"second")
+
+    server = h2_server_factory(handler)
+    assert (await client.get(server.url_for("/"))).content == b"second"
+    assert len(server.requests) == 2
+
+
+async def test_refused_stream_not_retried_for_post_stream(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        await req.reset(StreamErrorCode.REFUSED_STREAM)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"data"
+
+    server = h2_server_factory(handler)
+    with pytest.raises(StreamError) as info:
+        await client.post(server.url_for("/"), content=body())
+    assert info.value.code is StreamErrorCode.REFUSED_STREAM
+    assert len(server.requests) == 1
+    # a replayable request refused twice gives up after one retry
+    with pytest.raises(StreamError):
+        await client.get(server.url_for("/"))
+    assert len(server.requests) == 3
+
+
+# --- GOAWAY ---------------------------------------------------------------------------------------
+
+
+def _goaway_after(n: int, code: int = 0) -> Callable[[H2Request], Any]:
+    """The first connection answers its first stream only after sending GOAWAY(last=that
+    stream), once `n` requests are open; later connections answer at once."""
+
+    async def handler(req: H2Request) -> None:
+        conn = req.conn
+        if conn.index > 0:
+            await req.read_body()
+            await req.respond(200, f"conn{conn.index}".encode())
+            return
+        server = conn.server
+        await server.wait_for(lambda: len(conn.requests) >= n, what=f"{n} requests")
+        first = min(conn.requests)
+        if req.stream_id == first:
+            await conn.goaway(code, last_stream_id=first)
+            if code == 0:
+                await req.respond(200, b"conn0")
+        else:
+            await asyncio.sleep(30)
+
+    return handler
+
+
+async def test_goaway_retries_unprocessed_idempotent_streams(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    server = h2_server_factory(_goaway_after(3))
+    results = await asyncio.wait_for(
+        asyncio.gather(*[client.get(server.url_for("/")) for _ in range(3)]), 10
+    )
+    assert sorted(r.content for r in results) == [b"conn0", b"conn1", b"conn1"]
+    assert len(server.connections) == 2
+    # the new connection serves what follows
+    assert (await client.get(server.url_for("/"))).content == b"conn1"
+
+
+async def test_goaway_fails_unprocessed_non_idempotent_streams(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    server = h2_server_factory(_goaway_after(3))
+    results = await asyncio.wait_for(
+        asyncio.gather(
+            *[client.post(server.url_for("/"), content=b"x") for _ in range(3)],
+            return_exceptions=True,
+        ),
+        10,
+    )
+    ok = [r for r in results if not isinstance(r, BaseException)]
+    failed = [r for r in results if isinstance(r, BaseException)]
+    assert [r.content for r in ok] == [b"conn0"]
+    assert len(failed) == 2
+    assert all(type(e) is RemoteProtocolError for e in failed)
+    assert all("GOAWAY" in str(e) for e in failed)
+
+
+async def test_goaway_then_frames_in_same_read(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    """A graceful GOAWAY followed at once by the in-flight response (one TCP segment)."""
+
+    async def handler(req: H2Request) -> None:
+        conn = req.conn
+        if conn.index == 0:
+            conn.h2.send_headers(req.stream_id, [(":status", "200")])
+            conn.h2.send_data(req.stream_id, b"drained", end_stream=True)
+            frame = __import__("hyperframe.frame").frame.GoAwayFrame(
+                0, last_stream_id=req.stream_id, error_code=0
+            )
+            await conn.send_raw(frame.serialize() + conn.h2.data_to_send())
+        else:
+            await req.respond(200, b"fresh")
+
+    server = h2_server_factory(handler)
+    assert (await client.get(server.url_for("/"))).content == b"drained"
+    assert (await client.get(server.url_for("/"))).content == b"fresh"
+    assert len(server.connections) == 2
+
+
+async def test_goaway_with_error_fails_in_flight_streams(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    server = h2_server_factory(_goaway_after(2, code=StreamErrorCode.PROTOCOL_ERROR))
+    results = await asyncio.wait_for(
+        asyncio.gather(*[client.get(server.url_for("/")) for _ in range(2)],
+                       return_exceptions=True),
+        10,
+    )
+    # stream 1 was in flight: fails; stream 3 was never processed: retried elsewhere
+    errors = [r for r in results if isinstance(r, BaseException)]
+    assert len(errors) == 1 and type(errors[0]) is RemoteProtocolError
+    assert "connection error received: unspecific protocol error detected" in str(errors[0])
+    assert [r.content for r in results if not isinstance(r, BaseException)] == [b"conn1"]
+    assert (await client.get(server.url_for("/"))).content == b"conn1"
+
+
+# --- connection-level failures --------------------------------------------------------------------
+
+
+async def test_connection_error_fails_every_stream_and_leaves_pool(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        if req.conn.index == 0:
+            await req.conn.server.wait_for(lambda: len(req.conn.requests) >= 3)
+            if req.stream_id == 1:
+                # a DATA frame on stream 0: a connection error
+                await req.conn.send_raw(b"\x00\x00\x01\x00\x00\x00\x00\x00\x00x")
+            else:
+                await asyncio.sleep(30)
+        else:
+            await req.respond(200, b"ok")
+
+    server = h2_server_factory(handler)
+    results = await asyncio.wait_for(
+        asyncio.gather(*[client.get(server.url_for("/")) for _ in range(3)],
+                       return_exceptions=True),
+        10,
+    )
+    assert all(isinstance(r, RemoteProtocolError) for r in results), results
+    assert (await client.get(server.url_for("/"))).content == b"ok"
+    assert len(server.connections) == 2
+
+
+async def test_connection_closed_mid_body(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        await req.send_headers(200, [("content-length", "100")])
+        await req.send_data(b"x" * 10)
+        await asyncio.sleep(0.05)
+        req.conn.abort()
+
+    server = h2_server_factory(handler)
+    async with client.stream("GET", server.url_for("/")) as resp:
+        assert resp.status == 200
+        with pytest.raises((ReadError, RemoteProtocolError)):
+            async for _ in resp.content:
+                pass
+
+
+async def test_connection_closed_before_response(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        if req.conn.index == 0:
+            await req.conn.close()
+        else:
+            await req.respond(200, b"ok")
+
+    server = h2_server_factory(handler)
+    with pytest.raises((RemoteProtocolError, ReadError, WriteError)):
+        await client.post(server.url_for("/"), content=b"not replayable")
+    assert (await client.get(server.url_for("/"))).content == b"ok"
+
+
+async def test_prior_knowledge_to_http1_server(client: Client, scripted: Any) -> None:
+    from servers.scripted import canned
+
+    scripted.handler = canned(
+        b"HTTP/1.1 400 Bad Request\r\ncontent-length: 0\r\n\r\n", read_request=False
+    )
+    with pytest.raises((RemoteProtocolError, ConnectionError)):
+        await client.get(scripted.url_for("/"))
+
+
+async def test_too_many_response_headers(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        if req.path == "/many":
+            await req.respond(200, b"", [(f"x-h{i}", "v") for i in range(101)])
+        else:
+            await req.respond(200, b"ok")
+
+    server = h2_server_factory(handler)
+    with pytest.raises(RemoteProtocolError, match="100 header fields"):
+        await client.get(server.url_for("/many"))
+    assert (await client.get(server.url_for("/"))).content == b"ok"
+    assert len(server.connections) == 1
+
+
+# --- concurrency limit ----------------------------------------------------------------------------
+
+
+async def test_max_concurrent_streams_is_respected(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        await req.read_body()
+        await asyncio.sleep(0.02)
+        await req.respond(200, req.path.encode())
+
+    server = h2_server_factory(handler, max_concurrent_streams=1)
+    results = await asyncio.wait_for(
+        asyncio.gather(*[client.get(server.url_for(f"/{i}")) for i in range(10)]), 10
+    )
+    assert [r.content for r in results] == [f"/{i}".encode() for i in range(10)]
+    assert server.max_open == 1
+    assert len(server.connections) == 1
+    assert not server.protocol_errors
+
+
+async def test_cancelled_waiter_for_stream_slot(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        await asyncio.sleep(0.1)
+        await req.respond(200, b"ok")
+
+    server = h2_server_factory(handler, max_concurrent_streams=1)
+    first = asyncio.ensure_future(client.get(server.url_for("/")))
+    await server.wait_for(lambda: len(server.requests) == 1)
+    waiting = [asyncio.ensure_future(client.get(server.url_for("/"))) for _ in range(3)]
+    await asyncio.sleep(0.01)
+    waiting[0].cancel()
+    done = await asyncio.wait_for(asyncio.gather(first, *waiting[1:]), 10)
+    assert all(r.content == b"ok" for r in done)
+
+
+# --- cancellation and closing send RST_STREAM(CANCEL) ---------------------------------------------
+
+
+async def test_cancel_sends_rst_stream_cancel(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        if req.path == "/slow":
+            await asyncio.sleep(30)
+        await req.respond(200, b"ok")
+
+    server = h2_server_factory(handler)
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(client.get(server.url_for("/slow")), 0.2)
+    await server.wait_for(lambda: (1, StreamErrorCode.CANCEL) in server.resets)
+    assert (await client.get(server.url_for("/"))).content == b"ok"
+    assert len(server.connections) == 1
+
+
+async def test_closing_unread_response_sends_rst_stream_cancel(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        await req.send_headers(200)
+        await req.send_data(b"z" * 1000)
+        await asyncio.sleep(30)
+
+    server = h2_server_factory(handler)
+    async with client.stream("GET", server.url_for("/")) as resp:
+        assert resp.status == 200
+    await server.wait_for(lambda: (1, StreamErrorCode.CANCEL) in server.resets)
+
+
+async def test_body_iterator_error_resets_stream(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        await req.read_body()
+        await req.respond(200, b"ok")
+
+    async def body() -> AsyncIterator[Any]:
+        yield b"fine"
+        yield 42
+
+    server = h2_server_factory(handler)
+    with pytest.raises(WriteError, match="Request failed: stream error sent by user"):
+        await client.post(server.url_for("/"), content=body())
+    await server.wait_for(lambda: (1, StreamErrorCode.INTERNAL_ERROR) in server.resets)
+    assert (await client.get(server.url_for("/"))).content == b"ok"
+    assert len(server.connections) == 1
+
+
+async def test_tls_alpn_h2_raw_server(
+    make_transport: Any, h2_server_factory: ServerFactory, server_ssl_context: Any
+) -> None:
+    server = h2_server_factory(ssl_context=server_ssl_context(alpn=["h2"]))
+    client = Client(make_transport())
+    async with client.stream("GET", server.url_for("/")) as resp:
+        assert resp.http_version == HTTPVersion.HTTP2
+        assert b"".join([bytes(c) async for c in resp.content]) == b"ok"
+    assert server.requests[0].header(":authority") == f"127.0.0.1:{server.port}"
+    assert server.requests[0].header(":scheme") == "https"
+
+
+async def test_pool_idle_timeout_closes_h2_connection(
+    make_transport: Any, h2_server_factory: ServerFactory
+) -> None:
+    server = h2_server_factory()
+    client = Client(make_transport(http_version=HTTPVersion.HTTP2, pool_idle_timeout=0.2))
+    assert (await client.get(server.url_for("/"))).content == b"ok"
+    conn: H2ServerConn = server.connections[0]
+    await server.wait_for(lambda: conn.client_eof or conn.closed, 5, "idle close")
+    assert (await client.get(server.url_for("/"))).content == b"ok"
+    assert len(server.connections) == 2
