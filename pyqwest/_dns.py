@@ -39,7 +39,11 @@ class Resolver:
             hit = self._cache.get((host, port))
             if hit is not None and hit[0] > loop.time():
                 return hit[1]
-        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except UnicodeError as exc:
+            # a name no DNS query can carry (e.g. a label over 63 bytes): a resolution failure
+            raise OSError(f"cannot resolve {host!r}: {exc}") from exc
         if not infos:
             raise OSError(f"no addresses found for {host}")
         if self._ttl is not None:

@@ -14,6 +14,10 @@ from servers.scripted import keep_alive
 import pyqwest
 from pyqwest import Client, ConnectTimeout, ReadError, RemoteProtocolError, WriteError
 
+# A name whose 64-byte label no DNS query can carry: resolution fails on this machine, and no
+# packet goes to a nameserver (tests never leave loopback).
+UNRESOLVABLE_URL = "http://" + "a" * 64 + ".invalid/"
+
 
 class TrackedBody:
     """Async iterator body recording pulls and aclose()."""
@@ -97,13 +101,13 @@ async def test_refused_port_stream_connection_error(client, refused_port):
 
 async def test_dns_failure_connection_error(client):
     with pytest.raises(ConnectionError):
-        await client.get("http://pyqwest-test-host.invalid/")
+        await client.get(UNRESOLVABLE_URL)
 
 
 async def test_dns_failure_system_dns(make_transport):
     client = Client(make_transport(use_system_dns=True))
     with pytest.raises(ConnectionError):
-        await client.get("http://pyqwest-test-host.invalid/")
+        await client.get(UNRESOLVABLE_URL)
 
 
 async def test_connect_timeout(make_transport, blackhole_port):
