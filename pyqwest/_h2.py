@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -30,6 +31,8 @@ import h2.connection
 import h2.events
 import h2.exceptions
 import h2.settings
+import hpack
+import hpack.table
 
 from cpqwest._errors import ReadError, RemoteProtocolError, StreamError, WriteError
 from cpqwest._protocol import WAIT
@@ -113,7 +116,101 @@ _CONFIG = h2.config.H2Configuration(
     # request headers come from validated, lower-cased Headers; request_headers() does the rest
     validate_outbound_headers=False,
     normalize_outbound_headers=False,
+    # checked by _fields() instead, at a fraction of the cost
+    validate_inbound_headers=False,
+    normalize_inbound_headers=False,
 )
+
+
+class _VersionedTable(hpack.table.HeaderTable):
+    """An HPACK dynamic table that counts its changes."""
+
+    version = 0
+
+    def add(self, name: bytes, value: bytes) -> None:
+        self.version += 1
+        super().add(name, value)
+
+    @property
+    def maxsize(self) -> int:
+        return self._maxsize
+
+    @maxsize.setter
+    def maxsize(self, newmax: int) -> None:
+        self.version += 1
+        hpack.table.HeaderTable.maxsize.fset(self, newmax)  # type: ignore[attr-defined]
+
+
+# HPACK coding costs more than everything else in a small exchange, and most header blocks
+# repeat. A block's coding depends on the dynamic table, so the coders below remember
+# results only of runs that left the table as it was, keyed by its version.
+_CODER_CACHE_MAX = 256
+_CACHE_BLOCK_MAX = 2048
+
+
+class _CachingEncoder(hpack.Encoder):
+    def __init__(self) -> None:
+        super().__init__()
+        self.header_table = _VersionedTable()
+        self._cache: dict[Any, tuple[int, bytes]] = {}
+
+    def encode(self, headers: Any, huffman: bool = True) -> bytes:
+        table = self.header_table
+        assert isinstance(table, _VersionedTable)
+        key = (tuple(headers), huffman)
+        hit = self._cache.get(key)
+        version = table.version
+        if hit is not None and hit[0] == version and not table.resized:
+            return hit[1]
+        pending = table.resized
+        block = super().encode(key[0], huffman)
+        if table.version == version and not pending and len(block) <= _CACHE_BLOCK_MAX:
+            cache = self._cache
+            if len(cache) >= _CODER_CACHE_MAX:
+                cache.clear()
+            cache[key] = (version, block)
+        return block
+
+
+class _CachingDecoder(hpack.Decoder):
+    def __init__(self, max_header_list_size: int) -> None:
+        super().__init__(max_header_list_size)
+        self.header_table = _VersionedTable()
+        self._cache: dict[bytes, tuple[Any, Any]] = {}
+
+    def decode(self, data: bytes, raw: bool = False) -> Any:
+        table = self.header_table
+        assert isinstance(table, _VersionedTable)
+        state = (table.version, self.max_allowed_table_size, self.max_header_list_size, raw)
+        hit = self._cache.get(data)
+        if hit is not None and hit[0] == state:
+            return hit[1]
+        headers = super().decode(data, raw)
+        if table.version == state[0] and len(data) <= _CACHE_BLOCK_MAX:
+            cache = self._cache
+            if len(cache) >= _CODER_CACHE_MAX:
+                cache.clear()
+            # h2 copies the list it is given; the tuples are immutable
+            cache[bytes(data)] = (state, headers)
+        return headers
+
+
+class _H2State(h2.connection.H2Connection):
+    """h2's connection, except that it does not walk every stream for each new one."""
+
+    _sweep_at = 64
+
+    @property
+    def open_outbound_streams(self) -> int:
+        # h2 asks on each new stream, and its count walks (and sweeps) the whole stream table:
+        # O(n) per request. H2Connection enforces the peer's limit itself; h2 sweeps its
+        # closed streams here once the table has doubled since the last time.
+        streams = self.streams
+        if len(streams) < self._sweep_at:
+            return 0
+        count = self._open_streams(1)
+        self._sweep_at = 2 * max(len(streams), 32)
+        return count
 
 
 def _reason(code: int) -> str:
@@ -191,6 +288,44 @@ def request_headers(
     if body_len >= 0 and not has_len:
         out.append(("content-length", str(body_len)))
     return out
+
+
+class _Malformed(Exception):
+    pass
+
+
+_TOKEN = re.compile(rb"[!#$%&'*+\-.^_`|~0-9a-z]+").fullmatch
+_BAD_VALUE = re.compile(rb"[\x00\r\n]").search
+_FORBIDDEN_FIELDS = frozenset(name.encode() for name in _CONNECTION_HEADERS)
+
+
+def _fields(raw: list[tuple[bytes, bytes]], head: bool) -> tuple[int, list[tuple[str, str]]]:
+    """Status and (name, value) pairs of a response head (or trailers, `head` False), checked
+    as RFC 9113 §8.2 wants (h2's own inbound validation is off: it costs more than all the
+    rest of a response)."""
+    status = -1
+    pairs: list[tuple[str, str]] = []
+    append = pairs.append
+    size = 0
+    for name, value in raw:
+        if name[:1] == b":":
+            if not head or pairs or name != b":status" or status >= 0:
+                raise _Malformed(f"unexpected pseudo-header field {name!r}")
+            if len(value) != 3 or not value.isdigit():
+                raise _Malformed(f"invalid :status {value!r}")
+            status = int(value)
+            continue
+        if _TOKEN(name) is None or _BAD_VALUE(value) is not None or name in _FORBIDDEN_FIELDS:
+            raise _Malformed(f"invalid header field {name!r}")
+        size += len(name) + len(value)
+        append((name.decode("latin-1"), value.decode("latin-1")))
+    if head and status < 0:
+        raise _Malformed("response without :status")
+    if len(pairs) > MAX_HEADER_FIELDS:
+        raise _Malformed(f"more than {MAX_HEADER_FIELDS} header fields")
+    if size > MAX_HEAD_BYTES:
+        raise _Malformed(f"response head larger than {MAX_HEAD_BYTES} bytes")
+    return status, pairs
 
 
 class H2Stream:
@@ -305,21 +440,10 @@ class H2Stream:
 
     # --- events from the connection ---------------------------------------------------------
     def _on_head(self, raw: list[tuple[bytes, bytes]]) -> None:
-        status = 0
-        pairs: list[tuple[str, str]] = []
-        size = 0
-        for name, value in raw:
-            if name[0] == 58:  # b":"
-                if name == b":status":
-                    status = int(value)
-                continue
-            size += len(name) + len(value)
-            pairs.append((name.decode("latin-1"), value.decode("latin-1")))
-        if len(pairs) > MAX_HEADER_FIELDS:
-            self._fail_protocol(f"more than {MAX_HEADER_FIELDS} header fields")
-            return
-        if size > MAX_HEAD_BYTES:
-            self._fail_protocol(f"response head larger than {MAX_HEAD_BYTES} bytes")
+        try:
+            status, pairs = _fields(raw, True)
+        except _Malformed as exc:
+            self._fail_protocol(str(exc))
             return
         self.got_bytes = True
         self.status = status
@@ -353,9 +477,10 @@ class H2Stream:
                 w.set_result(None)
 
     def _on_trailers(self, raw: list[tuple[bytes, bytes]]) -> None:
-        self.trailers = [
-            (n.decode("latin-1"), v.decode("latin-1")) for n, v in raw if n[0] != 58
-        ]
+        try:
+            self.trailers = _fields(raw, False)[1]
+        except _Malformed as exc:
+            self._fail_protocol(str(exc))
 
     def _on_end(self) -> None:
         self.recv_end = True
@@ -631,7 +756,9 @@ class H2Connection(asyncio.Protocol):
         self.loop = loop
         self.key = key
         self.transport: asyncio.Transport | None = None
-        self.h2 = h2.connection.H2Connection(_CONFIG)
+        self.h2 = h = _H2State(_CONFIG)
+        h.encoder = _CachingEncoder()
+        h.decoder = _CachingDecoder(h.decoder.max_header_list_size)
         self.h2.state_machine = _StateMachine()
         self.streams: dict[int, H2Stream] = {}
         self.nopen = 0  # our streams h2 counts as open
