@@ -35,6 +35,7 @@ import hpack
 import hpack.table
 
 from cpqwest._errors import ReadError, RemoteProtocolError, StreamError, WriteError
+from cpqwest._hpack import Decoder as HPACKDecoder
 from cpqwest._protocol import WAIT
 
 __all__ = ["H2Connection", "H2Pools", "H2Stream", "request_headers"]
@@ -141,9 +142,10 @@ class _VersionedTable(hpack.table.HeaderTable):
         hpack.table.HeaderTable.maxsize.fset(self, newmax)  # type: ignore[attr-defined]
 
 
-# HPACK coding costs more than everything else in a small exchange, and most header blocks
-# repeat. A block's coding depends on the dynamic table, so the coders below remember
-# results only of runs that left the table as it was, keyed by its version.
+# HPACK coding in Python costs more than everything else in a small exchange. Decoding is
+# done in C (cpqwest._hpack); request header blocks mostly repeat, and a block's coding
+# depends on the dynamic table, so the encoder remembers the results of runs that left the
+# table as it was, keyed by its version.
 _CODER_CACHE_MAX = 256
 _CACHE_BLOCK_MAX = 2048
 
@@ -170,29 +172,6 @@ class _CachingEncoder(hpack.Encoder):
                 cache.clear()
             cache[key] = (version, block)
         return block
-
-
-class _CachingDecoder(hpack.Decoder):
-    def __init__(self, max_header_list_size: int) -> None:
-        super().__init__(max_header_list_size)
-        self.header_table = _VersionedTable()
-        self._cache: dict[bytes, tuple[Any, Any]] = {}
-
-    def decode(self, data: bytes, raw: bool = False) -> Any:
-        table = self.header_table
-        assert isinstance(table, _VersionedTable)
-        state = (table.version, self.max_allowed_table_size, self.max_header_list_size, raw)
-        hit = self._cache.get(data)
-        if hit is not None and hit[0] == state:
-            return hit[1]
-        headers = super().decode(data, raw)
-        if table.version == state[0] and len(data) <= _CACHE_BLOCK_MAX:
-            cache = self._cache
-            if len(cache) >= _CODER_CACHE_MAX:
-                cache.clear()
-            # h2 copies the list it is given; the tuples are immutable
-            cache[bytes(data)] = (state, headers)
-        return headers
 
 
 class _H2State(h2.connection.H2Connection):
@@ -758,7 +737,7 @@ class H2Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.h2 = h = _H2State(_CONFIG)
         h.encoder = _CachingEncoder()
-        h.decoder = _CachingDecoder(h.decoder.max_header_list_size)
+        h.decoder = HPACKDecoder(h.decoder.max_header_list_size)  # type: ignore[assignment]
         self.h2.state_machine = _StateMachine()
         self.streams: dict[int, H2Stream] = {}
         self.nopen = 0  # our streams h2 counts as open

@@ -1,0 +1,8 @@
+from typing import Any
+
+class Decoder:
+    max_header_list_size: int
+    max_allowed_table_size: int
+    header_table_size: int
+    def __init__(self, max_header_list_size: int = 65536) -> None: ...
+    def decode(self, data: bytes | bytearray | memoryview, raw: bool = False) -> list[Any]: ...

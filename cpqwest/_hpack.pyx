@@ -1,0 +1,237 @@
+# cython: freethreading_compatible=False
+"""An HPACK decoder (RFC 7541) in C, a drop-in for `hpack.Decoder` inside an h2 connection.
+
+Decoding response heads in pure Python (hpack) costs more than everything else in a small
+HTTP/2 exchange; this one does the same work at C speed. It keeps hpack's interface as h2
+uses it (`decode(data, raw)`, `max_header_list_size`, `max_allowed_table_size`,
+`header_table_size`) and raises hpack's exception classes, so h2 handles errors as before.
+The Huffman state machine is hpack's own table (nghttp2's), copied into a C array at import.
+"""
+
+from collections import deque
+
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.mem cimport PyMem_Free, PyMem_Malloc
+
+from hpack.exceptions import (
+    HPACKDecodingError,
+    InvalidTableIndex,
+    InvalidTableSizeError,
+    OversizedHeaderListError,
+)
+from hpack.huffman_table import HUFFMAN_TABLE
+from hpack.table import HeaderTable
+
+cdef enum:
+    HUFFMAN_COMPLETE = 1
+    HUFFMAN_EMIT_SYMBOL = 2
+    HUFFMAN_FAIL = 4
+    ENTRY_OVERHEAD = 32
+    INT_MAX_BITS = 28        # integers beyond 2**28 are refused (no header is that large)
+
+cdef struct _Transition:
+    unsigned char state
+    unsigned char flags
+    unsigned char symbol
+
+cdef _Transition _huffman[256 * 16]
+cdef Py_ssize_t _i
+for _i in range(len(HUFFMAN_TABLE)):
+    _huffman[_i].state = HUFFMAN_TABLE[_i][0]
+    _huffman[_i].flags = HUFFMAN_TABLE[_i][1]
+    _huffman[_i].symbol = HUFFMAN_TABLE[_i][2] if HUFFMAN_TABLE[_i][2] is not None else 0
+
+cdef tuple _STATIC = tuple(HeaderTable.STATIC_TABLE)
+cdef Py_ssize_t _STATIC_LEN = len(_STATIC)
+
+
+cdef bytes _huffman_decode(const unsigned char* p, Py_ssize_t n):
+    cdef unsigned char* out
+    cdef Py_ssize_t i, k = 0
+    cdef unsigned int state = 0, flags = 0, index
+    cdef unsigned char byte
+    cdef _Transition t
+    if n == 0:
+        return b""
+    # every 5 bits at least one symbol: at most 8n/5 output bytes
+    out = <unsigned char*>PyMem_Malloc(2 * n)
+    if out == NULL:
+        raise MemoryError()
+    try:
+        for i in range(n):
+            byte = p[i]
+            t = _huffman[state * 16 + (byte >> 4)]
+            if t.flags & HUFFMAN_FAIL:
+                raise HPACKDecodingError("Invalid Huffman string")
+            if t.flags & HUFFMAN_EMIT_SYMBOL:
+                out[k] = t.symbol
+                k += 1
+            state = t.state
+            t = _huffman[state * 16 + (byte & 0x0F)]
+            if t.flags & HUFFMAN_FAIL:
+                raise HPACKDecodingError("Invalid Huffman string")
+            if t.flags & HUFFMAN_EMIT_SYMBOL:
+                out[k] = t.symbol
+                k += 1
+            state = t.state
+            flags = t.flags
+        if not (flags & HUFFMAN_COMPLETE):
+            raise HPACKDecodingError("Incomplete Huffman string")
+        return PyBytes_FromStringAndSize(<char*>out, k)
+    finally:
+        PyMem_Free(out)
+
+
+cdef class Decoder:
+    """Decodes HPACK header blocks; one per connection (the dynamic table is its state)."""
+
+    cdef object _entries          # deque of (name, value), newest first
+    cdef Py_ssize_t _size         # RFC 7541 §4.1 size of the dynamic table
+    cdef Py_ssize_t _maxsize
+    cdef public Py_ssize_t max_header_list_size
+    cdef public Py_ssize_t max_allowed_table_size
+
+    def __init__(self, Py_ssize_t max_header_list_size=65536):
+        self._entries = deque()
+        self._size = 0
+        self._maxsize = 4096
+        self.max_header_list_size = max_header_list_size
+        self.max_allowed_table_size = 4096
+
+    @property
+    def header_table_size(self):
+        return self._maxsize
+
+    @header_table_size.setter
+    def header_table_size(self, Py_ssize_t value):
+        self._resize(value)
+
+    cdef void _resize(self, Py_ssize_t value):
+        self._maxsize = value
+        self._shrink()
+
+    cdef void _shrink(self):
+        cdef tuple entry
+        while self._size > self._maxsize and self._entries:
+            entry = self._entries.pop()
+            self._size -= ENTRY_OVERHEAD + PyBytes_GET_SIZE(entry[0]) + PyBytes_GET_SIZE(entry[1])
+        if not self._entries:
+            self._size = 0
+
+    cdef void _add(self, bytes name, bytes value):
+        cdef Py_ssize_t size = ENTRY_OVERHEAD + PyBytes_GET_SIZE(name) + PyBytes_GET_SIZE(value)
+        if size > self._maxsize:
+            self._entries.clear()
+            self._size = 0
+            return
+        self._entries.appendleft((name, value))
+        self._size += size
+        self._shrink()
+
+    cdef tuple _entry(self, Py_ssize_t index):
+        cdef Py_ssize_t i = index - 1
+        if 0 <= i < _STATIC_LEN:
+            return <tuple>_STATIC[i]
+        i -= _STATIC_LEN
+        if 0 <= i < len(self._entries):
+            return <tuple>self._entries[i]
+        raise InvalidTableIndex("Invalid table index %d" % index)
+
+    def decode(self, data, bint raw=False):
+        """The header list of one complete block: (name, value) tuples of bytes (raw) or
+        str (UTF-8)."""
+        cdef bytes block = data if type(data) is bytes else bytes(data)
+        cdef const unsigned char* p = <const unsigned char*>PyBytes_AS_STRING(block)
+        cdef Py_ssize_t n = PyBytes_GET_SIZE(block)
+        cdef Py_ssize_t pos = 0, index, inflated = 0
+        cdef unsigned char first
+        cdef list headers = []
+        cdef tuple entry
+        cdef bytes name, value
+        cdef bint add
+        while pos < n:
+            first = p[pos]
+            if first & 0x80:
+                # indexed field
+                index = _integer(p, n, &pos, 7)
+                if index == 0:
+                    raise HPACKDecodingError("Invalid table index 0")
+                entry = self._entry(index)
+                name = entry[0]
+                value = entry[1]
+            elif first & 0x40 or not first & 0x20:
+                # literal: with incremental indexing (0x40), without (0x00), never (0x10)
+                add = first & 0x40
+                index = _integer(p, n, &pos, 6 if add else 4)
+                if index:
+                    name = self._entry(index)[0]
+                else:
+                    name = _string(p, n, &pos)
+                value = _string(p, n, &pos)
+                if add:
+                    self._add(name, value)
+            else:
+                # dynamic table size update: only before the first field
+                if headers:
+                    raise HPACKDecodingError("Table size update not at the start of the block")
+                index = _integer(p, n, &pos, 5)
+                if index > self.max_allowed_table_size:
+                    raise InvalidTableSizeError("Encoder exceeded max allowable table size")
+                self._resize(index)
+                continue
+            inflated += ENTRY_OVERHEAD + PyBytes_GET_SIZE(name) + PyBytes_GET_SIZE(value)
+            if inflated > self.max_header_list_size:
+                raise OversizedHeaderListError(
+                    f"A header list larger than {self.max_header_list_size} has been received"
+                )
+            headers.append((name, value))
+        if self._maxsize > self.max_allowed_table_size:
+            raise InvalidTableSizeError("Encoder did not shrink table size to within the max")
+        if raw:
+            return headers
+        try:
+            return [(h[0].decode("utf-8"), h[1].decode("utf-8")) for h in headers]
+        except UnicodeDecodeError as err:
+            raise HPACKDecodingError("Unable to decode headers as UTF-8") from err
+
+
+cdef Py_ssize_t _integer(const unsigned char* p, Py_ssize_t n, Py_ssize_t* pos,
+                         int prefix) except -1:
+    """RFC 7541 §5.1 integer with an N-bit prefix at p[*pos]; advances *pos."""
+    cdef Py_ssize_t i = pos[0]
+    cdef Py_ssize_t mask = (1 << prefix) - 1
+    cdef Py_ssize_t value = p[i] & mask
+    cdef int shift = 0
+    cdef unsigned char b
+    i += 1
+    if value == mask:
+        while True:
+            if i >= n:
+                raise HPACKDecodingError("Unable to decode HPACK integer representation")
+            b = p[i]
+            i += 1
+            value += (b & 0x7F) << shift
+            shift += 7
+            if not b & 0x80:
+                break
+            if shift > INT_MAX_BITS:
+                raise HPACKDecodingError("HPACK integer too large")
+    pos[0] = i
+    return value
+
+
+cdef bytes _string(const unsigned char* p, Py_ssize_t n, Py_ssize_t* pos):
+    """RFC 7541 §5.2 string literal at p[*pos] (Huffman-coded or not); advances *pos."""
+    cdef bint huffman
+    cdef Py_ssize_t length, start
+    if pos[0] >= n:
+        raise HPACKDecodingError("Truncated header block")
+    huffman = p[pos[0]] & 0x80
+    length = _integer(p, n, pos, 7)
+    start = pos[0]
+    if length > n - start:
+        raise HPACKDecodingError("Truncated header block")
+    pos[0] = start + length
+    if huffman:
+        return _huffman_decode(p + start, length)
+    return PyBytes_FromStringAndSize(<const char*>(p + start), length)
