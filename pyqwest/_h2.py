@@ -1092,9 +1092,10 @@ class H2Pool:
         if self.conns.get(conn.key) is conn:
             del self.conns[conn.key]
 
-    async def acquire(self, key: Any) -> H2Connection | None:
-        """A connection to `key` with a free stream slot (waiting for one, or connecting);
-        None when the connector found the origin speaks HTTP/1.1."""
+    async def acquire(self, key: Any, deadline: float | None = None) -> H2Connection | None:
+        """A connection to `key` with a free stream slot (waiting for one until `deadline`, a
+        loop time, or connecting); None when the connector found the origin speaks
+        HTTP/1.1."""
         while True:
             conn = self.conns.get(key)
             if conn is not None:
@@ -1104,12 +1105,16 @@ class H2Pool:
                     self.forget(conn)
                     continue
                 w = conn.wait_capacity()
+                timer = None if deadline is None else self.loop.call_at(deadline, _expire, w)
                 try:
                     await w
                 except asyncio.CancelledError:
                     if w.done() and not w.cancelled():
                         conn.wake_capacity()  # pass the slot on
                     raise
+                finally:
+                    if timer is not None:
+                        timer.cancel()
                 continue
             pending = self._connecting.get(key)
             if pending is not None:
@@ -1166,12 +1171,16 @@ class H2Pool:
         retried = False
         attempts = 0
         conns = self.conns
+        # the total timeout also covers waiting for a stream slot
+        deadline = None if timeout is None else self.loop.time() + timeout
         while True:
             conn = conns.get(key)
             if conn is None or not conn.available:
-                conn = await self.acquire(key)
+                conn = await self.acquire(key, deadline)
                 if conn is None:
                     return None
+            if deadline is not None:
+                timeout = max(0.0, deadline - self.loop.time())
             try:
                 stream = conn.open_stream(headers, body, buffered, timeout, read_timeout)
             except h2.exceptions.TooManyStreamsError:
@@ -1216,6 +1225,11 @@ class H2Pool:
 
 
 _HTTP1 = object()
+
+
+def _expire(waiter: asyncio.Future[None]) -> None:
+    if not waiter.done():
+        waiter.set_exception(TimeoutError("Request failed: timed out waiting for an HTTP/2 stream"))
 
 
 def _copy(exc: BaseException) -> BaseException:

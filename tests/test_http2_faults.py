@@ -484,3 +484,25 @@ async def test_pool_idle_timeout_closes_h2_connection(
     await server.wait_for(lambda: conn.client_eof or conn.closed, 5, "idle close")
     assert (await client.get(server.url_for("/"))).content == b"ok"
     assert len(server.connections) == 2
+
+
+async def test_total_timeout_covers_waiting_for_a_stream_slot(
+    make_transport: Any, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        await req.respond(200, b"ok")
+
+    async def endless() -> AsyncIterator[bytes]:
+        yield b"first"
+        await asyncio.sleep(30)
+        yield b"never"
+
+    server = h2_server_factory(handler, max_concurrent_streams=1)
+    client = Client(make_transport(http_version=HTTPVersion.HTTP2, timeout=0.3))
+    # a response whose request body is still being sent holds the only slot
+    async with client.stream("POST", server.url_for("/"), content=endless()) as holder:
+        assert holder.status == 200
+        with pytest.raises(TimeoutError, match="waiting for an HTTP/2 stream"):
+            await client.get(server.url_for("/"))
+    # closing it freed the slot
+    assert (await client.get(server.url_for("/"))).content == b"ok"
