@@ -423,3 +423,32 @@ def test_transport_across_event_loops(
         await h2c_transport.aclose()
 
     asyncio.run(close())
+
+
+# --- the transport's response handling applies to HTTP/2 responses too --------------------------
+
+
+async def test_decoding_over_h2(h2c: Client, semantics_server: HypercornServer) -> None:
+    url = semantics_server.url + "/encoded?codings=gzip,br&size=100000&pieces=5"
+    assert (await h2c.get(url)).content == payload(100000)
+    async with h2c.stream("GET", url) as resp:
+        assert resp.http_version == HTTPVersion.HTTP2
+        assert b"".join([bytes(c) async for c in resp.content]) == payload(100000)
+
+
+async def test_redirects_over_h2(h2c: Client, semantics_server: HypercornServer) -> None:
+    resp = await h2c.post(
+        semantics_server.url + "/redirect?to=/request&status=307", content=b"payload"
+    )
+    info = resp.json()
+    assert (info["method"], info["path"], info["body"]) == ("POST", "/request", "payload")
+    async with h2c.stream("GET", semantics_server.url + "/redirect?to=/request") as streamed:
+        assert streamed.http_version == HTTPVersion.HTTP2
+        assert streamed.status == 200
+
+
+async def test_cookies_over_h2(make_transport: Any, semantics_server: HypercornServer) -> None:
+    client = Client(make_transport(http_version=HTTPVersion.HTTP2, enable_cookie_store=True))
+    await client.get(semantics_server.url + "/set-cookie?c=flavour=oat")
+    info = (await client.get(semantics_server.url + "/request")).json()
+    assert ["cookie", "flavour=oat"] in info["headers"]
