@@ -61,6 +61,8 @@ _CONNECTION_HEADERS = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
 )
 
+_SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
 # The h2 crate's texts for each error code (what reqwest shows).
 _REASONS = {
     0: "not a result of an error",
@@ -92,6 +94,9 @@ _WindowUpdated = h2.events.WindowUpdated
 _StreamReset = h2.events.StreamReset
 _RemoteSettingsChanged = h2.events.RemoteSettingsChanged
 _ConnectionTerminated = h2.events.ConnectionTerminated
+_RECV_GOAWAY = h2.connection.ConnectionInputs.RECV_GOAWAY
+_CLOSED = h2.connection.ConnectionState.CLOSED
+
 
 class _StateMachine(h2.connection.H2ConnectionStateMachine):
     """h2's connection state machine, except that after a GOAWAY from the server the frames
@@ -107,9 +112,6 @@ class _StateMachine(h2.connection.H2ConnectionStateMachine):
             return []
         return super().process_input(input_)
 
-
-_RECV_GOAWAY = h2.connection.ConnectionInputs.RECV_GOAWAY
-_CLOSED = h2.connection.ConnectionState.CLOSED
 
 _CONFIG = h2.config.H2Configuration(
     client_side=True,
@@ -196,9 +198,8 @@ def _reason(code: int) -> str:
     return _REASONS.get(code, f"unknown error code {code}")
 
 
-def _stream_error(code: int, sent_by_us: bool = False) -> StreamError:
-    who = "sent by user" if sent_by_us else "received"
-    return StreamError(f"stream error {who}: {_reason(code)}", code)
+def _stream_error(code: int) -> StreamError:
+    return StreamError(f"stream error received: {_reason(code)}", code)
 
 
 def _mapped(cause: BaseException, prefix: str, default_cls: type[Exception]) -> BaseException:
@@ -257,6 +258,9 @@ def request_headers(
                 has_ct = True
             elif name == "content-length":
                 has_len = True
+            elif name in _SENSITIVE_HEADERS:
+                # kept out of the HPACK tables (as hyper does for sensitive values)
+                pair = hpack.NeverIndexedHeaderTuple(name, pair[1])  # type: ignore[assignment]
             out.append(pair)
     if not has_accept:
         out.append(("accept", "*/*"))
