@@ -80,7 +80,9 @@ cdef class H1Pools:
         cdef bytes data
         timeout = self.timeout
         while True:
-            conn = <H1Connection>pool.checkout(key)
+            # the stale-connection retry goes out on a new connection: another pooled one
+            # may be just as stale
+            conn = None if retried else <H1Connection>pool.checkout(key)
             if conn is None:
                 conn = await self._connect(loop, key, pool)
             data = head
