@@ -101,7 +101,11 @@ cdef class H1Pools:
             try:
                 return await waiter if buffered else (await waiter, conn)[1]
             except CancelledError:
-                conn.abort()
+                # cancelled after a buffered response completed: the connection went back to
+                # the pool before we ran and may already carry another request; not ours
+                if not (buffered and waiter.done() and not waiter.cancelled()
+                        and waiter.exception() is None):
+                    conn.abort()
                 raise
             except BaseException:
                 if (replayable and not retried and conn.reused and not conn.got_bytes
