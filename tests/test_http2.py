@@ -403,7 +403,7 @@ def test_transport_across_event_loops(
     ca_pem: bytes, https_server: HypercornServer, http_server: HypercornServer
 ) -> None:
     """Per-loop pools: a transport used from two asyncio.run() calls opens new connections."""
-    import uvloop
+    uvloop = pytest.importorskip("uvloop")
 
     transport = HTTPTransport(tls_ca_cert=ca_pem)
     h2c_transport = HTTPTransport(http_version=HTTPVersion.HTTP2)
