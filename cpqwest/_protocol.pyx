@@ -135,10 +135,6 @@ cdef class H1Connection(PooledConnection):
         self.transport.write(data)
         return waiter
 
-    def send_request(self, bytes data, bint head_request=False, bint buffered=False,
-                     bint body_follows=False, timeout=None, read_timeout=None):
-        return self.start(data, head_request, buffered, body_follows, timeout, read_timeout)
-
     def write(self, data):
         if self.error is not None:
             raise self._write_error(self.error)
