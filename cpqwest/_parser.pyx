@@ -17,9 +17,10 @@ from cpqwest.llhttp cimport *
 from cpqwest._errors import RemoteProtocolError
 
 
-# Direct reads pay off for bodies larger than a read buffer; the cap bounds one allocation.
+# Direct reads pay off for bodies larger than a read buffer; the cap bounds what a declared
+# Content-Length alone makes us allocate up front (larger bodies grow as they arrive).
 cdef size_t DIRECT_MIN = 65536
-cdef size_t DIRECT_MAX = 1 << 30
+cdef size_t DIRECT_MAX = 1 << 26
 
 
 cdef class _Window:

@@ -48,12 +48,13 @@ async def _body(receive: Any) -> bytes:
             return out
 
 
-async def _respond(send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]],
-                   pieces: int = 1) -> None:
+async def _respond(
+    send: Any, status: int, body: bytes, headers: list[tuple[bytes, bytes]], pieces: int = 1
+) -> None:
     await send({"type": "http.response.start", "status": status, "headers": headers})
     step = max(1, -(-len(body) // pieces))
     for i in range(0, len(body), step):
-        await send({"type": "http.response.body", "body": body[i:i + step], "more_body": True})
+        await send({"type": "http.response.body", "body": body[i : i + step], "more_body": True})
     await send({"type": "http.response.body", "body": b"", "more_body": False})
 
 
@@ -86,8 +87,9 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
             "headers": [[k.decode("latin-1"), v.decode("latin-1")] for k, v in scope["headers"]],
             "body": body.decode("latin-1"),
         }
-        await _respond(send, 200, json.dumps(info).encode(),
-                       [(b"content-type", b"application/json")])
+        await _respond(
+            send, 200, json.dumps(info).encode(), [(b"content-type", b"application/json")]
+        )
     elif path == "/redirect":
         # /redirect?to=<location>&status=302
         status = int(q.get("status", "302"))
@@ -124,8 +126,11 @@ def semantics_tls_server(
     server_loop: LoopThread, server_cert_files: dict[str, str]
 ) -> Iterator[HypercornServer]:
     server = HypercornServer(
-        server_loop, app, certfile=server_cert_files["certfile"],
-        keyfile=server_cert_files["keyfile"], alpn_protocols=["http/1.1"],
+        server_loop,
+        app,
+        certfile=server_cert_files["certfile"],
+        keyfile=server_cert_files["keyfile"],
+        alpn_protocols=["http/1.1"],
     ).start()
     yield server
     server.stop()
