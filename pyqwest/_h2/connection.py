@@ -1,0 +1,398 @@
+"""H2Connection: one HTTP/2 connection (an asyncio protocol driving an h2 state machine) and
+ALPNNegotiator, which hands a TLS connection to it or to HTTP/1.1 as ALPN decided.
+
+Each read is handed to h2 at once; the events it returns are dispatched to the `H2Stream`s, and
+whatever h2 wants to send (acks, window updates) goes out in one `transport.write` at the end
+of that read. Frames produced outside a read (new requests, resets, body data) are flushed once
+per event-loop iteration, so requests started together share one write.
+
+Flow control: the connection window is raised to `CONN_WINDOW` and connection-level data is
+acknowledged as it arrives, so one slow stream never stalls the others (streams: stream.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+from collections import deque
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import h2.exceptions
+import h2.settings
+
+from cpqwest._errors import RemoteProtocolError
+
+from . import library
+from .errors import reason
+from .headers import MAX_HEAD_BYTES
+from .library import (
+    ConnectionTerminated,
+    DataReceived,
+    RemoteSettingsChanged,
+    ResponseReceived,
+    StreamEnded,
+    StreamReset,
+    TrailersReceived,
+    WindowUpdated,
+)
+from .stream import H2Stream, upload
+
+if TYPE_CHECKING:
+    from .pool import H2Pool
+
+# Receive windows: the connection's is raised at once; streams' via SETTINGS.
+CONN_WINDOW = 16 << 20
+STREAM_WINDOW = 4 << 20
+# Connection window updates are sent in batches of at least this much received data.
+CONN_ACK_BATCH = CONN_WINDOW // 4
+# The largest frame we accept (the peer may send smaller ones).
+MAX_FRAME_SIZE = 1 << 18
+# Our SETTINGS.
+_SETTINGS = {
+    h2.settings.SettingCodes.ENABLE_PUSH: 0,
+    h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
+    h2.settings.SettingCodes.MAX_FRAME_SIZE: MAX_FRAME_SIZE,
+    h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEAD_BYTES,
+}
+
+
+class H2Connection(asyncio.Protocol):
+    """One HTTP/2 connection: an asyncio protocol driving an h2 state machine."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, key: Any) -> None:
+        self.loop = loop
+        self.key = key
+        self.transport: asyncio.Transport | None = None
+        self.h2 = library.new_state(_SETTINGS, MAX_FRAME_SIZE)
+        self.streams: dict[int, H2Stream] = {}
+        self.nopen = 0  # our streams h2 counts as open
+        self.max_streams = 100  # the peer's SETTINGS_MAX_CONCURRENT_STREAMS once known
+        self.usable = True  # takes new streams (not closed, no GOAWAY)
+        self.closed = False
+        self.served = 0  # streams completed: a later failure may be a stale connection
+        self.write_paused = False
+        self.pool: H2Pool | None = None
+        self.idle_since = 0.0
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._ready: asyncio.Future[None] | None = loop.create_future()
+        self._cap_waiters: deque[asyncio.Future[None]] = deque()
+        self._write_waiters: list[asyncio.Future[None]] = []
+        self._blocked: set[H2Stream] = set()  # streams waiting for flow-control window
+        self._flush_pending = False
+        self._conn_unacked = 0
+        self._goaway_last = -1  # last-stream-id of a graceful GOAWAY being drained
+
+    # --- asyncio protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.h2.increment_flow_control_window(CONN_WINDOW - 65535)
+        self.flush()
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            events: list[Any] = self.h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            self.flush()  # h2 queued a GOAWAY
+            self._fail(RemoteProtocolError(f"connection error detected: {exc}"))
+            return
+        streams = self.streams
+        for ev in events:
+            cls = ev.__class__
+            if cls is DataReceived:
+                n = ev.flow_controlled_length
+                self._conn_unacked += n
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    s._on_data(ev.data, n)
+            elif cls is ResponseReceived:
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    s._on_head(ev.headers)
+            elif cls is StreamEnded:
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    s._on_end()
+            elif cls is WindowUpdated:
+                self._on_window(ev.stream_id)
+            elif cls is TrailersReceived:
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    s._on_trailers(ev.headers)
+            elif cls is StreamReset:
+                s = streams.get(ev.stream_id)
+                if s is not None and ev.remote_reset:
+                    s._on_reset(ev.error_code)
+            elif cls is RemoteSettingsChanged:
+                self._on_settings()
+            elif cls is ConnectionTerminated:
+                self._on_goaway(ev.error_code, ev.last_stream_id)
+                if self.closed:
+                    return
+        if self._conn_unacked >= CONN_ACK_BATCH:
+            self.h2.increment_flow_control_window(self._conn_unacked)
+            self._conn_unacked = 0
+        self.flush()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.closed = True
+        if self._ready is not None:
+            # still connecting (a TLS 1.3 server rejecting our certificate looks like this)
+            cause: BaseException = (
+                exc if isinstance(exc, OSError)
+                else ConnectionError("connection closed before the server's HTTP/2 SETTINGS")
+            )
+        elif exc is None:
+            cause = RemoteProtocolError("connection closed by the server")
+        elif isinstance(exc, OSError):
+            cause = exc
+        else:
+            cause = ConnectionResetError(str(exc))
+        self._fail(cause)
+        self._wake_writers()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        self._wake_writers()
+
+    def _wake_writers(self) -> None:
+        waiters, self._write_waiters = self._write_waiters, []
+        for w in waiters:
+            if not w.done():
+                w.set_result(None)
+
+    # --- writing ----------------------------------------------------------------------------
+    def flush(self) -> None:
+        self._flush_pending = False
+        data = self.h2.data_to_send()
+        if data and not self.closed:
+            self.transport.write(data)  # type: ignore[union-attr]
+
+    def flush_soon(self) -> None:
+        if not self._flush_pending:
+            self._flush_pending = True
+            try:
+                self.loop.call_soon(self.flush)
+            except RuntimeError:  # the loop is closed
+                self._flush_pending = False
+
+    def writable(self) -> asyncio.Future[None]:
+        w = self.loop.create_future()
+        self._write_waiters.append(w)
+        return w
+
+    # --- streams ----------------------------------------------------------------------------
+    def ready(self) -> asyncio.Future[None] | None:
+        """None once the server's SETTINGS arrived, else a future resolved then."""
+        return self._ready
+
+    @property
+    def available(self) -> bool:
+        return self.usable and self.nopen < self.max_streams
+
+    def open_stream(
+        self,
+        headers: list[tuple[str, str]],
+        body: Any,
+        buffered: bool,
+        timeout: float | None,
+        read_timeout: float | None,
+    ) -> H2Stream:
+        """Start a request (the caller checked `available`)."""
+        h = self.h2
+        sid = h.get_next_available_stream_id()
+        stream = H2Stream(self, sid, buffered)
+        end = body is None
+        h.send_headers(sid, headers, end_stream=end)
+        self.streams[sid] = stream
+        self.nopen += 1
+        if end:
+            stream.sent_end = True
+        elif isinstance(body, bytes):
+            stream._send_body(body)
+        else:
+            stream.upload_task = self.loop.create_task(upload(stream, body))
+        if timeout is not None or read_timeout is not None:
+            stream._start_timers(timeout, read_timeout)
+        self.flush_soon()
+        return stream
+
+    def wait_capacity(self) -> asyncio.Future[None]:
+        w = self.loop.create_future()
+        self._cap_waiters.append(w)
+        return w
+
+    def wake_capacity(self, n: int = 1) -> None:
+        waiters = self._cap_waiters
+        while waiters and n:
+            w = waiters.popleft()
+            if not w.done():
+                w.set_result(None)
+                n -= 1
+
+    def _stream_closed(self, stream: H2Stream) -> None:
+        self.nopen -= 1
+        if self.streams.pop(stream.id, None) is not None and stream.message_done:
+            self.served += 1
+        if self._cap_waiters:
+            self.wake_capacity()
+        if not self.streams:
+            if self._goaway_last >= 0 or not self.usable:
+                # draining after a GOAWAY (or its pool closed): done now
+                self.close()
+            else:
+                self._went_idle()
+
+    def _on_window(self, stream_id: int) -> None:
+        if stream_id:
+            s = self.streams.get(stream_id)
+            if s is not None:
+                s._wake_sender()
+        elif self._blocked:
+            for s in list(self._blocked):
+                s._wake_sender()
+
+    def _on_settings(self) -> None:
+        limit = self.h2.remote_settings.max_concurrent_streams
+        self.max_streams = limit if limit is not None else 1 << 31
+        w = self._ready
+        if w is not None:
+            self._ready = None
+            if not w.done():
+                w.set_result(None)
+        if self._cap_waiters:
+            self.wake_capacity(max(0, self.max_streams - self.nopen))
+        # the initial window may have changed: blocked senders look again
+        self._on_window(0)
+
+    def _on_goaway(self, error_code: int, last_stream_id: int) -> None:
+        self._unusable()
+        for s in list(self.streams.values()):
+            if s.id > last_stream_id:
+                # never processed by the server: safe to send again elsewhere
+                s.retryable = True
+                s._closed_by_h2()
+                s._fail(RemoteProtocolError(
+                    f"connection error received: {reason(error_code)} (GOAWAY, stream not "
+                    "processed)"
+                ))
+        if error_code != 0:
+            self._fail(RemoteProtocolError(f"connection error received: {reason(error_code)}"))
+            return
+        # graceful: the streams the server still processes finish (see _StateMachine)
+        self._goaway_last = last_stream_id
+        if not self.streams:
+            self.close()
+
+    def _unusable(self) -> None:
+        if self.usable:
+            self.usable = False
+            pool = self.pool
+            if pool is not None:
+                pool.forget(self)
+        # waiters for a slot look for another connection
+        self.wake_capacity(len(self._cap_waiters))
+
+    def _fail(self, cause: BaseException) -> None:
+        """The connection is broken: every stream on it fails, it leaves the pool."""
+        self._unusable()
+        w = self._ready
+        if w is not None:
+            self._ready = None
+            if not w.done():
+                w.set_exception(cause)
+                w.exception()  # retrieved: nobody may be waiting
+        stale = self.served > 0
+        for s in list(self.streams.values()):
+            if stale and not s.got_bytes:
+                s.retryable = True
+            s._h2_closed = True
+            s._fail(cause)
+        self.streams.clear()
+        self.nopen = 0
+        self.close()
+
+    def _went_idle(self) -> None:
+        pool = self.pool
+        if pool is None:
+            return
+        if pool.max_idle == 0 or pool.closed:
+            self.close()
+            return
+        self.idle_since = self.loop.time()
+        if self._idle_timer is None and pool.idle_timeout is not None:
+            self._idle_timer = self.loop.call_at(
+                self.idle_since + pool.idle_timeout, self._on_idle_timer
+            )
+
+    def _on_idle_timer(self) -> None:
+        self._idle_timer = None
+        pool = self.pool
+        if self.closed or self.streams or pool is None or pool.idle_timeout is None:
+            return
+        due = self.idle_since + pool.idle_timeout
+        if self.loop.time() >= due:
+            self.close()
+        else:
+            self._idle_timer = self.loop.call_at(due, self._on_idle_timer)
+
+    def close(self) -> None:
+        """Close politely (GOAWAY) and for good; streams still open fail."""
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        self._unusable()
+        if self.closed:
+            return
+        self.closed = True
+        if self.streams:
+            for s in list(self.streams.values()):
+                s._h2_closed = True
+                s._fail(ConnectionResetError("connection closed"))
+            self.streams.clear()
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        try:
+            with contextlib.suppress(h2.exceptions.H2Error):
+                self.h2.close_connection()
+            data = self.h2.data_to_send()
+            if data:
+                t.write(data)
+            t.close()
+        except RuntimeError:
+            # its event loop is closed already: close the socket itself
+            sock = t.get_extra_info("socket")
+            raw = getattr(sock, "_sock", sock)
+            if isinstance(raw, socket.socket):
+                raw.close()
+
+
+
+class ALPNNegotiator(asyncio.Protocol):
+    """The protocol of a TLS connection whose HTTP version ALPN decides: at `connection_made`
+    (after the handshake) it installs the real protocol, before any byte can arrive."""
+
+    def __init__(
+        self, make_h1: Callable[[], asyncio.BaseProtocol], make_h2: Callable[[], H2Connection]
+    ) -> None:
+        self._make_h1 = make_h1
+        self._make_h2 = make_h2
+        self.protocol: asyncio.BaseProtocol | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        ssl_object = transport.get_extra_info("ssl_object")
+        alpn = ssl_object.selected_alpn_protocol() if ssl_object is not None else None
+        proto = self._make_h2() if alpn == "h2" else self._make_h1()
+        self.protocol = proto
+        transport.set_protocol(proto)
+        proto.connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        proto = self.protocol
+        if proto is not None:
+            proto.connection_lost(exc)

@@ -1,0 +1,58 @@
+"""HTTP/2 error codes: their texts (as the h2 crate words them, which reqwest shows) and the
+mapping of a failure to the spec's exception class and message (API.md §1.1)."""
+
+from __future__ import annotations
+
+from cpqwest._errors import ReadError, RemoteProtocolError, StreamError, WriteError
+
+# The h2 crate's texts for each error code (what reqwest shows).
+_REASONS = {
+    0: "not a result of an error",
+    1: "unspecific protocol error detected",
+    2: "unexpected internal error encountered",
+    3: "flow-control protocol violated",
+    4: "settings ACK not received in timely manner",
+    5: "received frame when stream half-closed",
+    6: "frame with invalid size",
+    7: "refused stream before processing any application logic",
+    8: "stream no longer needed",
+    9: "unable to maintain the header compression context",
+    10: "connection established in response to a CONNECT request was reset or abnormally "
+    "closed",
+    11: "detected excessive load generating behavior",
+    12: "security properties do not meet minimum requirements",
+    13: "endpoint requires HTTP/1.1",
+}
+PROTOCOL_ERROR = 1
+INTERNAL_ERROR = 2
+REFUSED_STREAM = 7
+CANCEL = 8
+
+
+def reason(code: int) -> str:
+    return _REASONS.get(code, f"unknown error code {code}")
+
+
+def stream_error(code: int) -> StreamError:
+    return StreamError(f"stream error received: {reason(code)}", code)
+
+
+def mapped(cause: BaseException, prefix: str, default_cls: type[Exception]) -> BaseException:
+    """The spec's class and message for a failure (API.md §1.1); `cause` is the __cause__."""
+    if isinstance(cause, (ReadError, WriteError)):
+        return cause
+    text = str(cause) or type(cause).__name__
+    if not text.startswith(prefix):
+        text = prefix + text
+    exc: BaseException
+    if isinstance(cause, StreamError):
+        exc = StreamError(text, cause.code)
+    elif isinstance(cause, TimeoutError):
+        exc = TimeoutError(text)
+    elif isinstance(cause, RemoteProtocolError):
+        exc = RemoteProtocolError(text)
+    else:
+        exc = default_cls(text)
+    exc.__cause__ = cause
+    return exc
+
