@@ -1,17 +1,28 @@
 # cython: freethreading_compatible=False
-"""An HPACK decoder (RFC 7541) in C, a drop-in for `hpack.Decoder` inside an h2 connection.
+"""HPACK (RFC 7541) in C: a decoder and an encoder for our HTTP/2 connections.
 
-Decoding response heads in pure Python (hpack) costs more than everything else in a small
-HTTP/2 exchange; this one does the same work at C speed. It keeps hpack's interface as h2
-uses it (`decode(data, raw)`, `max_header_list_size`, `max_allowed_table_size`,
-`header_table_size`) and raises hpack's exception classes, so h2 handles errors as before.
-The Huffman state machine is hpack's own table (nghttp2's), copied into a C array at import.
+Coding header blocks in pure Python (hpack) costs more than everything else in a small
+HTTP/2 exchange; these do the same work at C speed.
+
+`Decoder` keeps hpack's interface (`decode(data, raw)`, `max_header_list_size`,
+`max_allowed_table_size`, `header_table_size`) and raises hpack's exception classes. The
+Huffman state machine is hpack's own table (nghttp2's), copied into a C array at import.
+
+`Encoder` codes request heads without state: a field of the static table is indexed, every
+other one is a literal without indexing (never indexed for credentials), no Huffman. Its
+dynamic table is set to size 0 at the start of the first block, so the peer's decoder never
+holds an entry of ours and never expects another size update (whatever its
+SETTINGS_HEADER_TABLE_SIZE becomes): a block depends only on its fields.
 """
 
 from collections import deque
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
 from cpython.mem cimport PyMem_Free, PyMem_Malloc
+from libc.string cimport memcpy
+
+cdef extern from "Python.h":
+    const char* PyUnicode_AsUTF8AndSize(object s, Py_ssize_t* size) except NULL
 
 from hpack.exceptions import (
     HPACKDecodingError,
@@ -235,3 +246,105 @@ cdef bytes _string(const unsigned char* p, Py_ssize_t n, Py_ssize_t* pos):
     if huffman:
         return _huffman_decode(p + start, length)
     return PyBytes_FromStringAndSize(<const char*>(p + start), length)
+
+
+# --- encoder ----------------------------------------------------------------------------------
+
+# static table lookups by str (request heads come as str pairs): full field, then name
+cdef dict _STATIC_FIELD = {}
+cdef dict _STATIC_NAME = {}
+for _i in range(_STATIC_LEN - 1, -1, -1):
+    _STATIC_FIELD[(_STATIC[_i][0].decode(), _STATIC[_i][1].decode())] = _i + 1
+    _STATIC_NAME[_STATIC[_i][0].decode()] = _i + 1
+
+# fields kept out of every HPACK table on the way (RFC 7541 §7.1.3), as hyper does
+cdef frozenset _NEVER_INDEXED = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+cdef inline Py_ssize_t _put_int(unsigned char* out, Py_ssize_t value, int prefix,
+                                unsigned char first) noexcept:
+    """RFC 7541 §5.1 integer with an N-bit prefix, `first` holding the pattern bits; returns
+    the bytes written (at most 1 + 5 for 31-bit values)."""
+    cdef Py_ssize_t mask = (1 << prefix) - 1
+    cdef Py_ssize_t k = 1
+    if value < mask:
+        out[0] = first | <unsigned char>value
+        return 1
+    out[0] = first | <unsigned char>mask
+    value -= mask
+    while value >= 0x80:
+        out[k] = <unsigned char>((value & 0x7F) | 0x80)
+        value >>= 7
+        k += 1
+    out[k] = <unsigned char>value
+    return k + 1
+
+
+cdef inline Py_ssize_t _put_str(unsigned char* out, const char* p, Py_ssize_t n) noexcept:
+    cdef Py_ssize_t k = _put_int(out, n, 7, 0)
+    memcpy(out + k, p, n)
+    return k + n
+
+
+cdef class Encoder:
+    """Codes header lists into HPACK blocks; one per connection (see the module doc)."""
+
+    cdef bint _started
+
+    @property
+    def header_table_size(self):
+        return 0
+
+    @header_table_size.setter
+    def header_table_size(self, value):
+        # the peer's decoder table may change size: ours stays 0, within any limit
+        pass
+
+    def encode(self, headers, huffman=True):
+        """The block of `headers`: (name, value) pairs of str (UTF-8) or bytes, names
+        lower-case. `huffman` is accepted and ignored."""
+        cdef list items = headers if type(headers) is list else list(headers)
+        cdef Py_ssize_t total = 1, n_name, n_value, k = 0
+        cdef const char* p_name
+        cdef const char* p_value
+        cdef object name, value, index
+        cdef unsigned char first
+        cdef unsigned char* out
+        # room: per field at most three 6-byte integers, a pattern byte and its strings
+        for item in items:
+            total += 20 + len(<object>item[0]) * 4 + len(<object>item[1]) * 4
+        out = <unsigned char*>PyMem_Malloc(total)
+        if out == NULL:
+            raise MemoryError()
+        try:
+            if not self._started:
+                self._started = True
+                out[0] = 0x20  # dynamic table size update: 0
+                k = 1
+            for item in items:
+                name = item[0]
+                value = item[1]
+                if type(name) is not str:
+                    name = name.decode("latin-1")
+                index = _STATIC_FIELD.get((name, value))
+                if index is not None:
+                    k += _put_int(out + k, index, 7, 0x80)
+                    continue
+                index = _STATIC_NAME.get(name)
+                first = 0x10 if name in _NEVER_INDEXED else 0
+                p_name = PyUnicode_AsUTF8AndSize(name, &n_name)
+                if type(value) is str:
+                    p_value = PyUnicode_AsUTF8AndSize(value, &n_value)
+                else:
+                    p_value = PyBytes_AS_STRING(value)
+                    n_value = PyBytes_GET_SIZE(value)
+                if index is not None:
+                    k += _put_int(out + k, index, 4, first)
+                else:
+                    out[k] = first
+                    k += 1
+                    k += _put_str(out + k, p_name, n_name)
+                k += _put_str(out + k, p_value, n_value)
+            return PyBytes_FromStringAndSize(<char*>out, k)
+        finally:
+            PyMem_Free(out)

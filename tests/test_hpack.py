@@ -1,4 +1,5 @@
-"""cpqwest._hpack.Decoder against the reference hpack.Decoder (differential), and its errors."""
+"""cpqwest._hpack: the Decoder against the reference hpack.Decoder (differential) and its errors;
+the Encoder's blocks as hpack.Decoder reads them."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import hpack
 import pytest
 from hpack import NeverIndexedHeaderTuple
 
-from cpqwest._hpack import Decoder
+from cpqwest._hpack import Decoder, Encoder
 
 NAMES = [b"server", b"date", b"content-type", b"x-a", b"x-b", b":status", b"set-cookie", b"etag"]
 
@@ -69,3 +70,46 @@ def test_limits() -> None:
     dec.max_allowed_table_size = 100
     with pytest.raises(hpack.InvalidTableSizeError):
         dec.decode(b"\x3f\xe1\x1f", raw=True)  # size update to 4096
+
+
+# --- Encoder --------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_encoder_blocks_decode_with_hpack(seed: int) -> None:
+    rnd = random.Random(seed)
+    enc, ref = Encoder(), hpack.Decoder()
+    names = [":method", ":path", ":authority", "accept", "cookie", "x-ü", "user-agent", "x-a"]
+    values = ["GET", "/", "", "*/*", "a=b", "välue", "gzip, deflate", "x" * 200, "日本"]
+    for _ in range(50):
+        if rnd.random() < 0.1:
+            # the peer's SETTINGS_HEADER_TABLE_SIZE changes: the encoder's table stays at 0
+            enc.header_table_size = ref.max_allowed_table_size = rnd.choice([0, 100, 4096])
+        headers = [(rnd.choice(names), rnd.choice(values)) for _ in range(rnd.randint(0, 10))]
+        assert ref.decode(enc.encode(headers)) == headers
+        assert ref.header_table_size == 0
+
+
+def test_encoder_indexes_static_fields_and_never_indexes_credentials() -> None:
+    enc = Encoder()
+    first = enc.encode([(":method", "GET"), (":path", "/")])
+    assert first == b"\x20\x82\x84"  # table size 0 once, then two static-table indexes
+    assert enc.encode([(":method", "GET")]) == b"\x82"
+    # a literal without indexing (name from the static table: accept is entry 19)
+    assert enc.encode([("accept", "*/*")]) == b"\x0f\x04\x03*/*"
+    # credentials are never indexed, whatever the name's origin
+    assert enc.encode([("authorization", "x")])[0] & 0xF0 == 0x10
+    assert enc.encode([("cookie", "a=b")])[0] & 0xF0 == 0x10
+    block = enc.encode([("x-new", "v")])
+    assert block == b"\x00\x05x-new\x01v"
+    never = hpack.Decoder().decode(b"\x20" + enc.encode([("cookie", "a=b")]))
+    assert [type(h) for h in never] == [NeverIndexedHeaderTuple]
+
+
+def test_encoder_bytes_fields_and_long_values() -> None:
+    value = b"\xff" * 70000
+    block = Encoder().encode([(b"x-bin", value), ("x-s", "v")])
+    assert hpack.Decoder(max_header_list_size=1 << 20).decode(block, raw=True) == [
+        (b"x-bin", value),
+        (b"x-s", b"v"),
+    ]

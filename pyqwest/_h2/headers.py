@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 
-import hpack
-
 # Response head limits, as on HTTP/1.1 (spec §0).
 MAX_HEADER_FIELDS = 100
 MAX_HEAD_BYTES = 256 << 10
@@ -16,8 +14,6 @@ MAX_HEAD_BYTES = 256 << 10
 _CONNECTION_HEADERS = frozenset(
     {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"}
 )
-
-_SENSITIVE_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 
 
 def request_headers(
@@ -56,9 +52,6 @@ def request_headers(
                 has_ct = True
             elif name == "content-length":
                 has_len = True
-            elif name in _SENSITIVE_HEADERS:
-                # kept out of the HPACK tables (as hyper does for sensitive values)
-                pair = hpack.NeverIndexedHeaderTuple(name, pair[1])  # type: ignore[assignment]
             out.append(pair)
     if not has_accept:
         out.append(("accept", "*/*"))

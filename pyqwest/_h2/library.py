@@ -6,11 +6,10 @@ h2 4.x and hpack 4.x (pinned `<5` in pyproject.toml for that reason):
 - `GoawayTolerantStateMachine`: `h2.connection.H2ConnectionStateMachine.process_input`, its
   `state` attribute, `ConnectionInputs.RECV_GOAWAY` and `ConnectionState.CLOSED`; installed as
   the connection's `state_machine` attribute.
-- `_VersionedTable`: `hpack.table.HeaderTable.add`, its `maxsize` property (the setter through
-  `maxsize.fset`), `_maxsize` and `resized`.
-- `_CachingEncoder`: `hpack.Encoder.encode` and its `header_table` attribute; installed as the
-  connection's `encoder` attribute. The decoder (`cpqwest._hpack.Decoder`) replaces the
-  connection's `decoder` attribute and reads its `max_header_list_size`.
+- HPACK in C (`cpqwest._hpack`): the connection's `encoder` and `decoder` attributes are
+  replaced; h2 calls `encoder.encode(headers)`, sets `encoder.header_table_size`, and calls
+  `decoder.decode(data, raw=True)` and sets its `max_header_list_size`,
+  `max_allowed_table_size` and `header_table_size`.
 - `_H2State`: `H2Connection.open_outbound_streams` (a property h2 reads per new stream),
   `_open_streams(remainder)`, `streams`, and the `max_inbound_frame_size` and `local_settings`
   attributes (`new_state`).
@@ -18,16 +17,13 @@ h2 4.x and hpack 4.x (pinned `<5` in pyproject.toml for that reason):
 
 from __future__ import annotations
 
-from typing import Any
-
 import h2.config
 import h2.connection
 import h2.events
 import h2.settings
-import hpack
-import hpack.table
 
 from cpqwest._hpack import Decoder as HPACKDecoder
+from cpqwest._hpack import Encoder as HPACKEncoder
 
 # The event classes H2Connection dispatches on (compared by identity).
 DataReceived = h2.events.DataReceived
@@ -69,57 +65,6 @@ class GoawayTolerantStateMachine(h2.connection.H2ConnectionStateMachine):
         return super().process_input(input_)
 
 
-class _VersionedTable(hpack.table.HeaderTable):
-    """An HPACK dynamic table that counts its changes."""
-
-    version = 0
-
-    def add(self, name: bytes, value: bytes) -> None:
-        self.version += 1
-        super().add(name, value)
-
-    @property
-    def maxsize(self) -> int:
-        return self._maxsize
-
-    @maxsize.setter
-    def maxsize(self, newmax: int) -> None:
-        self.version += 1
-        hpack.table.HeaderTable.maxsize.fset(self, newmax)  # type: ignore[attr-defined]
-
-
-# HPACK coding in Python costs more than everything else in a small exchange. Decoding is
-# done in C (cpqwest._hpack); request header blocks mostly repeat, and a block's coding
-# depends on the dynamic table, so the encoder remembers the results of runs that left the
-# table as it was, keyed by its version.
-_CODER_CACHE_MAX = 256
-_CACHE_BLOCK_MAX = 2048
-
-
-class _CachingEncoder(hpack.Encoder):
-    def __init__(self) -> None:
-        super().__init__()
-        self.header_table = _VersionedTable()
-        self._cache: dict[Any, tuple[int, bytes]] = {}
-
-    def encode(self, headers: Any, huffman: bool = True) -> bytes:
-        table = self.header_table
-        assert isinstance(table, _VersionedTable)
-        key = (tuple(headers), huffman)
-        hit = self._cache.get(key)
-        version = table.version
-        if hit is not None and hit[0] == version and not table.resized:
-            return hit[1]
-        pending = table.resized
-        block = super().encode(key[0], huffman)
-        if table.version == version and not pending and len(block) <= _CACHE_BLOCK_MAX:
-            cache = self._cache
-            if len(cache) >= _CODER_CACHE_MAX:
-                cache.clear()
-            cache[key] = (version, block)
-        return block
-
-
 class _H2State(h2.connection.H2Connection):
     """h2's connection, except that it does not walk every stream for each new one."""
 
@@ -144,7 +89,7 @@ def new_state(
     """A client-side h2 connection with our coders and state machine, its preface (with
     `settings`) queued."""
     h = _H2State(_CONFIG)
-    h.encoder = _CachingEncoder()
+    h.encoder = HPACKEncoder()  # type: ignore[assignment]
     h.decoder = HPACKDecoder(h.decoder.max_header_list_size)  # type: ignore[assignment]
     h.state_machine = GoawayTolerantStateMachine()
     h.local_settings = h2.settings.Settings(client=True, initial_values=settings)
