@@ -28,8 +28,9 @@ cdef class H1Pools:
     cdef object _connect           # async (loop, key, pool) -> H1Connection
     cdef object _idle_timeout
     cdef object _max_idle
-    cdef object _last_loop
-    cdef Pool _last_pool
+    # (loop, pool) of the last lookup, as one object: threads running their own loops on one
+    # transport always read a matching pair
+    cdef tuple _last
     cdef dict _pools
     cdef public object timeout
     cdef public object read_timeout
@@ -43,16 +44,16 @@ cdef class H1Pools:
         self.read_timeout = read_timeout
 
     cdef Pool pool_for(self, object loop):
-        if loop is self._last_loop:
-            return self._last_pool
+        cdef tuple last = self._last
+        if last is not None and last[0] is loop:
+            return <Pool>last[1]
         pool = self._pools.get(loop)
         if pool is None:
             # a pool never outlives its loop: drop those of closed loops
             for old in [l for l in self._pools if l.is_closed()]:
                 self._pools.pop(old).close()
             pool = self._pools[loop] = Pool(loop, self._idle_timeout, self._max_idle)
-        self._last_loop = loop
-        self._last_pool = pool
+        self._last = (loop, pool)
         return pool
 
     def current_pool(self):
@@ -60,8 +61,7 @@ cdef class H1Pools:
 
     def close(self):
         pools, self._pools = self._pools, {}
-        self._last_loop = None
-        self._last_pool = None
+        self._last = None
         for loop, pool in pools.items():
             if loop.is_closed():
                 continue

@@ -204,12 +204,14 @@ class H2Pools:
         self.timeout = timeout
         self.read_timeout = read_timeout
         self._pools: dict[asyncio.AbstractEventLoop, H2Pool] = {}
-        self._last_loop: asyncio.AbstractEventLoop | None = None
-        self._last_pool: H2Pool | None = None
+        # (loop, pool) of the last lookup as one object: threads running their own loops on
+        # one transport always read a matching pair
+        self._last: tuple[asyncio.AbstractEventLoop, H2Pool] | None = None
 
     def pool_for(self, loop: asyncio.AbstractEventLoop) -> H2Pool:
-        if loop is self._last_loop:
-            return self._last_pool  # type: ignore[return-value]
+        last = self._last
+        if last is not None and last[0] is loop:
+            return last[1]
         pool = self._pools.get(loop)
         if pool is None:
             # a pool never outlives its loop: drop those of closed loops
@@ -218,8 +220,7 @@ class H2Pools:
             pool = self._pools[loop] = H2Pool(
                 loop, self._connect, self._idle_timeout, self._max_idle
             )
-        self._last_loop = loop
-        self._last_pool = pool
+        self._last = (loop, pool)
         return pool
 
     def exchange(
@@ -237,7 +238,6 @@ class H2Pools:
 
     def close(self) -> None:
         pools, self._pools = self._pools, {}
-        self._last_loop = None
-        self._last_pool = None
+        self._last = None
         for pool in pools.values():
             pool.close()
