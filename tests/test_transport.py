@@ -470,3 +470,31 @@ async def test_use_system_dns(make_transport, http_server):
     client = Client(make_transport(use_system_dns=True))
     resp = await client.get(f"http://localhost:{http_server.port}/echo")
     assert resp.status == 200
+
+
+def test_one_transport_from_threads_each_with_its_own_loop(http_server, ca_pem):
+    # pools are per running loop: connections never cross from one thread's loop to another's
+    import threading
+
+    transport = HTTPTransport(tls_ca_cert=ca_pem)
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        async def run() -> None:
+            client = Client(transport)
+            for _ in range(100):
+                r = await client.get(http_server.url + "/echo")
+                assert r.status == 200
+
+        try:
+            asyncio.run(run())
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=work) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert errors == []
+    asyncio.run(transport.aclose())
