@@ -31,6 +31,7 @@ class H2Core:
         conn_window: int,
         max_frame_size: int,
         max_header_list_size: int,
+        max_fields: int,
         conn_ack_batch: int,
     ) -> None: ...
     def initiate(self) -> None: ...

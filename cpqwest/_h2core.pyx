@@ -6,13 +6,16 @@ and queues what we send; the owner (`pyqwest._h2.connection.H2Connection`) does 
 writes `data_to_send()` out. Nothing is allocated per frame beyond the payload it delivers:
 events go straight to the objects concerned, as method calls:
 
-- on a stream (a `StreamState` subclass): `_on_head(fields)`, `_on_data(data, flow_len)`,
-  `_on_trailers(fields)`, `_on_end()`, `_on_reset(code)`, `_on_stream_error(code, text)`
+- on a stream (a `StreamState` subclass): `_on_head(status, fields)`,
+  `_on_data(data, flow_len)`, `_on_trailers(fields)`, `_on_end()`, `_on_reset(code)`, `_on_stream_error(code, text)`
   (the server broke the protocol on that stream, which is reset), `_wake_sender()` (its send
   window grew);
 - on the owner: `_on_settings()`, `_on_window()` (the connection's send window grew),
   `_on_goaway(code, last_stream_id)`, `_stream_closed(stream)` (the stream left `streams`:
   both ends finished, or reset).
+
+Response heads and trailers are checked as RFC 9113 §8.2 wants and against the limits given
+(a stream error otherwise); their fields arrive as (name, value) pairs of str (latin-1).
 
 A connection error raises `ProtocolError` out of the reading call, with GOAWAY queued; the
 connection is dead from then on. Frames on streams that are closed (reset by us, or finished)
@@ -25,6 +28,7 @@ response heads decoded by `cpqwest._hpack.Decoder`.
 from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE, PyByteArray_Resize
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize, PyBytes_GET_SIZE
+from cpython.unicode cimport PyUnicode_DecodeLatin1
 from libc.stdint cimport int64_t, uint32_t
 from libc.string cimport memcpy, memmove
 
@@ -73,6 +77,18 @@ cdef Py_ssize_t DEFAULT_FRAME_SIZE = 16384
 cdef Py_ssize_t DEFAULT_WINDOW = 65535
 # A header block (HEADERS and its CONTINUATIONs, HPACK-coded) larger than this is refused.
 cdef Py_ssize_t MAX_BLOCK = 1 << 20
+
+# Connection-specific fields HTTP/2 forbids (RFC 9113 §8.2.2).
+cdef frozenset FORBIDDEN_FIELDS = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"transfer-encoding", b"upgrade"}
+)
+
+# tchar (RFC 9110 §5.6.2) without upper case: the characters of a field name
+cdef unsigned char TOKEN[256]
+cdef bytes _TCHARS = b"!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyz"
+cdef Py_ssize_t _i
+for _i in range(len(_TCHARS)):
+    TOKEN[<unsigned char>_TCHARS[_i]] = 1
 
 cdef bytes PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 # The output buffer starts this large and goes back to it when it grew beyond 4 times that.
@@ -129,6 +145,7 @@ cdef class H2Core:
     cdef readonly object max_concurrent_streams  # the server's; None until it says
     cdef readonly bint goaway_received
     cdef readonly bint dead        # GOAWAY sent: nothing more is read or sent
+    cdef Py_ssize_t _max_fields
     cdef bytearray _out
     cdef Py_ssize_t _olen
     cdef object _decoder
@@ -155,15 +172,18 @@ cdef class H2Core:
 
     def __cinit__(self, handler, int64_t stream_window, int64_t conn_window,
                   Py_ssize_t max_frame_size, Py_ssize_t max_header_list_size,
-                  int64_t conn_ack_batch):
+                  Py_ssize_t max_fields, int64_t conn_ack_batch):
         self._handler = handler
         self.streams = {}
         self._out = bytearray(OUT_SIZE)
         self._olen = 0
-        self._decoder = Decoder(max_header_list_size)
+        # the decoder's limit only guards memory (over it, the HPACK context is lost: a
+        # connection error); a head over max_header_list_size is that stream's error
+        self._decoder = Decoder(4 * max_header_list_size)
         self._encoder = Encoder()
         self._max_in_frame = max_frame_size
         self._max_header_list = max_header_list_size
+        self._max_fields = max_fields
         self._local_stream_window = stream_window
         self._remote_stream_window = DEFAULT_WINDOW
         self.max_outbound_frame_size = DEFAULT_FRAME_SIZE
@@ -581,15 +601,17 @@ cdef class H2Core:
         return 0
 
     cdef int _on_block(self, uint32_t sid, bint end_stream, bytes block) except -1:
-        cdef list fields
+        cdef list fields, pairs
         cdef StreamState s
         cdef tuple first
+        cdef str problem
+        cdef int status = -1
         # decoded whatever the stream's state: the HPACK table is the connection's
         try:
             fields = self._decoder.decode(block, True)
         except OversizedHeaderListError:
             self._error(ENHANCE_YOUR_CALM,
-                        f"header list larger than {self._max_header_list} bytes")
+                        f"header list larger than {4 * self._max_header_list} bytes")
         except HPACKError as exc:
             self._error(COMPRESSION_ERROR, f"invalid header block: {exc}")
         s = self._stream(sid, "HEADERS")
@@ -606,15 +628,68 @@ cdef class H2Core:
                         return self._stream_error(s, PROTOCOL_ERROR,
                                                   "informational response with END_STREAM")
                     return 0
+            pairs = []
+            problem = self._fields(fields, &status, pairs)
+            if problem is not None:
+                return self._stream_error(s, PROTOCOL_ERROR, problem)
             s.got_head = True
-            s._on_head(fields)
+            s._on_head(status, pairs)
         elif not end_stream:
             return self._stream_error(s, PROTOCOL_ERROR, "trailers without END_STREAM")
         else:
-            s._on_trailers(fields)
+            pairs = []
+            problem = self._fields(fields, NULL, pairs)
+            if problem is not None:
+                return self._stream_error(s, PROTOCOL_ERROR, problem)
+            s._on_trailers(pairs)
         if end_stream and not s.closed:
             self._end_remote(s)
         return 0
+
+    cdef str _fields(self, list fields, int* status, list pairs):
+        """Check a response head (`status` given) or trailers (NULL) as RFC 9113 §8.2 wants,
+        append its (name, value) str pairs to `pairs`; the problem, or None."""
+        cdef Py_ssize_t size = 0, n_name, n_value, i
+        cdef const unsigned char* name
+        cdef const unsigned char* value
+        cdef unsigned char c
+        cdef bytes b_name, b_value
+        for field in fields:
+            b_name = <bytes>(<tuple>field)[0]
+            b_value = <bytes>(<tuple>field)[1]
+            name = <const unsigned char*>PyBytes_AS_STRING(b_name)
+            value = <const unsigned char*>PyBytes_AS_STRING(b_value)
+            n_name = PyBytes_GET_SIZE(b_name)
+            n_value = PyBytes_GET_SIZE(b_value)
+            if n_name and name[0] == 0x3A:  # ":"
+                if status == NULL or pairs or b_name != b":status" or status[0] >= 0:
+                    return f"unexpected pseudo-header field {b_name!r}"
+                if (n_value != 3 or not 0x30 <= value[0] <= 0x39 or not 0x30 <= value[1] <= 0x39
+                        or not 0x30 <= value[2] <= 0x39):
+                    return f"invalid :status {b_value!r}"
+                status[0] = (value[0] - 0x30) * 100 + (value[1] - 0x30) * 10 + value[2] - 0x30
+                continue
+            if n_name == 0:
+                return f"invalid header field {b_name!r}"
+            for i in range(n_name):
+                if not TOKEN[name[i]]:
+                    return f"invalid header field {b_name!r}"
+            for i in range(n_value):
+                c = value[i]
+                if c == 0 or c == 0x0D or c == 0x0A:
+                    return f"invalid header field {b_name!r}"
+            if b_name in FORBIDDEN_FIELDS:
+                return f"invalid header field {b_name!r}"
+            size += n_name + n_value
+            pairs.append((PyUnicode_DecodeLatin1(<const char*>name, n_name, NULL),
+                          PyUnicode_DecodeLatin1(<const char*>value, n_value, NULL)))
+        if status != NULL and status[0] < 0:
+            return "response without :status"
+        if len(pairs) > self._max_fields:
+            return f"more than {self._max_fields} header fields"
+        if size > self._max_header_list:
+            return f"response head larger than {self._max_header_list} bytes"
+        return None
 
     cdef int _on_window_update(self, uint32_t sid, const unsigned char* p,
                                Py_ssize_t length) except -1:

@@ -42,13 +42,13 @@ class Stream(StreamState):
     def __init__(self) -> None:
         self.events: list[tuple[Any, ...]] = []
 
-    def _on_head(self, fields: list[tuple[bytes, bytes]]) -> None:
-        self.events.append(("head", fields))
+    def _on_head(self, status: int, fields: list[tuple[str, str]]) -> None:
+        self.events.append(("head", status, fields))
 
     def _on_data(self, data: bytes, flow_len: int) -> None:
         self.events.append(("data", data, flow_len))
 
-    def _on_trailers(self, fields: list[tuple[bytes, bytes]]) -> None:
+    def _on_trailers(self, fields: list[tuple[str, str]]) -> None:
         self.events.append(("trailers", fields))
 
     def _on_end(self) -> None:
@@ -92,7 +92,7 @@ def new_core(
     ack_batch: int = CONN_WINDOW // 4,
 ) -> tuple[H2Core, Owner]:
     owner = Owner()
-    core = H2Core(owner, stream_window, conn_window, MAX_FRAME, 256 << 10, ack_batch)
+    core = H2Core(owner, stream_window, conn_window, MAX_FRAME, 256 << 10, 100, ack_batch)
     core.initiate()
     return core, owner
 
@@ -207,7 +207,7 @@ def test_get_exchange_closes_the_stream_without_a_reset() -> None:
     p.server.send_data(s.id, b"ok", end_stream=True)
     p.pump()
     assert s.events == [
-        ("head", [(b":status", b"200"), (b"content-length", b"2")]),
+        ("head", 200, [("content-length", "2")]),
         ("data", b"ok", 2),
         ("end", True),  # closed before the owner hears of the end
     ]
@@ -276,7 +276,7 @@ def test_max_frame_size_and_continuation_both_ways() -> None:
     assert (b"x-big", big.encode()) in req.headers
     p.server.send_headers(s.id, [(":status", "200"), ("x-big", big)], end_stream=True)
     p.pump()
-    assert s.events[0] == ("head", [(b":status", b"200"), (b"x-big", big.encode())])
+    assert s.events[0] == ("head", 200, [("x-big", big)])
     assert s.events[-1] == ("end", True)
     p.server.update_settings({h2.settings.SettingCodes.MAX_FRAME_SIZE: 20000})
     p.pump()
@@ -329,9 +329,9 @@ def test_trailers_and_informational_responses() -> None:
     p.server.send_headers(s.id, [("x-trailer", "t")], end_stream=True)
     p.pump()
     assert s.events == [
-        ("head", [(b":status", b"200")]),
+        ("head", 200, []),
         ("data", b"body", 4),
-        ("trailers", [(b"x-trailer", b"t")]),
+        ("trailers", [("x-trailer", "t")]),
         ("end", True),
     ]
 
@@ -370,7 +370,7 @@ def test_frames_on_a_stream_we_reset_are_dropped() -> None:
     s2 = p.request()
     p.server.send_headers(s2.id, [(":status", "200")], end_stream=True)
     p.pump()
-    assert s2.events == [("head", [(b":status", b"200")]), ("end", True)]
+    assert s2.events == [("head", 200, []), ("end", True)]
 
 
 def test_goaway_from_the_server() -> None:
@@ -562,7 +562,7 @@ def test_unknown_frames_and_priority_are_ignored() -> None:
     core.receive_data(
         H(s.id, head_block(), flags=["END_HEADERS", "END_STREAM", "PRIORITY"]).serialize()
     )
-    assert s.events == [("head", [(b":status", b"200")]), ("end", True)]
+    assert s.events == [("head", 200, []), ("end", True)]
 
 
 # --- stream errors ----------------------------------------------------------------------------
@@ -611,6 +611,96 @@ def test_stream_errors(case: str) -> None:
     (rst,) = sent_frames(core)
     assert isinstance(rst, RstStreamFrame) and rst.stream_id == s.id and rst.error_code == code
     assert not core.dead and other.id in core.streams
+
+
+MALFORMED = {
+    "upper-case name": ([(b":status", b"200"), (b"X-A", b"1")], "invalid header field b'X-A'"),
+    "empty name": ([(b":status", b"200"), (b"", b"1")], "invalid header field"),
+    "space in name": ([(b":status", b"200"), (b"x a", b"1")], "invalid header field"),
+    "cr in value": ([(b":status", b"200"), (b"x-a", b"1\r2")], "invalid header field"),
+    "nul in value": ([(b":status", b"200"), (b"x-a", b"\x00")], "invalid header field"),
+    "connection field": ([(b":status", b"200"), (b"connection", b"close")], "invalid header"),
+    "pseudo after a field": ([(b"x-a", b"1"), (b":status", b"200")], "unexpected pseudo"),
+    "two statuses": ([(b":status", b"200"), (b":status", b"200")], "unexpected pseudo"),
+    "request pseudo field": ([(b":status", b"200"), (b":path", b"/")], "unexpected pseudo"),
+    "no status": ([(b"x-a", b"1")], "response without :status"),
+    "status of 2 digits": ([(b":status", b"20")], "invalid :status b'20'"),
+    "status not digits": ([(b":status", b"2x0")], "invalid :status"),
+    "101 fields": ([(b":status", b"200")] + [(b"x-a", b"1")] * 101, "more than 100 header"),
+    "head too large": ([(b":status", b"200"), (b"x-a", b"v" * (256 << 10))], "larger than"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_malformed_heads_are_stream_errors(case: str) -> None:
+    fields, text = MALFORMED[case]
+    core, _ = ready_core()
+    s = open_one(core)
+    block = hpack.Encoder().encode(fields)
+    size = len(block)
+    frames_ = [
+        H(
+            s.id,
+            block[:16384],
+            flags=["END_STREAM"] if size > 16384 else ["END_HEADERS", "END_STREAM"],
+        ).serialize()
+    ]
+    for i in range(16384, size, 16384):
+        last = i + 16384 >= size
+        frames_.append(
+            ContinuationFrame(
+                s.id, data=block[i : i + 16384], flags=["END_HEADERS"] if last else []
+            ).serialize()
+        )
+    for f in frames_:
+        core.receive_data(f)
+    (event,) = s.events
+    assert event[:2] == ("error", 1) and text in event[2]
+    (rst,) = sent_frames(core)
+    assert isinstance(rst, RstStreamFrame) and rst.error_code == 1
+
+
+def test_huge_header_list_is_a_connection_error() -> None:
+    core, _ = ready_core()
+    s = open_one(core)
+    # an HPACK bomb: 2500 copies of one indexed 500-byte field, 1.3 MB decoded
+    block = hpack.Encoder().encode([(b":status", b"200")] + [(b"x-a", b"v" * 500)] * 2500)
+    assert len(block) < 16384
+    with pytest.raises(ProtocolError) as info:
+        core.receive_data(H(s.id, block, flags=["END_HEADERS"]).serialize())
+    assert info.value.code == 11 and "header list larger than" in str(info.value)
+
+
+def test_endless_continuation_is_a_connection_error() -> None:
+    core, _ = ready_core()
+    s = open_one(core)
+    core.receive_data(H(s.id, b"\x82").serialize())
+    with pytest.raises(ProtocolError) as info:
+        for _ in range(6):
+            core.receive_data(ContinuationFrame(s.id, data=b"\x82" * 200000).serialize())
+    assert info.value.code == 11 and "header block larger than" in str(info.value)
+
+
+def test_pseudo_field_in_trailers_is_a_stream_error() -> None:
+    core, _ = ready_core()
+    s = open_one(core)
+    enc = hpack.Encoder()
+    core.receive_data(
+        H(s.id, enc.encode([(b":status", b"200")]), flags=["END_HEADERS"]).serialize()
+    )
+    core.receive_data(
+        H(s.id, enc.encode([(b":status", b"200")]), flags=["END_HEADERS", "END_STREAM"]).serialize()
+    )
+    assert s.events[0] == ("head", 200, [])
+    assert s.events[1][:2] == ("error", 1) and "unexpected pseudo" in s.events[1][2]
+
+
+def test_field_values_are_latin_1() -> None:
+    core, _ = ready_core()
+    s = open_one(core)
+    block = hpack.Encoder().encode([(b":status", b"404"), (b"x-a", b"caf\xe9 \xff")])
+    core.receive_data(H(s.id, block, flags=["END_HEADERS", "END_STREAM"]).serialize())
+    assert s.events[0] == ("head", 404, [("x-a", "café ÿ")])
 
 
 # --- sending ----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from cpqwest._errors import RemoteProtocolError
 from cpqwest._h2core import H2Core, ProtocolError
 
 from .errors import reason
-from .headers import MAX_HEAD_BYTES
+from .headers import MAX_HEAD_BYTES, MAX_HEADER_FIELDS
 from .stream import H2Stream, upload
 
 if TYPE_CHECKING:
@@ -47,7 +47,13 @@ class H2Connection(asyncio.BufferedProtocol):
         self.key = key
         self.transport: asyncio.Transport | None = None
         self.h2 = H2Core(
-            self, STREAM_WINDOW, CONN_WINDOW, MAX_FRAME_SIZE, MAX_HEAD_BYTES, CONN_ACK_BATCH
+            self,
+            STREAM_WINDOW,
+            CONN_WINDOW,
+            MAX_FRAME_SIZE,
+            MAX_HEAD_BYTES,
+            MAX_HEADER_FIELDS,
+            CONN_ACK_BATCH,
         )
         self.streams: dict[int, H2Stream] = self.h2.streams  # the open ones (the core's)
         self.max_streams = 100  # the peer's SETTINGS_MAX_CONCURRENT_STREAMS once known

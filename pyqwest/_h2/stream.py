@@ -20,13 +20,11 @@ from cpqwest._protocol import WAIT
 from .errors import (
     CANCEL,
     INTERNAL_ERROR,
-    PROTOCOL_ERROR,
     REFUSED_STREAM,
     mapped,
     reason,
     stream_error,
 )
-from .headers import Malformed, response_fields
 
 if TYPE_CHECKING:
     from .connection import H2Connection
@@ -144,12 +142,7 @@ class H2Stream(StreamState):
             self._wake(exc)
 
     # --- events from the connection ---------------------------------------------------------
-    def _on_head(self, raw: list[tuple[bytes, bytes]]) -> None:
-        try:
-            status, pairs = response_fields(raw, True)
-        except Malformed as exc:
-            self._fail_protocol(str(exc))
-            return
+    def _on_head(self, status: int, pairs: list[tuple[str, str]]) -> None:
         self.got_bytes = True
         self.status = status
         self.headers = pairs
@@ -178,11 +171,8 @@ class H2Stream(StreamState):
         if self._body_waiter is not None:
             self._wake_reader()
 
-    def _on_trailers(self, raw: list[tuple[bytes, bytes]]) -> None:
-        try:
-            self.trailers = response_fields(raw, False)[1]
-        except Malformed as exc:
-            self._fail_protocol(str(exc))
+    def _on_trailers(self, pairs: list[tuple[str, str]]) -> None:
+        self.trailers = pairs
 
     def _on_end(self) -> None:
         """The response is complete (END_STREAM, or a NO_ERROR reset after the head)."""
@@ -223,9 +213,6 @@ class H2Stream(StreamState):
         """The server broke the protocol on this stream (reset already)."""
         self._fail(RemoteProtocolError(what))
 
-    def _fail_protocol(self, what: str) -> None:
-        self._fail(RemoteProtocolError(what))
-        self._reset(PROTOCOL_ERROR)
 
     # --- sending ----------------------------------------------------------------------------
     def _send_body(self, body: bytes) -> None:
