@@ -27,6 +27,8 @@ from hyperframe.frame import (
     SettingsFrame,
     WindowUpdateFrame,
 )
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cpqwest._h2core import H2Core, ProtocolError, StreamState, UsageError
 
@@ -743,3 +745,49 @@ def test_preface_bytes() -> None:
     assert isinstance(window, WindowUpdateFrame)
     assert window.window_increment == CONN_WINDOW - 65535
     assert core.data_to_send() == b""
+
+
+# --- properties -------------------------------------------------------------------------------
+
+frame_strategy = st.builds(
+    lambda ftype, flags, sid, payload: (
+        struct.pack(">I", len(payload))[1:]
+        + bytes([ftype, flags])
+        + struct.pack(">I", sid)
+        + payload
+    ),
+    ftype=st.sampled_from([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 0x42]),
+    flags=st.sampled_from([0, 1, 4, 5, 8, 9, 0x20, 0x25, 0x2D, 0xFF]),
+    sid=st.sampled_from([0, 1, 2, 3, 5, 0x80000001]),
+    payload=st.one_of(
+        st.binary(max_size=40),
+        st.just(head_block()),
+        st.just(b"\x00\x00\x00\x08"),
+        st.just(b"\x00\x04\x00\x01\x00\x00"),
+    ),
+)
+
+
+def _run(chunks: list[bytes]) -> tuple[list[Any], list[Any], str | None]:
+    core, owner = ready_core()
+    streams = [open_one(core, end_stream=False), open_one(core)]
+    error = None
+    try:
+        for chunk in chunks:
+            core.receive_data(chunk)
+    except ProtocolError as exc:
+        error = f"{exc.code} {exc}"
+        assert core.dead
+    return [s.events for s in streams], owner.events, error
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(frame_strategy, max_size=8), st.data())
+def test_arbitrary_frames_raise_only_protocol_errors_whatever_the_split(
+    frames_: list[bytes], data: Any
+) -> None:
+    stream = b"".join(frames_)
+    whole = _run([stream])
+    cuts = sorted(data.draw(st.lists(st.integers(0, len(stream)), max_size=6)))
+    pieces = [stream[a:b] for a, b in zip([0, *cuts], [*cuts, len(stream)], strict=True)]
+    assert _run(pieces) == whole

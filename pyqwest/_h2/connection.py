@@ -102,7 +102,7 @@ class H2Connection(asyncio.BufferedProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self._ready is not None:
+        if self._ready is not None and not self._ready.done():
             # still connecting (a TLS 1.3 server rejecting our certificate looks like this)
             cause: BaseException = (
                 exc if isinstance(exc, OSError)

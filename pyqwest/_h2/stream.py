@@ -17,14 +17,7 @@ from cpqwest._errors import ReadError, RemoteProtocolError, WriteError
 from cpqwest._h2core import StreamState
 from cpqwest._protocol import WAIT
 
-from .errors import (
-    CANCEL,
-    INTERNAL_ERROR,
-    REFUSED_STREAM,
-    mapped,
-    reason,
-    stream_error,
-)
+from .errors import CANCEL, INTERNAL_ERROR, REFUSED_STREAM, mapped, reason, stream_error
 
 if TYPE_CHECKING:
     from .connection import H2Connection
@@ -212,7 +205,6 @@ class H2Stream(StreamState):
     def _on_stream_error(self, code: int, what: str) -> None:
         """The server broke the protocol on this stream (reset already)."""
         self._fail(RemoteProtocolError(what))
-
 
     # --- sending ----------------------------------------------------------------------------
     def _send_body(self, body: bytes) -> None:
