@@ -308,8 +308,9 @@ cdef class H2Core:
         self._end_local(stream)
 
     def acknowledge(self, StreamState stream not None, int64_t n):
-        """The consumer took `n` bytes of the stream's data: grow its receive window."""
-        if stream.closed or n <= 0 or self.dead:
+        """The consumer took `n` bytes of the stream's data: grow its receive window (unless
+        no more can come)."""
+        if stream.closed or stream.recv_end or n <= 0 or self.dead:
             return
         stream.recv_window += n
         self._window_update(stream.id, n)
@@ -556,6 +557,8 @@ cdef class H2Core:
         if s.recv_window < 0:
             return self._stream_error(s, FLOW_CONTROL_ERROR,
                                       "stream flow-control window exceeded")
+        if flags & FLAG_END_STREAM:
+            s.recv_end = True  # before _on_data: nothing more to acknowledge
         if length:
             s._on_data(PyBytes_FromStringAndSize(<const char*>p + start, size), length)
         if flags & FLAG_END_STREAM and not s.closed:

@@ -735,6 +735,21 @@ def test_frames_we_send() -> None:
     assert not core.streams.get(s2.id)
 
 
+def test_no_window_update_once_the_response_ended() -> None:
+    core, _ = ready_core()
+    s = open_one(core, end_stream=False)
+
+    def ack_in_on_data(data: bytes, flow_len: int) -> None:
+        assert s.recv_end  # told before the data: nothing more will come
+        core.acknowledge(s, flow_len)
+
+    s._on_data = ack_in_on_data  # type: ignore[method-assign]
+    core.receive_data(H(s.id, head_block(), flags=["END_HEADERS"]).serialize())
+    core.receive_data(DataFrame(s.id, b"x" * 100, flags=["END_STREAM"]).serialize())
+    core.acknowledge(s, 100)
+    assert sent_frames(core) == []
+
+
 def test_preface_bytes() -> None:
     core, _ = new_core()
     data = core.data_to_send()

@@ -37,6 +37,8 @@ STREAM_WINDOW = 4 << 20
 CONN_ACK_BATCH = CONN_WINDOW // 4
 # The largest frame we accept (the peer may send smaller ones).
 MAX_FRAME_SIZE = 1 << 18
+# Linux only: ask for immediate ACKs (see H2Connection.buffer_updated)
+_TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
 
 
 class H2Connection(asyncio.BufferedProtocol):
@@ -70,10 +72,13 @@ class H2Connection(asyncio.BufferedProtocol):
         self._blocked: set[H2Stream] = set()  # streams waiting for flow-control window
         self._flush_pending = False
         self._goaway_last = -1  # last-stream-id of a graceful GOAWAY being drained
+        self._sock: Any = None  # the TCP socket, where TCP_QUICKACK exists
 
     # --- asyncio protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
+        if _TCP_QUICKACK is not None:
+            self._sock = transport.get_extra_info("socket")
         self.h2.initiate()
         self.flush()
 
@@ -87,6 +92,19 @@ class H2Connection(asyncio.BufferedProtocol):
             self._protocol_error(exc)
             return
         self.flush()
+        if self.streams and self._sock is not None:
+            self._quickack()
+
+    def _quickack(self) -> None:
+        # More is expected. Servers that write HTTP/2 with Nagle's algorithm on (nginx does)
+        # hold a response's last small segment until what they sent before is acknowledged,
+        # and Linux delays that ACK by up to 40 ms when the reader keeps up: measured, a third
+        # to a half of 1 MiB downloads from nginx took 40 ms more. One setsockopt per read
+        # (most reads carry many responses) makes the kernel acknowledge at once.
+        try:
+            self._sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
+        except (OSError, AttributeError):
+            self._sock = None
 
     def data_received(self, data: bytes) -> None:
         try:
@@ -95,6 +113,8 @@ class H2Connection(asyncio.BufferedProtocol):
             self._protocol_error(exc)
             return
         self.flush()
+        if self.streams and self._sock is not None:
+            self._quickack()
 
     def _protocol_error(self, exc: ProtocolError) -> None:
         self.flush()  # the core queued a GOAWAY
