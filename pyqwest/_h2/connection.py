@@ -86,10 +86,17 @@ class H2Connection(asyncio.BufferedProtocol):
         return self.h2.get_buffer()
 
     def buffer_updated(self, nbytes: int) -> None:
+        self._read(self.h2.buffer_updated, nbytes)
+
+    def data_received(self, data: bytes) -> None:
+        self._read(self.h2.receive_data, data)
+
+    def _read(self, feed: Callable[[Any], None], arg: Any) -> None:
         try:
-            self.h2.buffer_updated(nbytes)
+            feed(arg)
         except ProtocolError as exc:
-            self._protocol_error(exc)
+            self.flush()  # the core queued a GOAWAY
+            self._fail(RemoteProtocolError(f"connection error detected: {exc}"))
             return
         self.flush()
         if self.streams and self._sock is not None:
@@ -105,20 +112,6 @@ class H2Connection(asyncio.BufferedProtocol):
             self._sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
         except (OSError, AttributeError):
             self._sock = None
-
-    def data_received(self, data: bytes) -> None:
-        try:
-            self.h2.receive_data(data)
-        except ProtocolError as exc:
-            self._protocol_error(exc)
-            return
-        self.flush()
-        if self.streams and self._sock is not None:
-            self._quickack()
-
-    def _protocol_error(self, exc: ProtocolError) -> None:
-        self.flush()  # the core queued a GOAWAY
-        self._fail(RemoteProtocolError(f"connection error detected: {exc}"))
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
