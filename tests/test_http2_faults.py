@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
-import h2.settings
 import pytest
 from servers.h2raw import H2RawServer, H2Request, H2ServerConn
 
@@ -507,84 +506,3 @@ async def test_total_timeout_covers_waiting_for_a_stream_slot(
             await client.get(server.url_for("/"))
     # closing it freed the slot
     assert (await client.get(server.url_for("/"))).content == b"ok"
-
-
-# --- the protocol core against a real peer -------------------------------------------------------
-
-
-async def test_completed_exchanges_send_no_reset(
-    client: Client, h2_server_factory: ServerFactory
-) -> None:
-    server = h2_server_factory()
-    await client.get(server.url_for("/"))
-    await client.post(server.url_for("/"), content=b"body")
-    async with client.stream("GET", server.url_for("/")) as resp:
-        assert b"".join([bytes(c) async for c in resp.content]) == b"ok"
-    await client.get(server.url_for("/"))  # after the others' frames reached the server
-    assert server.resets == []
-
-
-async def test_request_on_a_dead_reused_connection_is_retried(
-    client: Client, h2_server_factory: ServerFactory
-) -> None:
-    async def handler(req: H2Request) -> None:
-        if req.conn.index == 0 and len(req.conn.requests) == 2:
-            req.conn.abort()  # gone without GOAWAY, as a stale pooled connection is
-            return
-        await req.respond(200, f"conn{req.conn.index}".encode())
-
-    server = h2_server_factory(handler)
-    assert (await client.get(server.url_for("/"))).content == b"conn0"
-    assert (await client.get(server.url_for("/"))).content == b"conn1"
-
-
-async def test_informational_responses_are_skipped(
-    client: Client, h2_server_factory: ServerFactory
-) -> None:
-    async def handler(req: H2Request) -> None:
-        await req.send_headers(103, [("link", "</style.css>; rel=preload")])
-        await req.respond(200, b"final", headers=[("x-final", "1")])
-
-    server = h2_server_factory(handler)
-    resp = await client.get(server.url_for("/"))
-    assert (resp.status, resp.content, resp.headers["x-final"]) == (200, b"final", "1")
-
-
-async def test_response_head_in_continuation_frames(
-    client: Client, h2_server_factory: ServerFactory
-) -> None:
-    values = [f"{i:04d}" + "v" * 2000 for i in range(40)]  # 80 KB: HEADERS + CONTINUATIONs
-
-    async def handler(req: H2Request) -> None:
-        await req.respond(200, b"ok", headers=[(f"x-h{i}", v) for i, v in enumerate(values)])
-
-    server = h2_server_factory(handler)
-    resp = await client.get(server.url_for("/"))
-    assert [resp.headers[f"x-h{i}"] for i in range(40)] == values
-    assert resp.content == b"ok"
-
-
-async def test_server_ping_and_settings_change_mid_upload(
-    client: Client, h2_server_factory: ServerFactory
-) -> None:
-    # (a window *reduction* mid-upload would stall: h2's server side re-evaluates its window
-    # updates only when more data arrives, which a sender at a negative window never sends)
-    async def handler(req: H2Request) -> None:
-        conn = req.conn
-        conn.h2.ping(b"pingpong")
-        conn.h2.update_settings({h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 100000})
-        await conn.flush()
-        body = await req.read_body()
-        await req.respond(200, str(len(body)).encode())
-
-    server = h2_server_factory(
-        handler, settings={h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: 1000}
-    )
-
-    async def chunks() -> AsyncIterator[bytes]:
-        for _ in range(50):
-            yield b"u" * 10000
-            await asyncio.sleep(0)
-
-    resp = await client.post(server.url_for("/"), content=chunks())
-    assert resp.content == b"500000"

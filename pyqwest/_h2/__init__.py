@@ -1,13 +1,12 @@
-"""HTTP/2: a connection protocol, its streams, per-loop pools, over the protocol core in C
-(`cpqwest._h2core`: frames, flow control, stream states; HPACK in `cpqwest._hpack`).
+"""HTTP/2 on top of the h2 library: a connection protocol, its streams, per-loop pools.
 
-One `H2Connection` (an `asyncio.BufferedProtocol`) per origin carries many concurrent streams
+One `H2Connection` (an `asyncio.Protocol`) per origin carries many concurrent streams
 (connection.py); each request/response is an `H2Stream` (stream.py), which offers the
 body-consumer interface `_WireContent` uses on an HTTP/1.1 connection (`take_chunk`,
 `wait_chunk`, `release`, `abort`, `parser.trailers`...), so an HTTP/2 response goes through the
 same `Response` code path. `H2Pools` (pool.py) keeps the connections of a transport, per event
 loop; headers.py builds request header lists and checks response heads; errors.py words and
-maps HTTP/2 errors.
+maps HTTP/2 errors; library.py adapts h2 and hpack.
 """
 
 from .connection import ALPNNegotiator, H2Connection

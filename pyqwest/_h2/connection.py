@@ -1,30 +1,42 @@
-"""H2Connection: one HTTP/2 connection (an asyncio protocol over a `cpqwest._h2core.H2Core`)
-and ALPNNegotiator, which hands a TLS connection to it or to HTTP/1.1 as ALPN decided.
+"""H2Connection: one HTTP/2 connection (an asyncio protocol driving an h2 state machine) and
+ALPNNegotiator, which hands a TLS connection to it or to HTTP/1.1 as ALPN decided.
 
-Each read goes to the core at once (asyncio.BufferedProtocol: into the core's own buffer);
-it calls the streams' and our `_on_*` methods as frames complete, and whatever it queued
-(acks, window updates) goes out in one `transport.write` at the end of that read. Frames
-produced outside a read (new requests, resets, body data) are flushed once per event-loop
-iteration, so requests started together share one write.
+Each read is handed to h2 at once; the events it returns are dispatched to the `H2Stream`s, and
+whatever h2 wants to send (acks, window updates) goes out in one `transport.write` at the end
+of that read. Frames produced outside a read (new requests, resets, body data) are flushed once
+per event-loop iteration, so requests started together share one write.
 
 Flow control: the connection window is raised to `CONN_WINDOW` and connection-level data is
-acknowledged (by the core) as it arrives, so one slow stream never stalls the others
-(streams: stream.py).
+acknowledged as it arrives, so one slow stream never stalls the others (streams: stream.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections import deque
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from cpqwest._errors import RemoteProtocolError
-from cpqwest._h2core import H2Core, ProtocolError
+import h2.exceptions
+import h2.settings
 
+from cpqwest._errors import RemoteProtocolError
+
+from . import library
 from .errors import reason
-from .headers import MAX_HEAD_BYTES, MAX_HEADER_FIELDS
+from .headers import MAX_HEAD_BYTES
+from .library import (
+    ConnectionTerminated,
+    DataReceived,
+    RemoteSettingsChanged,
+    ResponseReceived,
+    StreamEnded,
+    StreamReset,
+    TrailersReceived,
+    WindowUpdated,
+)
 from .stream import H2Stream, upload
 
 if TYPE_CHECKING:
@@ -37,27 +49,25 @@ STREAM_WINDOW = 4 << 20
 CONN_ACK_BATCH = CONN_WINDOW // 4
 # The largest frame we accept (the peer may send smaller ones).
 MAX_FRAME_SIZE = 1 << 18
-# Linux only: ask for immediate ACKs (see H2Connection.buffer_updated)
-_TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
+# Our SETTINGS.
+_SETTINGS = {
+    h2.settings.SettingCodes.ENABLE_PUSH: 0,
+    h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
+    h2.settings.SettingCodes.MAX_FRAME_SIZE: MAX_FRAME_SIZE,
+    h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEAD_BYTES,
+}
 
 
-class H2Connection(asyncio.BufferedProtocol):
-    """One HTTP/2 connection: an asyncio protocol driving an `H2Core`."""
+class H2Connection(asyncio.Protocol):
+    """One HTTP/2 connection: an asyncio protocol driving an h2 state machine."""
 
     def __init__(self, loop: asyncio.AbstractEventLoop, key: Any) -> None:
         self.loop = loop
         self.key = key
         self.transport: asyncio.Transport | None = None
-        self.h2 = H2Core(
-            self,
-            STREAM_WINDOW,
-            CONN_WINDOW,
-            MAX_FRAME_SIZE,
-            MAX_HEAD_BYTES,
-            MAX_HEADER_FIELDS,
-            CONN_ACK_BATCH,
-        )
-        self.streams: dict[int, H2Stream] = self.h2.streams  # the open ones (the core's)
+        self.h2 = library.new_state(_SETTINGS, MAX_FRAME_SIZE)
+        self.streams: dict[int, H2Stream] = {}
+        self.nopen = 0  # our streams h2 counts as open
         self.max_streams = 100  # the peer's SETTINGS_MAX_CONCURRENT_STREAMS once known
         self.usable = True  # takes new streams (not closed, no GOAWAY)
         self.closed = False
@@ -71,51 +81,63 @@ class H2Connection(asyncio.BufferedProtocol):
         self._write_waiters: list[asyncio.Future[None]] = []
         self._blocked: set[H2Stream] = set()  # streams waiting for flow-control window
         self._flush_pending = False
+        self._conn_unacked = 0
         self._goaway_last = -1  # last-stream-id of a graceful GOAWAY being drained
-        self._sock: Any = None  # the TCP socket, where TCP_QUICKACK exists
 
     # --- asyncio protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = transport  # type: ignore[assignment]
-        if _TCP_QUICKACK is not None:
-            self._sock = transport.get_extra_info("socket")
-        self.h2.initiate()
+        self.h2.increment_flow_control_window(CONN_WINDOW - 65535)
         self.flush()
-
-    def get_buffer(self, sizehint: int) -> memoryview:
-        return self.h2.get_buffer()
-
-    def buffer_updated(self, nbytes: int) -> None:
-        self._read(self.h2.buffer_updated, nbytes)
 
     def data_received(self, data: bytes) -> None:
-        self._read(self.h2.receive_data, data)
-
-    def _read(self, feed: Callable[[Any], None], arg: Any) -> None:
         try:
-            feed(arg)
-        except ProtocolError as exc:
-            self.flush()  # the core queued a GOAWAY
+            events: list[Any] = self.h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            self.flush()  # h2 queued a GOAWAY
             self._fail(RemoteProtocolError(f"connection error detected: {exc}"))
             return
+        streams = self.streams
+        for ev in events:
+            cls = ev.__class__
+            if cls is DataReceived:
+                n = ev.flow_controlled_length
+                self._conn_unacked += n
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    s._on_data(ev.data, n)
+            elif cls is ResponseReceived:
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    s._on_head(ev.headers)
+            elif cls is StreamEnded:
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    s._on_end()
+            elif cls is WindowUpdated:
+                self._on_window(ev.stream_id)
+            elif cls is TrailersReceived:
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    s._on_trailers(ev.headers)
+            elif cls is StreamReset:
+                s = streams.get(ev.stream_id)
+                if s is not None and ev.remote_reset:
+                    s._on_reset(ev.error_code)
+            elif cls is RemoteSettingsChanged:
+                self._on_settings()
+            elif cls is ConnectionTerminated:
+                self._on_goaway(ev.error_code, ev.last_stream_id)
+                if self.closed:
+                    return
+        if self._conn_unacked >= CONN_ACK_BATCH:
+            self.h2.increment_flow_control_window(self._conn_unacked)
+            self._conn_unacked = 0
         self.flush()
-        if self.streams and self._sock is not None:
-            self._quickack()
-
-    def _quickack(self) -> None:
-        # More is expected. Servers that write HTTP/2 with Nagle's algorithm on (nginx does)
-        # hold a response's last small segment until what they sent before is acknowledged,
-        # and Linux delays that ACK by up to 40 ms when the reader keeps up: measured, a third
-        # to a half of 1 MiB downloads from nginx took 40 ms more. One setsockopt per read
-        # (most reads carry many responses) makes the kernel acknowledge at once.
-        try:
-            self._sock.setsockopt(socket.IPPROTO_TCP, _TCP_QUICKACK, 1)
-        except (OSError, AttributeError):
-            self._sock = None
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
-        if self._ready is not None and not self._ready.done():
+        if self._ready is not None:
             # still connecting (a TLS 1.3 server rejecting our certificate looks like this)
             cause: BaseException = (
                 exc if isinstance(exc, OSError)
@@ -165,13 +187,12 @@ class H2Connection(asyncio.BufferedProtocol):
 
     # --- streams ----------------------------------------------------------------------------
     def ready(self) -> asyncio.Future[None] | None:
-        """None once the server's SETTINGS arrived, else a future resolved then (or failed
-        with the reason the connection broke first)."""
+        """None once the server's SETTINGS arrived, else a future resolved then."""
         return self._ready
 
     @property
     def available(self) -> bool:
-        return self.usable and len(self.streams) < self.max_streams
+        return self.usable and self.nopen < self.max_streams
 
     def open_stream(
         self,
@@ -182,11 +203,18 @@ class H2Connection(asyncio.BufferedProtocol):
         read_timeout: float | None,
     ) -> H2Stream:
         """Start a request (the caller checked `available`)."""
-        stream = H2Stream(self, buffered)
-        self.h2.open_stream(stream, headers, body is None)
-        if isinstance(body, bytes):
+        h = self.h2
+        sid = h.get_next_available_stream_id()
+        stream = H2Stream(self, sid, buffered)
+        end = body is None
+        h.send_headers(sid, headers, end_stream=end)
+        self.streams[sid] = stream
+        self.nopen += 1
+        if end:
+            stream.sent_end = True
+        elif isinstance(body, bytes):
             stream._send_body(body)
-        elif body is not None:
+        else:
             stream.upload_task = self.loop.create_task(upload(stream, body))
         if timeout is not None or read_timeout is not None:
             stream._start_timers(timeout, read_timeout)
@@ -207,8 +235,8 @@ class H2Connection(asyncio.BufferedProtocol):
                 n -= 1
 
     def _stream_closed(self, stream: H2Stream) -> None:
-        """The core closed `stream` (it left `streams`)."""
-        if stream.message_done:
+        self.nopen -= 1
+        if self.streams.pop(stream.id, None) is not None and stream.message_done:
             self.served += 1
         if self._cap_waiters:
             self.wake_capacity()
@@ -219,14 +247,17 @@ class H2Connection(asyncio.BufferedProtocol):
             else:
                 self._went_idle()
 
-    def _on_window(self) -> None:
-        """The connection's send window grew (a stream's: the core tells the stream)."""
-        if self._blocked:
+    def _on_window(self, stream_id: int) -> None:
+        if stream_id:
+            s = self.streams.get(stream_id)
+            if s is not None:
+                s._wake_sender()
+        elif self._blocked:
             for s in list(self._blocked):
                 s._wake_sender()
 
     def _on_settings(self) -> None:
-        limit = self.h2.max_concurrent_streams
+        limit = self.h2.remote_settings.max_concurrent_streams
         self.max_streams = limit if limit is not None else 1 << 31
         w = self._ready
         if w is not None:
@@ -234,9 +265,9 @@ class H2Connection(asyncio.BufferedProtocol):
             if not w.done():
                 w.set_result(None)
         if self._cap_waiters:
-            self.wake_capacity(max(0, self.max_streams - len(self.streams)))
+            self.wake_capacity(max(0, self.max_streams - self.nopen))
         # the initial window may have changed: blocked senders look again
-        self._on_window()
+        self._on_window(0)
 
     def _on_goaway(self, error_code: int, last_stream_id: int) -> None:
         self._unusable()
@@ -244,7 +275,7 @@ class H2Connection(asyncio.BufferedProtocol):
             if s.id > last_stream_id:
                 # never processed by the server: safe to send again elsewhere
                 s.retryable = True
-                self.h2.discard(s)
+                s._closed_by_h2()
                 s._fail(RemoteProtocolError(
                     f"connection error received: {reason(error_code)} (GOAWAY, stream not "
                     "processed)"
@@ -252,7 +283,7 @@ class H2Connection(asyncio.BufferedProtocol):
         if error_code != 0:
             self._fail(RemoteProtocolError(f"connection error received: {reason(error_code)}"))
             return
-        # graceful: the streams the server still processes finish
+        # graceful: the streams the server still processes finish (see _StateMachine)
         self._goaway_last = last_stream_id
         if not self.streams:
             self.close()
@@ -270,17 +301,19 @@ class H2Connection(asyncio.BufferedProtocol):
         """The connection is broken: every stream on it fails, it leaves the pool."""
         self._unusable()
         w = self._ready
-        if w is not None and not w.done():
-            # kept: whoever asks `ready()` later (the connector) gets the failure too
-            w.set_exception(cause)
-            w.exception()  # retrieved: nobody may be waiting
+        if w is not None:
+            self._ready = None
+            if not w.done():
+                w.set_exception(cause)
+                w.exception()  # retrieved: nobody may be waiting
         stale = self.served > 0
         for s in list(self.streams.values()):
             if stale and not s.got_bytes:
                 s.retryable = True
-            s.closed = True
+            s._h2_closed = True
             s._fail(cause)
         self.streams.clear()
+        self.nopen = 0
         self.close()
 
     def _went_idle(self) -> None:
@@ -318,14 +351,15 @@ class H2Connection(asyncio.BufferedProtocol):
         self.closed = True
         if self.streams:
             for s in list(self.streams.values()):
-                s.closed = True
+                s._h2_closed = True
                 s._fail(ConnectionResetError("connection closed"))
             self.streams.clear()
         t = self.transport
         if t is None or t.is_closing():
             return
         try:
-            self.h2.close_connection()
+            with contextlib.suppress(h2.exceptions.H2Error):
+                self.h2.close_connection()
             data = self.h2.data_to_send()
             if data:
                 t.write(data)
@@ -336,6 +370,7 @@ class H2Connection(asyncio.BufferedProtocol):
             raw = getattr(sock, "_sock", sock)
             if isinstance(raw, socket.socket):
                 raw.close()
+
 
 
 class ALPNNegotiator(asyncio.Protocol):

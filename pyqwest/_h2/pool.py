@@ -8,7 +8,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from cpqwest._h2core import UsageError
+import h2.exceptions
 
 from .connection import H2Connection
 
@@ -128,7 +128,14 @@ class H2Pool:
                 timeout = max(0.0, deadline - self.loop.time())
             try:
                 stream = conn.open_stream(headers, body, buffered, timeout, read_timeout)
-            except UsageError:
+            except h2.exceptions.TooManyStreamsError:
+                # h2 counts more open streams than we do: wait for one to end
+                conn.max_streams = max(1, min(conn.max_streams, conn.nopen))
+                attempts += 1
+                if attempts > 3:
+                    conn._unusable()
+                continue
+            except h2.exceptions.H2Error:
                 # out of stream ids, or the connection is closing: another one
                 conn._unusable()
                 attempts += 1

@@ -13,11 +13,21 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
+import h2.exceptions
+
 from cpqwest._errors import ReadError, RemoteProtocolError, WriteError
-from cpqwest._h2core import StreamState
 from cpqwest._protocol import WAIT
 
-from .errors import CANCEL, INTERNAL_ERROR, REFUSED_STREAM, mapped, reason, stream_error
+from .errors import (
+    CANCEL,
+    INTERNAL_ERROR,
+    PROTOCOL_ERROR,
+    REFUSED_STREAM,
+    mapped,
+    reason,
+    stream_error,
+)
+from .headers import Malformed, response_fields
 
 if TYPE_CHECKING:
     from .connection import H2Connection
@@ -30,14 +40,12 @@ READ_HIGH_WATER = 1 << 20
 WRITE_BATCH = 1 << 18
 
 
-class H2Stream(StreamState):
+class H2Stream:
     """One request/response exchange on an `H2Connection`.
 
     For the response's consumer it looks like an HTTP/1.1 connection positioned after the
     response head: `take_chunk()`, `wait_chunk()`, `release()`, `abort(exc)`, and `parser`
-    (itself) with `trailers`, `message_done` and `body_size`. Its protocol state (`id`,
-    `sent_end`, `recv_end`, `closed`, windows) is `StreamState`'s, kept by the connection's
-    `H2Core`, which calls the `_on_*` methods.
+    (itself) with `trailers`, `message_done` and `body_size`.
     """
 
     __slots__ = (
@@ -45,6 +53,7 @@ class H2Stream(StreamState):
         "_body_waiter",
         "_buffered",
         "_deadline",
+        "_h2_closed",
         "_last_read",
         "_read_timeout",
         "_read_timer",
@@ -57,15 +66,19 @@ class H2Stream(StreamState):
         "got_bytes",
         "head_done",
         "headers",
+        "id",
         "message_done",
+        "recv_end",
         "retryable",
+        "sent_end",
         "status",
         "trailers",
         "upload_task",
     )
 
-    def __init__(self, conn: H2Connection, buffered: bool) -> None:
+    def __init__(self, conn: H2Connection, stream_id: int, buffered: bool) -> None:
         self.conn = conn
+        self.id = stream_id
         self._buffered = buffered
         self.status = 0
         self.headers: list[tuple[str, str]] = []
@@ -75,6 +88,9 @@ class H2Stream(StreamState):
         self.head_done = False
         self.message_done = False
         self.got_bytes = False
+        self.sent_end = False
+        self.recv_end = False
+        self._h2_closed = False
         self.retryable = False  # failed in a way the server never processed (GOAWAY, refused)
         self.error: BaseException | None = None
         self._waiter: asyncio.Future[Any] | None = conn.loop.create_future()
@@ -119,7 +135,7 @@ class H2Stream(StreamState):
         """The consumer is done with the response: a stream still open is cancelled."""
         self._cancel_timers()
         self._stop_upload()
-        if not self.closed:
+        if not self._h2_closed:
             self._reset(CANCEL)
 
     def abort(self, exc: BaseException | None = None) -> None:
@@ -129,13 +145,18 @@ class H2Stream(StreamState):
             self.error = exc
         self._cancel_timers()
         self._stop_upload()
-        if not self.closed:
+        if not self._h2_closed:
             self._reset(CANCEL)
         if exc is not None:
             self._wake(exc)
 
     # --- events from the connection ---------------------------------------------------------
-    def _on_head(self, status: int, pairs: list[tuple[str, str]]) -> None:
+    def _on_head(self, raw: list[tuple[bytes, bytes]]) -> None:
+        try:
+            status, pairs = response_fields(raw, True)
+        except Malformed as exc:
+            self._fail_protocol(str(exc))
+            return
         self.got_bytes = True
         self.status = status
         self.headers = pairs
@@ -164,10 +185,19 @@ class H2Stream(StreamState):
         if self._body_waiter is not None:
             self._wake_reader()
 
-    def _on_trailers(self, pairs: list[tuple[str, str]]) -> None:
-        self.trailers = pairs
+    def _on_trailers(self, raw: list[tuple[bytes, bytes]]) -> None:
+        try:
+            self.trailers = response_fields(raw, False)[1]
+        except Malformed as exc:
+            self._fail_protocol(str(exc))
 
     def _on_end(self) -> None:
+        self.recv_end = True
+        if self.sent_end:
+            self._closed_by_h2()
+        self._complete()
+
+    def _complete(self) -> None:
         """The response is complete (END_STREAM, or a NO_ERROR reset after the head)."""
         self.message_done = True
         self._cancel_timers()
@@ -180,7 +210,7 @@ class H2Stream(StreamState):
                 self._body = []
                 self.body_size = 0
                 w.set_result((self.status, self.headers, data, self.trailers))
-            if not self.closed:
+            if not self._h2_closed:
                 # the request body is still going: nobody wants the rest of it
                 self._stop_upload()
                 self._reset(CANCEL)
@@ -191,40 +221,45 @@ class H2Stream(StreamState):
             self._wake_reader()
 
     def _on_reset(self, code: int) -> None:
-        """RST_STREAM from the peer (the stream is closed already)."""
+        """RST_STREAM from the peer."""
+        self._closed_by_h2()
         self._stop_upload()
         if code == 0 and self.head_done:
             # the server has all it wants (RFC 9113 §8.1): a normal end of the body
             if not self.message_done:
-                self._on_end()
+                self._complete()
             return
         if code == REFUSED_STREAM and not self.got_bytes:
             self.retryable = True
         self._fail(stream_error(code))
 
-    def _on_stream_error(self, code: int, what: str) -> None:
-        """The server broke the protocol on this stream (reset already)."""
+    def _fail_protocol(self, what: str) -> None:
         self._fail(RemoteProtocolError(what))
+        if not self._h2_closed:
+            self._reset(PROTOCOL_ERROR)
 
     # --- sending ----------------------------------------------------------------------------
     def _send_body(self, body: bytes) -> None:
         """Send as much of a bytes body as the windows allow now; the rest goes from a task."""
         conn = self.conn
         h = conn.h2
+        sid = self.id
         n = len(body)
-        window = h.flow_window(self)
+        window = h.local_flow_control_window(sid)
         frame = h.max_outbound_frame_size
         if n <= window and n <= frame:
-            h.send_data(self, body, True)
+            h.send_data(sid, body, end_stream=True)
+            self._sent_request()
             return
         view = memoryview(body)
         pos = 0
         while pos < n and window > 0:
             size = min(n - pos, window, frame)
-            h.send_data(self, view[pos : pos + size], pos + size == n)
+            h.send_data(sid, view[pos : pos + size], end_stream=pos + size == n)
             pos += size
             window -= size
         if pos == n:
+            self._sent_request()
             return
         self.upload_task = conn.loop.create_task(upload(self, _rest(view[pos:])))
 
@@ -232,6 +267,7 @@ class H2Stream(StreamState):
         """Send one piece of a streamed body, waiting for flow-control window and socket."""
         conn = self.conn
         h = conn.h2
+        sid = self.id
         view = memoryview(data)
         pos = 0
         n = len(view)
@@ -239,12 +275,12 @@ class H2Stream(StreamState):
         while pos < n:
             if self.error is not None:
                 raise mapped(self.error, "Request failed: ", WriteError)
-            if self.closed or conn.closed:
+            if self._h2_closed or conn.closed:
                 raise _StopUpload
             if conn.write_paused:
                 await conn.writable()
                 continue
-            window = h.flow_window(self)
+            window = h.local_flow_control_window(sid)
             if window <= 0:
                 if queued:
                     conn.flush()
@@ -254,7 +290,7 @@ class H2Stream(StreamState):
                 await w
                 continue
             size = min(n - pos, window, h.max_outbound_frame_size)
-            h.send_data(self, view[pos : pos + size])
+            h.send_data(sid, view[pos : pos + size])
             pos += size
             queued += size
             if queued >= WRITE_BATCH:
@@ -264,10 +300,16 @@ class H2Stream(StreamState):
             conn.flush_soon()
 
     def end_request(self) -> None:
-        if self.closed or self.sent_end:
+        if self._h2_closed or self.sent_end:
             return
-        self.conn.h2.end_stream(self)
+        self.conn.h2.end_stream(self.id)
         self.conn.flush_soon()
+        self._sent_request()
+
+    def _sent_request(self) -> None:
+        self.sent_end = True
+        if self.recv_end:
+            self._closed_by_h2()
 
     def _wake_sender(self) -> None:
         w = self._send_waiter
@@ -281,14 +323,24 @@ class H2Stream(StreamState):
     def _ack(self) -> None:
         n = self._unacked
         self._unacked = 0
-        self.conn.h2.acknowledge(self, n)
+        with contextlib.suppress(h2.exceptions.H2Error):
+            self.conn.h2.increment_flow_control_window(n, self.id)
 
     def _reset(self, code: int) -> None:
-        """RST_STREAM(code); the stream is closed (without a frame once the connection is)."""
         conn = self.conn
-        conn.h2.reset_stream(self, code)
+        self._closed_by_h2()
         if not conn.closed:
+            try:
+                conn.h2.reset_stream(self.id, code)
+            except h2.exceptions.H2Error:
+                return
             conn.flush_soon()
+
+    def _closed_by_h2(self) -> None:
+        """h2 counts this stream as closed from now on (both ends done, or reset)."""
+        if not self._h2_closed:
+            self._h2_closed = True
+            self.conn._stream_closed(self)
 
     def _fail(self, exc: BaseException) -> None:
         if self.error is None:
@@ -363,7 +415,7 @@ class H2Stream(StreamState):
         if self.message_done:
             return
         self._fail(TimeoutError(what))
-        if not self.closed:
+        if not self._h2_closed:
             self._reset(CANCEL)
 
 
@@ -402,6 +454,6 @@ async def upload(stream: H2Stream, body: AsyncIterator[Any]) -> None:
                 await aclose()
     if exc is not None and stream.error is None:
         stream.upload_task = None
-        if not stream.closed:
+        if not stream._h2_closed:
             stream._reset(INTERNAL_ERROR)
         stream._fail(exc)

@@ -1,0 +1,102 @@
+"""The h2 and hpack library, adapted: configuration, and the subclasses that make it fit.
+
+Each subclass exists for one measured or observed problem; all of them rely on internals of
+h2 4.x and hpack 4.x (pinned `<5` in pyproject.toml for that reason):
+
+- `GoawayTolerantStateMachine`: `h2.connection.H2ConnectionStateMachine.process_input`, its
+  `state` attribute, `ConnectionInputs.RECV_GOAWAY` and `ConnectionState.CLOSED`; installed as
+  the connection's `state_machine` attribute.
+- HPACK in C (`cpqwest._hpack`): the connection's `encoder` and `decoder` attributes are
+  replaced; h2 calls `encoder.encode(headers)`, sets `encoder.header_table_size`, and calls
+  `decoder.decode(data, raw=True)` and sets its `max_header_list_size`,
+  `max_allowed_table_size` and `header_table_size`.
+- `_H2State`: `H2Connection.open_outbound_streams` (a property h2 reads per new stream),
+  `_open_streams(remainder)`, `streams`, and the `max_inbound_frame_size` and `local_settings`
+  attributes (`new_state`).
+"""
+
+from __future__ import annotations
+
+import h2.config
+import h2.connection
+import h2.events
+import h2.settings
+
+from cpqwest._hpack import Decoder as HPACKDecoder
+from cpqwest._hpack import Encoder as HPACKEncoder
+
+# The event classes H2Connection dispatches on (compared by identity).
+DataReceived = h2.events.DataReceived
+ResponseReceived = h2.events.ResponseReceived
+StreamEnded = h2.events.StreamEnded
+TrailersReceived = h2.events.TrailersReceived
+WindowUpdated = h2.events.WindowUpdated
+StreamReset = h2.events.StreamReset
+RemoteSettingsChanged = h2.events.RemoteSettingsChanged
+ConnectionTerminated = h2.events.ConnectionTerminated
+
+_RECV_GOAWAY = h2.connection.ConnectionInputs.RECV_GOAWAY
+_CLOSED = h2.connection.ConnectionState.CLOSED
+
+_CONFIG = h2.config.H2Configuration(
+    client_side=True,
+    header_encoding=None,
+    # request headers come from validated, lower-cased Headers; request_headers() does the rest
+    validate_outbound_headers=False,
+    normalize_outbound_headers=False,
+    # checked by headers.response_fields() instead, at a fraction of the cost
+    validate_inbound_headers=False,
+    normalize_inbound_headers=False,
+)
+
+
+class GoawayTolerantStateMachine(h2.connection.H2ConnectionStateMachine):
+    """h2's connection state machine, except that after a GOAWAY from the server the frames
+    of the streams it still processes are accepted (h2 refuses every frame after one), even
+    when they come in the same read as the GOAWAY."""
+
+    goaway_received = False
+
+    def process_input(self, input_: h2.connection.ConnectionInputs) -> list[h2.events.Event]:
+        if input_ is _RECV_GOAWAY:
+            self.goaway_received = True
+        elif self.goaway_received and self.state is _CLOSED:
+            return []
+        return super().process_input(input_)
+
+
+class _H2State(h2.connection.H2Connection):
+    """h2's connection, except that it does not walk every stream for each new one."""
+
+    _sweep_at = 64
+
+    @property
+    def open_outbound_streams(self) -> int:
+        # h2 asks on each new stream, and its count walks (and sweeps) the whole stream table:
+        # O(n) per request. H2Connection enforces the peer's limit itself; h2 sweeps its
+        # closed streams here once the table has doubled since the last time.
+        streams = self.streams
+        if len(streams) < self._sweep_at:
+            return 0
+        count = self._open_streams(1)
+        self._sweep_at = 2 * max(len(streams), 32)
+        return count
+
+
+def new_state(
+    settings: dict[h2.settings.SettingCodes, int], max_frame_size: int
+) -> h2.connection.H2Connection:
+    """A client-side h2 connection with our coders and state machine, its preface (with
+    `settings`) queued."""
+    h = _H2State(_CONFIG)
+    h.encoder = HPACKEncoder()  # type: ignore[assignment]
+    h.decoder = HPACKDecoder(h.decoder.max_header_list_size)  # type: ignore[assignment]
+    h.state_machine = GoawayTolerantStateMachine()
+    h.local_settings = h2.settings.Settings(client=True, initial_values=settings)
+    # some servers balk at this setting in the first SETTINGS frame
+    del h.local_settings[h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL]
+    h.initiate_connection()
+    # h2 raises its frame size limit only at the SETTINGS ACK, and only for the next read:
+    # frames the server sends after the ACK in the same read would be refused
+    h.max_inbound_frame_size = max_frame_size
+    return h
