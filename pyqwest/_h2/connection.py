@@ -301,11 +301,10 @@ class H2Connection(asyncio.Protocol):
         """The connection is broken: every stream on it fails, it leaves the pool."""
         self._unusable()
         w = self._ready
-        if w is not None:
-            self._ready = None
-            if not w.done():
-                w.set_exception(cause)
-                w.exception()  # retrieved: nobody may be waiting
+        if w is not None and not w.done():
+            # kept: whoever asks `ready()` later (the connector) gets the failure too
+            w.set_exception(cause)
+            w.exception()  # retrieved: nobody may be waiting
         stale = self.served > 0
         for s in list(self.streams.values()):
             if stale and not s.got_bytes:
