@@ -506,3 +506,19 @@ async def test_total_timeout_covers_waiting_for_a_stream_slot(
             await client.get(server.url_for("/"))
     # closing it freed the slot
     assert (await client.get(server.url_for("/"))).content == b"ok"
+
+
+async def test_response_head_in_continuation_frames(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    values = [f"{i:04d}" + "v" * 2000 for i in range(40)]  # 80 KB: HEADERS + CONTINUATIONs
+
+    async def handler(req: H2Request) -> None:
+        await req.respond(200, b"ok", headers=[(f"x-h{i}", v) for i, v in enumerate(values)])
+
+    server = h2_server_factory(handler)
+    resp = await client.get(server.url_for("/"))
+    assert [resp.headers[f"x-h{i}"] for i in range(40)] == values
+    assert resp.content == b"ok"
+
+

@@ -90,7 +90,12 @@ def new_state(
     `settings`) queued."""
     h = _H2State(_CONFIG)
     h.encoder = HPACKEncoder()  # type: ignore[assignment]
-    h.decoder = HPACKDecoder(h.decoder.max_header_list_size)  # type: ignore[assignment]
+    # the limit we advertise, from the start: h2 would raise its decoder's only on a *change*
+    # at the SETTINGS ACK, which the initial value is not (heads over 64 KiB failed)
+    limit = settings.get(
+        h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE, h.decoder.max_header_list_size
+    )
+    h.decoder = HPACKDecoder(limit)  # type: ignore[assignment]
     h.state_machine = GoawayTolerantStateMachine()
     h.local_settings = h2.settings.Settings(client=True, initial_values=settings)
     # some servers balk at this setting in the first SETTINGS frame
