@@ -522,3 +522,18 @@ async def test_response_head_in_continuation_frames(
     assert resp.content == b"ok"
 
 
+
+
+async def test_request_on_a_dead_reused_connection_is_retried(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def handler(req: H2Request) -> None:
+        if req.conn.index == 0 and len(req.conn.requests) == 2:
+            req.conn.abort()  # gone without GOAWAY, as a stale pooled connection is
+            return
+        await req.respond(200, f"conn{req.conn.index}".encode())
+
+    server = h2_server_factory(handler)
+    assert (await client.get(server.url_for("/"))).content == b"conn0"
+    assert (await client.get(server.url_for("/"))).content == b"conn1"
+

@@ -236,7 +236,10 @@ class H2Connection(asyncio.Protocol):
 
     def _stream_closed(self, stream: H2Stream) -> None:
         self.nopen -= 1
-        if self.streams.pop(stream.id, None) is not None and stream.message_done:
+        # recv_end: h2 closes the stream (on END_STREAM) before the response is marked done
+        if self.streams.pop(stream.id, None) is not None and (
+            stream.recv_end or stream.message_done
+        ):
             self.served += 1
         if self._cap_waiters:
             self.wake_capacity()
