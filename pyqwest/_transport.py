@@ -258,12 +258,10 @@ class HTTPTransport:
     ) -> tuple[bytes, bool, bool]:
         """The request head bytes, whether the body goes chunked, and whether the request asks
         to close the connection after it."""
-        chunked = False
-        if isinstance(body, bytes):
-            body_len = len(body) if body or method in _BODY_METHODS else -1
-        else:
-            body_len = -1
-            chunked = headers is None or "content-length" not in headers
+        body_len = _declared_length(method, body)
+        chunked = not isinstance(body, bytes) and (
+            headers is None or "content-length" not in headers
+        )
         pairs = None
         close_after = False
         if headers:
@@ -284,14 +282,10 @@ class HTTPTransport:
         body: bytes | AsyncIterator[bytes],
         is_json: bool,
     ) -> list[tuple[str, str]]:
-        if isinstance(body, bytes):
-            body_len = len(body) if body or method in _BODY_METHODS else -1
-        else:
-            body_len = -1
         return request_headers(
             method, url.scheme, url.authority, url.target,
-            headers._wire_pairs() if headers else None, is_json, body_len,
-            self._accept_encoding,
+            headers._wire_pairs() if headers else None, is_json,
+            _declared_length(method, body), self._accept_encoding,
         )
 
     async def _fetch(
@@ -437,6 +431,14 @@ class HTTPTransport:
             return HTTPVersion.HTTP1, status, notable, raw_headers, data, raw_trailers
         p = result.parser
         return HTTPVersion.HTTP1, p.status, p.notable, p.headers, result, None
+
+
+def _declared_length(method: str, body: bytes | AsyncIterator[bytes]) -> int:
+    """The Content-Length to send for a body (HTTP/1.1 and HTTP/2 alike); -1 for none: a
+    streamed body, or an empty one on a method that carries none."""
+    if not isinstance(body, bytes):
+        return -1
+    return len(body) if body or method in _BODY_METHODS else -1
 
 
 async def _close_body(body: Any) -> None:
