@@ -10,7 +10,7 @@ from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeLatin1
-from libc.string cimport memcmp, memcpy, memset
+from libc.string cimport memchr, memcmp, memcpy, memset
 
 from cpqwest.llhttp cimport *
 
@@ -395,21 +395,26 @@ cdef class ResponseParser:
         whose lenient mode (kept for obs-fold) would let framing tricks through: a bare CR, or
         whitespace right after the status line, ends a line or the head there. Returns how
         many bytes belong to the head (all `n` while it goes on); at a fault, the bytes before
-        the offending one (state H_ERROR, `_scan_error` says why)."""
+        the offending one (state H_ERROR, `_scan_error` says why). Lines end at CRLF only: a
+        bare LF is left to llhttp, which refuses it."""
         cdef int state = self._scan
         cdef size_t i = 0
+        cdef const char* cr
         cdef char c
         if state == H_ERROR:
             return 0
         while i < n:
+            if state == H_LINE or state == H_STATUS:
+                # inside a line only a CR matters: memchr finds it at memory speed
+                cr = <const char*>memchr(data + i, b'\r', n - i)
+                if cr == NULL:
+                    break
+                i = cr - data + 1
+                state = H_CR if state == H_LINE else H_STATUS_CR
+                continue
             c = data[i]
             i += 1
-            if state == H_LINE or state == H_STATUS:
-                if c == b'\r':
-                    state = H_CR if state == H_LINE else H_STATUS_CR
-                elif c == b'\n':
-                    state = H_START if state == H_LINE else H_FIRST
-            elif state == H_START or state == H_FIRST:
+            if state == H_START or state == H_FIRST:
                 if c == b' ' or c == b'\t':
                     if state == H_FIRST:
                         return self._scan_fault(i - 1, "whitespace before a header field name")
@@ -418,9 +423,6 @@ cdef class ResponseParser:
                     state = H_LINE
                 elif c == b'\r':
                     state = H_END_CR
-                elif c == b'\n':
-                    state = H_DONE
-                    break
                 else:
                     self._scan_fields += 1
                     state = H_LINE
@@ -434,7 +436,7 @@ cdef class ResponseParser:
             elif c != b'\r' and c != b'\n':   # H_PRE: llhttp skips empty lines here
                 state = H_STATUS
         self._scan = state
-        return i
+        return i if state == H_DONE else n
 
     cdef size_t _scan_fault(self, size_t at, str why):
         self._scan = H_ERROR
