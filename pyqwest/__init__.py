@@ -15,6 +15,7 @@ from cpqwest._errors import (
 
 from ._client import Client
 from ._headers import Headers, HTTPHeaderName
+from ._multipart import Multipart, Part, SyncMultipart, SyncPart
 from ._request import Request
 from ._response import FullResponse, Response
 from ._transport import HTTPTransport, Transport, get_default_transport
@@ -28,12 +29,16 @@ __all__ = [
     "HTTPTransport",
     "HTTPVersion",
     "Headers",
+    "Multipart",
+    "Part",
     "ReadError",
     "RemoteProtocolError",
     "Request",
     "Response",
     "StreamError",
     "StreamErrorCode",
+    "SyncMultipart",
+    "SyncPart",
     "TooManyRedirects",
     "Transport",
     "WriteError",

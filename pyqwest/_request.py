@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, final
 
 from ._headers import Headers, HTTPHeaderName
+from ._multipart import Multipart, MultipartBody, multipart_headers, new_boundary
 from ._url import parse_url, with_params
 
 if TYPE_CHECKING:
@@ -56,6 +57,22 @@ def to_content(content: object) -> tuple[bytes | AsyncIterator[bytes], bool]:
     raise TypeError(CONTENT_TYPE_ERROR)
 
 
+def to_body(
+    headers: HeadersArg | None, content: object
+) -> tuple[Headers | None, bytes | AsyncIterator[bytes], bool]:
+    """(headers, body, is_json) of a request: a Multipart body gets a fresh boundary and a copy
+    of the headers naming it; other content leaves the headers as given."""
+    if isinstance(content, Multipart):
+        boundary = new_boundary()
+        return (
+            multipart_headers(to_headers(headers), boundary),
+            MultipartBody(content, boundary),
+            False,
+        )
+    body, is_json = to_content(content)
+    return to_headers(headers), body, is_json
+
+
 @final
 class Request:
     """An HTTP request."""
@@ -70,7 +87,7 @@ class Request:
         method: str,
         url: str,
         headers: HeadersArg | None = None,
-        content: bytes | AsyncIterator[bytes] | dict[str, Any] | None = None,
+        content: bytes | AsyncIterator[bytes] | dict[str, Any] | Multipart | None = None,
         *,
         params: ParamsArg | None = None,
     ) -> None:
@@ -79,8 +96,7 @@ class Request:
             url = with_params(url, params)
         self._parsed: ParsedURL = parse_url(url)
         self._url = self._parsed.href
-        self._content, self._json = to_content(content)
-        h = to_headers(headers)
+        h, self._content, self._json = to_body(headers, content)
         self._headers = Headers() if h is None else h
 
     @property
