@@ -129,6 +129,16 @@ async def gzipped(request: Request) -> Response:
                     media_type="text/plain")
 
 
+class _RawASGI:
+    """A raw ASGI endpoint for a Route (Starlette wraps plain functions as request handlers)."""
+
+    def __init__(self, fn: Any) -> None:
+        self._fn = fn
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        await self._fn(scope, receive, send)
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: Starlette) -> AsyncIterator[dict[str, str]]:
     yield {"started": "yes"}
@@ -139,10 +149,10 @@ app = Starlette(
         Route("/form", form, methods=["POST"]),
         Route("/state", state),
         Route("/scope", scope, methods=["GET", "POST", "PUT"]),
-        Route("/echo", echo, methods=["GET", "POST", "PUT"]),
+        Route("/echo", _RawASGI(echo), methods=["GET", "POST", "PUT"]),
         Route("/boom", boom),
         Route("/redirect/{n}", redirect),
-        Route("/slow", slow),
+        Route("/slow", _RawASGI(slow)),
         Route("/gzip", gzipped),
     ],
     lifespan=lifespan,

@@ -1,0 +1,6 @@
+"""In-process transports for tests: call an ASGI (or WSGI) app without a network (API.md §3.2,
+§3.3)."""
+
+from ._asgi import ASGITransport
+
+__all__ = ["ASGITransport"]
