@@ -1,0 +1,171 @@
+"""RetryTransport: retries requests through another Transport (API.md §3.6)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Awaitable
+from typing import final
+
+from ..._request import Request
+from ..._response import Response
+from ..._transport import Transport
+from ._shared import (
+    RetryBudget,
+    RetryMode,
+    default_request_mode,
+    default_should_retry,
+    request_mode,
+    resendable,
+)
+
+
+async def _aclose(stream: object) -> None:
+    aclose = getattr(stream, "aclose", None)
+    if aclose is not None:
+        await aclose()
+
+
+class _Recorded:
+    """A BUFFERED streamed body: each try gets a replay of what was pulled so far, then more
+    of the source (kept too). The source is closed once the last try is done with it."""
+
+    def __init__(self, source: AsyncIterator[bytes]) -> None:
+        self._source = source
+        self._chunks: list[bytes] = []
+        self._exhausted = False
+        self._active = False
+        self._final = False
+
+    async def replay(self) -> AsyncIterator[bytes]:
+        self._active = True
+        try:
+            i = 0
+            while True:
+                if i < len(self._chunks):
+                    yield self._chunks[i]
+                elif self._exhausted:
+                    return
+                else:
+                    try:
+                        chunk = await anext(self._source)
+                    except StopAsyncIteration:
+                        self._exhausted = True
+                        return
+                    if isinstance(chunk, (bytearray, memoryview)):
+                        chunk = bytes(chunk)  # a reused buffer must not change under us
+                    self._chunks.append(chunk)
+                    yield chunk
+                i += 1
+        finally:
+            self._active = False
+            if self._final:
+                await _aclose(self._source)
+
+    async def finish(self) -> None:
+        """No more tries: close the source now, or when the running replay ends."""
+        self._final = True
+        if not self._active:
+            await _aclose(self._source)
+
+
+class _Unread:
+    """An UNBUFFERED streamed body: passed through as it is; a try that never pulled it can be
+    repeated, and it is closed at the end if nobody ever read it."""
+
+    def __init__(self, source: AsyncIterator[bytes]) -> None:
+        self._source = source
+        self.pulled = False
+
+    def __aiter__(self) -> _Unread:
+        return self
+
+    def __anext__(self) -> Awaitable[bytes]:
+        self.pulled = True
+        return self._source.__anext__()
+
+    async def aclose(self) -> None:
+        if self.pulled:
+            await _aclose(self._source)
+
+    async def finish(self) -> None:
+        if not self.pulled:
+            await _aclose(self._source)
+
+
+class RetryTransport:
+    """A `Transport` that retries through `transport` with exponential backoff.
+
+    Override `should_retry_request` and `should_retry_response` to change what is retried.
+    """
+
+    def __init__(
+        self,
+        transport: Transport,
+        initial_interval: float = 0.5,
+        randomization_factor: float = 0.5,
+        multiplier: float = 1.5,
+        max_interval: float = 60.0,
+        max_retries: int = 4,
+    ) -> None:
+        self._transport = transport
+        self._initial_interval = initial_interval
+        self._randomization_factor = randomization_factor
+        self._multiplier = multiplier
+        self._max_interval = max_interval
+        self._max_retries = max_retries
+
+    def should_retry_request(self, request: Request) -> bool | RetryMode:
+        """Whether (and how) `request` may be retried: GET, HEAD, PUT and DELETE buffer a
+        streamed body for replay, other methods don't; False sends it straight through."""
+        return default_request_mode(request.method)
+
+    def should_retry_response(self, request: Request, response: Response | Exception) -> bool:
+        """Whether an outcome is retried: connection errors always; for idempotent methods
+        other errors, 429 and 5xx except 501."""
+        if isinstance(response, Exception):
+            return default_should_retry(request.method, None, response)
+        return default_should_retry(request.method, response.status, None)
+
+    @final
+    async def execute(self, request: Request) -> Response:
+        """Execute `request`, retrying per the hooks; retried responses are closed."""
+        mode = request_mode(self.should_retry_request(request))
+        if mode is None:
+            return await self._transport.execute(request)
+        budget = RetryBudget(
+            self._initial_interval, self._randomization_factor, self._multiplier,
+            self._max_interval, self._max_retries,
+        )
+        content = request.content
+        body: _Recorded | _Unread | None = None
+        if not isinstance(content, bytes):
+            body = _Recorded(content) if mode is RetryMode.BUFFERED else _Unread(content)
+        try:
+            while True:
+                outcome = await self._try(request, body)
+                pulled = body.pulled if isinstance(body, _Unread) else None
+                wait = budget.wait_before_retry(
+                    outcome,
+                    resendable(pulled, outcome) and self.should_retry_response(request, outcome),
+                )
+                if wait is None:
+                    if isinstance(outcome, Exception):
+                        raise outcome
+                    return outcome
+                if isinstance(outcome, Response):
+                    await outcome.aclose()
+                await asyncio.sleep(wait)
+        finally:
+            if body is not None:
+                await body.finish()
+
+    async def _try(
+        self, request: Request, body: _Recorded | _Unread | None
+    ) -> Response | Exception:
+        if body is not None:
+            content = body.replay() if isinstance(body, _Recorded) else body
+            request = Request(request.method, request.url, request.headers, content)
+        try:
+            return await self._transport.execute(request)
+        except Exception as exc:
+            return exc
