@@ -17,7 +17,7 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
-from typing import TypeAlias, TypeVar, cast, final
+from typing import ClassVar, Generic, TypeAlias, TypeVar, cast, final
 
 from ._headers import Headers, HTTPHeaderName
 
@@ -34,6 +34,7 @@ CONTENT_TYPE_CONFLICT = (
 # plus '/' and '%'), which keeps quotes and CR/LF out of the part head.
 _ESCAPED = frozenset(' "<>`#?{}/%' + "".join(map(chr, range(0x20))) + "\x7f")
 
+_C = TypeVar("_C", AsyncIterator[bytes], Iterable[bytes])
 _P = TypeVar("_P", "Part", "SyncPart")
 
 
@@ -43,28 +44,28 @@ def _escape(value: str) -> str:
     return "".join(f"%{ord(c):02X}" if c in _ESCAPED else c for c in value)
 
 
-def _check_filename(filename: object) -> str | None:
-    if filename is not None and not isinstance(filename, str):
-        raise TypeError("Part filename must be str or None")
-    return filename
+class _Final:
+    """Base of the four final classes: a subclass of one of them is a TypeError."""
 
-
-def _part_headers(headers: PartHeaders | None) -> Headers:
-    return headers if isinstance(headers, Headers) else Headers(headers)
-
-
-@final
-class Part:
-    """One named value of a `Multipart` form: bytes, text (sent as UTF-8) or an async stream."""
-
-    __slots__ = ("_content", "_filename", "_headers")
+    __slots__ = ()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
-        raise TypeError("type 'Part' is not an acceptable base type")
+        leaf = next((b for b in cls.__mro__[1:] if _Final in b.__bases__[1:]), None)
+        if leaf is not None:
+            raise TypeError(f"type '{leaf.__name__}' is not an acceptable base type")
+        super().__init_subclass__(**kwargs)
+
+
+class _BasePart(Generic[_C]):
+    """What Part and SyncPart share; they differ in the kind of stream they take."""
+
+    __slots__ = ("_content", "_filename", "_headers")
+    _STREAM_METHOD: ClassVar[str]
+    _CONTENT_ERROR: ClassVar[str]
 
     def __init__(
         self,
-        content: bytes | str | AsyncIterator[bytes],
+        content: bytes | str | _C,
         *,
         filename: str | None = None,
         headers: PartHeaders | None = None,
@@ -73,15 +74,17 @@ class Part:
             content = content.encode()
         elif isinstance(content, (bytearray, memoryview)):
             content = bytes(content)
-        elif not isinstance(content, bytes) and not hasattr(content, "__aiter__"):
-            raise TypeError("Part content must be bytes, str, or an async iterator of bytes")
-        self._content: bytes | AsyncIterator[bytes] = content
-        self._filename = _check_filename(filename)
-        self._headers = _part_headers(headers)
+        elif not isinstance(content, bytes) and not hasattr(content, self._STREAM_METHOD):
+            raise TypeError(self._CONTENT_ERROR)
+        if filename is not None and not isinstance(filename, str):
+            raise TypeError("Part filename must be str or None")
+        self._content: bytes | _C = content
+        self._filename = filename
+        self._headers = headers if isinstance(headers, Headers) else Headers(headers)
 
     @property
-    def content(self) -> bytes | AsyncIterator[bytes]:
-        """The part's body: bytes, or the async iterator it streams from."""
+    def content(self) -> bytes | _C:
+        """The part's body: bytes, or the stream it is read from."""
         return self._content
 
     @property
@@ -95,123 +98,84 @@ class Part:
         return self._headers
 
     def __repr__(self) -> str:
-        return f"Part(filename={self._filename!r})"
+        return f"{type(self).__name__}(filename={self._filename!r})"
 
 
 @final
-class SyncPart:
-    """One named value of a `SyncMultipart` form: bytes, text (sent as UTF-8) or an iterable."""
+class Part(_BasePart[AsyncIterator[bytes]], _Final):
+    """One named value of a `Multipart` form: bytes, text (sent as UTF-8) or an async iterator
+    of bytes (streamed). `headers` (e.g. content-type) go into the part's head."""
 
-    __slots__ = ("_content", "_filename", "_headers")
+    __slots__ = ()
+    _STREAM_METHOD = "__aiter__"
+    _CONTENT_ERROR = "Part content must be bytes, str, or an async iterator of bytes"
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        raise TypeError("type 'SyncPart' is not an acceptable base type")
+
+@final
+class SyncPart(_BasePart[Iterable[bytes]], _Final):
+    """One named value of a `SyncMultipart` form: bytes, text (sent as UTF-8) or an iterable
+    of bytes (streamed). `headers` (e.g. content-type) go into the part's head."""
+
+    __slots__ = ()
+    _STREAM_METHOD = "__iter__"
+    _CONTENT_ERROR = "Part content must be bytes, str, or an iterable of bytes"
+
+
+class _BaseForm(Generic[_P]):
+    """What Multipart and SyncMultipart share; they differ in their part class."""
+
+    __slots__ = ("_parts",)
+    _PART: ClassVar[type]
 
     def __init__(
-        self,
-        content: bytes | str | Iterable[bytes],
-        *,
-        filename: str | None = None,
-        headers: PartHeaders | None = None,
+        self, parts: Mapping[str, _P | bytes | str] | Iterable[tuple[str, _P | bytes | str]]
     ) -> None:
-        if isinstance(content, str):
-            content = content.encode()
-        elif isinstance(content, (bytearray, memoryview)):
-            content = bytes(content)
-        elif not isinstance(content, bytes) and not hasattr(content, "__iter__"):
-            raise TypeError("Part content must be bytes, str, or an iterable of bytes")
-        self._content: bytes | Iterable[bytes] = content
-        self._filename = _check_filename(filename)
-        self._headers = _part_headers(headers)
+        """`parts`: anything with `.items()`, or an iterable of (name, value) pairs; bytes and
+        str values become parts."""
+        items = parts.items() if hasattr(parts, "items") else parts
+        if not isinstance(items, Iterable):
+            raise TypeError(
+                "Multipart parts must be a mapping or an iterable of (name, part) pairs"
+            )
+        part_type = cast("type[_P]", self._PART)
+        out: list[tuple[str, _P]] = []
+        for name, value in items:
+            if not isinstance(name, str):
+                raise TypeError("Part name must be str")
+            if not isinstance(value, part_type):
+                if not isinstance(value, (bytes, bytearray, str)):
+                    raise TypeError(
+                        f"Multipart values must be {part_type.__name__}, bytes or str, "
+                        f"not {type(value).__name__}"
+                    )
+                value = part_type(bytes(value) if isinstance(value, bytearray) else value)
+            out.append((name, value))
+        self._parts: list[tuple[str, _P]] = out
 
     @property
-    def content(self) -> bytes | Iterable[bytes]:
-        """The part's body: bytes, or the iterable it streams from."""
-        return self._content
-
-    @property
-    def filename(self) -> str | None:
-        """The `filename` of the part's content-disposition, if any."""
-        return self._filename
-
-    @property
-    def headers(self) -> Headers:
-        """The part's own headers (e.g. content-type), sent after its content-disposition."""
-        return self._headers
+    def parts(self) -> list[tuple[str, _P]]:
+        """The named parts, in order (a new list each time)."""
+        return list(self._parts)
 
     def __repr__(self) -> str:
-        return f"SyncPart(filename={self._filename!r})"
-
-
-def _named_parts(parts: object, part_type: type[_P]) -> list[tuple[str, _P]]:
-    """`parts` (anything with `.items()`, or an iterable of pairs) as (name, part) pairs; plain
-    bytes/str values become parts."""
-    items = parts.items() if hasattr(parts, "items") else parts
-    if not isinstance(items, Iterable):
-        raise TypeError("Multipart parts must be a mapping or an iterable of (name, part) pairs")
-    out: list[tuple[str, _P]] = []
-    for name, value in items:
-        if not isinstance(name, str):
-            raise TypeError("Part name must be str")
-        if not isinstance(value, part_type):
-            if not isinstance(value, (bytes, bytearray, str)):
-                raise TypeError(
-                    f"Multipart values must be {part_type.__name__}, bytes or str, "
-                    f"not {type(value).__name__}"
-                )
-            value = part_type(bytes(value) if isinstance(value, bytearray) else value)
-        out.append((name, value))
-    return out
+        return f"{type(self).__name__}({[name for name, _ in self._parts]!r})"
 
 
 @final
-class Multipart:
+class Multipart(_BaseForm[Part], _Final):
     """A multipart/form-data body for `Request` (`SyncMultipart` is the sync twin). Each Request
     made with it gets a new boundary and a copy of its headers carrying that content-type."""
 
-    __slots__ = ("_parts",)
-
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        raise TypeError("type 'Multipart' is not an acceptable base type")
-
-    def __init__(
-        self,
-        parts: Mapping[str, Part | bytes | str] | Iterable[tuple[str, Part | bytes | str]],
-    ) -> None:
-        self._parts = _named_parts(parts, Part)
-
-    @property
-    def parts(self) -> list[tuple[str, Part]]:
-        """The named parts, in order (a new list each time)."""
-        return list(self._parts)
-
-    def __repr__(self) -> str:
-        return f"Multipart({[name for name, _ in self._parts]!r})"
+    __slots__ = ()
+    _PART = Part
 
 
 @final
-class SyncMultipart:
+class SyncMultipart(_BaseForm[SyncPart], _Final):
     """A multipart/form-data body for `SyncRequest`; see `Multipart`."""
 
-    __slots__ = ("_parts",)
-
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        raise TypeError("type 'SyncMultipart' is not an acceptable base type")
-
-    def __init__(
-        self,
-        parts: Mapping[str, SyncPart | bytes | str]
-        | Iterable[tuple[str, SyncPart | bytes | str]],
-    ) -> None:
-        self._parts = _named_parts(parts, SyncPart)
-
-    @property
-    def parts(self) -> list[tuple[str, SyncPart]]:
-        """The named parts, in order (a new list each time)."""
-        return list(self._parts)
-
-    def __repr__(self) -> str:
-        return f"SyncMultipart({[name for name, _ in self._parts]!r})"
+    __slots__ = ()
+    _PART = SyncPart
 
 
 # --- request headers -----------------------------------------------------------------------
