@@ -10,8 +10,8 @@ from ..._request import Request
 from ..._response import Response
 from ..._transport import Transport
 from ._shared import (
-    RetryBudget,
     RetryMode,
+    RetryOptions,
     default_request_mode,
     default_should_retry,
     request_mode,
@@ -92,27 +92,12 @@ class _Unread:
             await _aclose(self._source)
 
 
-class RetryTransport:
-    """A `Transport` that retries through `transport` with exponential backoff.
-
-    Override `should_retry_request` and `should_retry_response` to change what is retried.
+class RetryTransport(RetryOptions[Transport]):
+    """A `Transport` that retries through `transport` with exponential backoff (waits from
+    `initial_interval`, x`multiplier` up to `max_interval`, ±`randomization_factor`), at most
+    `max_retries` times. Override `should_retry_request` and `should_retry_response` to change
+    what is retried.
     """
-
-    def __init__(
-        self,
-        transport: Transport,
-        initial_interval: float = 0.5,
-        randomization_factor: float = 0.5,
-        multiplier: float = 1.5,
-        max_interval: float = 60.0,
-        max_retries: int = 4,
-    ) -> None:
-        self._transport = transport
-        self._initial_interval = initial_interval
-        self._randomization_factor = randomization_factor
-        self._multiplier = multiplier
-        self._max_interval = max_interval
-        self._max_retries = max_retries
 
     def should_retry_request(self, request: Request) -> bool | RetryMode:
         """Whether (and how) `request` may be retried: GET, HEAD, PUT and DELETE buffer a
@@ -132,10 +117,7 @@ class RetryTransport:
         mode = request_mode(self.should_retry_request(request))
         if mode is None:
             return await self._transport.execute(request)
-        budget = RetryBudget(
-            self._initial_interval, self._randomization_factor, self._multiplier,
-            self._max_interval, self._max_retries,
-        )
+        budget = self._budget()
         content = request.content
         body: _Recorded | _Unread | None = None
         if not isinstance(content, bytes):

@@ -7,7 +7,7 @@ import math
 import time
 from email.utils import parsedate_to_datetime
 from enum import Enum
-from typing import Protocol
+from typing import Generic, Protocol, TypeVar
 
 from cpqwest._errors import ReadError
 
@@ -90,15 +90,8 @@ class RetryBudget:
 
     __slots__ = ("_backoff", "_max_retries", "_retries")
 
-    def __init__(
-        self,
-        initial_interval: float,
-        randomization_factor: float,
-        multiplier: float,
-        max_interval: float,
-        max_retries: int,
-    ) -> None:
-        self._backoff = _Backoff(initial_interval, randomization_factor, multiplier, max_interval)
+    def __init__(self, backoff: _Backoff, max_retries: int) -> None:
+        self._backoff = backoff
         self._max_retries = max_retries
         self._retries = 0
 
@@ -123,3 +116,34 @@ class RetryBudget:
                 return None
         self._retries += 1
         return wait
+
+
+_T = TypeVar("_T")
+
+
+class RetryOptions(Generic[_T]):
+    """The options of RetryTransport and SyncRetryTransport: the wrapped transport and the
+    backoff; each request gets a fresh `RetryBudget` from them."""
+
+    def __init__(
+        self,
+        transport: _T,
+        initial_interval: float = 0.5,
+        randomization_factor: float = 0.5,
+        multiplier: float = 1.5,
+        max_interval: float = 60.0,
+        max_retries: int = 4,
+    ) -> None:
+        self._transport = transport
+        self._initial_interval = initial_interval
+        self._randomization_factor = randomization_factor
+        self._multiplier = multiplier
+        self._max_interval = max_interval
+        self._max_retries = max_retries
+
+    def _budget(self) -> RetryBudget:
+        return RetryBudget(
+            _Backoff(self._initial_interval, self._randomization_factor, self._multiplier,
+                     self._max_interval),
+            self._max_retries,
+        )
