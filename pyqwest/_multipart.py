@@ -17,7 +17,7 @@ from collections.abc import (
     Iterator,
     Mapping,
 )
-from typing import ClassVar, Generic, TypeAlias, TypeVar, cast, final
+from typing import ClassVar, Generic, TypeAlias, TypeVar, cast, final, overload
 
 from ._headers import Headers, HTTPHeaderName
 
@@ -186,7 +186,28 @@ def new_boundary() -> str:
     return secrets.token_hex(16)
 
 
-def multipart_headers(headers: Headers | None, boundary: str) -> Headers:
+@overload
+def multipart_request(
+    headers: Headers | None, form: Multipart
+) -> tuple[Headers, MultipartBody]: ...
+@overload
+def multipart_request(
+    headers: Headers | None, form: SyncMultipart
+) -> tuple[Headers, SyncMultipartBody]: ...
+def multipart_request(
+    headers: Headers | None, form: Multipart | SyncMultipart
+) -> tuple[Headers, MultipartBody | SyncMultipartBody]:
+    """A multipart request's headers and body: a fresh boundary, named by the content-type of
+    a copy of `headers` (the caller's stay as they are)."""
+    boundary = new_boundary()
+    body = (
+        MultipartBody(form, boundary) if isinstance(form, Multipart)
+        else SyncMultipartBody(form, boundary)
+    )
+    return _multipart_headers(headers, boundary), body
+
+
+def _multipart_headers(headers: Headers | None, boundary: str) -> Headers:
     """A copy of the request headers whose content-type names `boundary`; a content-type other
     than multipart/form-data (its parameters aside) is a ValueError."""
     out = Headers() if headers is None else Headers(headers.items())
