@@ -15,16 +15,15 @@ import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from typing import Any, TypeAlias
-from urllib.parse import unquote
 
 from cpqwest._errors import ReadError, WriteError
 
 from .._decompress import Decoder
 from .._headers import Headers
-from .._policy import Codings, response_decoder
 from .._request import Request
 from .._response import Response
 from .._version import HTTPVersion
+from ._common import PLAIN_TEXT, SERVER_VERSION, body_decoder, sends_trailers, server_view
 
 Message: TypeAlias = MutableMapping[str, Any]
 Receive: TypeAlias = Callable[[], Awaitable[Message]]
@@ -32,9 +31,6 @@ Send: TypeAlias = Callable[[Message], Awaitable[None]]
 ASGIApp: TypeAlias = Callable[[Message, Receive, Send], Awaitable[None]]
 
 _ASGI = {"version": "3.0", "spec_version": "2.5"}
-_SCOPE_VERSION = {HTTPVersion.HTTP1: "1.1", HTTPVersion.HTTP2: "2", HTTPVersion.HTTP3: "3"}
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-_ALL_CODINGS = Codings(gzip=True, brotli=True, zstd=True)
 NO_RESPONSE = b"ASGI application did not start a response"
 
 
@@ -257,26 +253,19 @@ class ASGITransport:
         return self._app_exception
 
     def _scope(self, request: Request) -> Message:
-        url = request._parsed
-        raw_path, _, query = url.target.partition("?")
-        headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in request.headers.items()]
-        if "host" not in request.headers:
-            headers.insert(0, (b"host", url.authority.encode("latin-1")))
-        if request._json and "content-type" not in request.headers:
-            headers.append((b"content-type", b"application/json"))
-        host = url.host
+        view = server_view(request)
         return {
             "type": "http",
             "asgi": dict(_ASGI),
-            "http_version": _SCOPE_VERSION[self._http_version],
+            "http_version": SERVER_VERSION[self._http_version],
             "method": request.method,
-            "scheme": url.scheme,
-            "path": unquote(raw_path),
-            "raw_path": raw_path.encode("latin-1"),
-            "query_string": query.encode("latin-1"),
+            "scheme": view.scheme,
+            "path": view.path,
+            "raw_path": view.raw_path.encode("latin-1"),
+            "query_string": view.query.encode("latin-1"),
             "root_path": "",
-            "headers": headers,
-            "server": (host, url.port or _DEFAULT_PORTS[url.scheme]),
+            "headers": [(k.encode("latin-1"), v.encode("latin-1")) for k, v in view.headers],
+            "server": (view.host, view.port),
             "client": self._client,
             "extensions": {"http.response.trailers": {}},
             "state": dict(self._state),
@@ -306,12 +295,9 @@ class ASGITransport:
         headers = Headers(
             (k.decode("latin-1"), v.decode("latin-1")) for k, v in message.get("headers", ())
         )
-        trailers = (
-            Headers() if self._http_version == HTTPVersion.HTTP2
-            and request.headers.get("te") == "trailers" else None
-        )
-        decoder = response_decoder(headers, _ALL_CODINGS) if "content-encoding" in headers else None
-        body = _ASGIBody(self, exchange, decoder, trailers, bool(message.get("trailers", False)))
+        trailers = Headers() if sends_trailers(self._http_version, request) else None
+        body = _ASGIBody(self, exchange, body_decoder(headers), trailers,
+                         bool(message.get("trailers", False)))
         return Response(
             status=message["status"], http_version=self._http_version, headers=headers,
             content=body, trailers=trailers,
@@ -329,7 +315,7 @@ class ASGITransport:
             text = str(error).encode()
         return Response(
             status=500, http_version=self._http_version,
-            headers=Headers({"content-type": "text/plain"}), content=text,
+            headers=Headers(PLAIN_TEXT), content=text,
         )
 
     def _body_failure(self, exchange: _Exchange, error: BaseException) -> Exception:
