@@ -1,7 +1,9 @@
-"""Retrying transports (API.md §3.6): `RetryTransport` wraps a `Transport` and retries failed
-exchanges with exponential backoff, honouring `Retry-After` on 429."""
+"""Retrying transports (API.md §3.6): `RetryTransport` wraps a `Transport`, `SyncRetryTransport`
+a `SyncTransport`; failed exchanges are retried with exponential backoff, honouring
+`Retry-After` on 429."""
 
 from ._async import RetryTransport
 from ._shared import RetryMode
+from ._sync import SyncRetryTransport
 
-__all__ = ["RetryMode", "RetryTransport"]
+__all__ = ["RetryMode", "RetryTransport", "SyncRetryTransport"]
