@@ -226,19 +226,21 @@ class Failing:
         return Response(status=200, content=body())
 
 
+# every pyqwest error and the httpx class it maps to (test_httpx_sync.py uses it too)
+MAPPINGS = [
+    (pyqwest.RemoteProtocolError("framing"), httpx.RemoteProtocolError),
+    (pyqwest.TooManyRedirects("hops"), httpx.TooManyRedirects),
+    (pyqwest.WriteError("w"), httpx.WriteError),
+    (pyqwest.ReadError("r"), httpx.ReadError),
+    (ConnectionError("refused"), httpx.ConnectError),
+    (pyqwest.ConnectTimeout("slow connect"), httpx.ConnectTimeout),
+    (TimeoutError("slow"), httpx.ReadTimeout),
+    (StreamError("reset", StreamErrorCode.CANCEL), httpx.RemoteProtocolError),
+]
+
+
 @pytest.mark.parametrize("in_body", [False, True], ids=["execute", "body"])
-@pytest.mark.parametrize(
-    ("error", "expected"),
-    [
-        (pyqwest.RemoteProtocolError("framing"), httpx.RemoteProtocolError),
-        (pyqwest.TooManyRedirects("hops"), httpx.TooManyRedirects),
-        (pyqwest.WriteError("w"), httpx.WriteError),
-        (pyqwest.ReadError("r"), httpx.ReadError),
-        (ConnectionError("refused"), httpx.ConnectError),
-        (pyqwest.ConnectTimeout("slow connect"), httpx.ConnectTimeout),
-        (TimeoutError("slow"), httpx.ReadTimeout),
-    ],
-)
+@pytest.mark.parametrize(("error", "expected"), MAPPINGS)
 async def test_error_mapping(error, expected, in_body):
     async with httpx.AsyncClient(transport=AsyncPyqwestTransport(Failing(error, in_body=in_body))
                                  ) as client:

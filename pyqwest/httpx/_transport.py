@@ -25,6 +25,10 @@ from cpqwest._errors import (
 from .._headers import Headers
 from .._request import Request
 from .._response import Response
+from .._sync_request import SyncRequest
+from .._sync_response import SyncResponse
+from .._sync_timeout import set_sync_timeout
+from .._sync_transport import SyncTransport
 from .._transport import Transport
 from .._version import HTTPVersion
 
@@ -234,4 +238,69 @@ class AsyncPyqwestTransport(httpx.AsyncBaseTransport):
         )
 
 
-__all__ = ["AsyncPyqwestTransport", "convert_headers", "convert_timeout"]
+# --- sync ----------------------------------------------------------------------------------
+
+
+def _sync_body(stream: httpx.SyncByteStream) -> Iterator[bytes]:
+    """A streamed httpx request body for pyqwest (closed with it)."""
+    try:
+        yield from stream
+    finally:
+        stream.close()
+
+
+class _ResponseStream(httpx.SyncByteStream):
+    """The body of a pyqwest SyncResponse for httpx: bytes chunks, one pass, errors mapped."""
+
+    def __init__(self, response: SyncResponse, request: httpx.Request) -> None:
+        self._response = response
+        self._request = request
+        self._consumed = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self._consumed:
+            raise httpx.StreamConsumed()
+        self._consumed = True
+        try:
+            for chunk in self._response.content:
+                yield bytes(chunk)
+        except Exception as exc:
+            raise_mapped(exc, self._request)
+
+    def close(self) -> None:
+        self._response.close()
+
+
+class PyqwestTransport(httpx.BaseTransport):
+    """An httpx transport sending through a pyqwest `SyncTransport`: use pyqwest from code
+    written for `httpx.Client` (response trailers through the `get_trailers` extension)."""
+
+    def __init__(self, transport: SyncTransport) -> None:
+        self._transport = transport
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        """Send `request`; returns when the response headers arrive. httpx's read + write
+        timeout becomes the sync deadline of the exchange, body reads included."""
+        stream = request.stream
+        body = buffered_content(stream)
+        if body is None and not isinstance(stream, httpx.SyncByteStream):
+            raise TypeError("PyqwestTransport needs a sync request stream")
+        pq_request: SyncRequest = build_request(
+            request, SyncRequest, body if body is not None else _sync_body(stream),  # type: ignore[arg-type]
+        )
+        timeout = convert_timeout(request.extensions)
+        try:
+            if timeout is None:
+                response = self._transport.execute_sync(pq_request)
+            else:
+                with set_sync_timeout(timeout):
+                    response = self._transport.execute_sync(pq_request)
+        except Exception as exc:
+            raise_mapped(exc, request)
+        return to_httpx_response(
+            response.status, response.http_version, response.headers, response.trailers,
+            _ResponseStream(response, request),
+        )
+
+
+__all__ = ["AsyncPyqwestTransport", "PyqwestTransport", "convert_headers", "convert_timeout"]
