@@ -9,14 +9,7 @@ from typing import final
 from ..._request import Request
 from ..._response import Response
 from ..._transport import Transport
-from ._shared import (
-    RetryMode,
-    RetryOptions,
-    default_request_mode,
-    default_should_retry,
-    request_mode,
-    resendable,
-)
+from ._shared import END, Recording, RetryMode, RetryOptions, request_mode
 
 
 async def _aclose(stream: object) -> None:
@@ -27,44 +20,32 @@ async def _aclose(stream: object) -> None:
 
 class _Recorded:
     """A BUFFERED streamed body: each try gets a replay of what was pulled so far, then more
-    of the source (kept too). The source is closed once the last try is done with it."""
+    of the source (kept too)."""
 
     def __init__(self, source: AsyncIterator[bytes]) -> None:
         self._source = source
-        self._chunks: list[bytes] = []
-        self._exhausted = False
-        self._active = False
-        self._final = False
+        self._rec = Recording()
 
     async def replay(self) -> AsyncIterator[bytes]:
-        self._active = True
+        rec = self._rec
+        rec.start()
         try:
             i = 0
-            while True:
-                if i < len(self._chunks):
-                    yield self._chunks[i]
-                elif self._exhausted:
-                    return
-                else:
+            while (chunk := rec.recorded(i)) is not END:
+                if chunk is None:
                     try:
-                        chunk = await anext(self._source)
+                        chunk = rec.keep(await anext(self._source))
                     except StopAsyncIteration:
-                        self._exhausted = True
+                        rec.exhausted = True
                         return
-                    if isinstance(chunk, (bytearray, memoryview)):
-                        chunk = bytes(chunk)  # a reused buffer must not change under us
-                    self._chunks.append(chunk)
-                    yield chunk
+                yield chunk  # type: ignore[misc]
                 i += 1
         finally:
-            self._active = False
-            if self._final:
+            if rec.stop():
                 await _aclose(self._source)
 
     async def finish(self) -> None:
-        """No more tries: close the source now, or when the running replay ends."""
-        self._final = True
-        if not self._active:
+        if self._rec.finish():
             await _aclose(self._source)
 
 
@@ -92,24 +73,12 @@ class _Unread:
             await _aclose(self._source)
 
 
-class RetryTransport(RetryOptions[Transport]):
+class RetryTransport(RetryOptions[Transport, Request, Response]):
     """A `Transport` that retries through `transport` with exponential backoff (waits from
     `initial_interval`, x`multiplier` up to `max_interval`, ±`randomization_factor`), at most
     `max_retries` times. Override `should_retry_request` and `should_retry_response` to change
     what is retried.
     """
-
-    def should_retry_request(self, request: Request) -> bool | RetryMode:
-        """Whether (and how) `request` may be retried: GET, HEAD, PUT and DELETE buffer a
-        streamed body for replay, other methods don't; False sends it straight through."""
-        return default_request_mode(request.method)
-
-    def should_retry_response(self, request: Request, response: Response | Exception) -> bool:
-        """Whether an outcome is retried: connection errors always; for idempotent methods
-        other errors, 429 and 5xx except 501."""
-        if isinstance(response, Exception):
-            return default_should_retry(request.method, None, response)
-        return default_should_retry(request.method, response.status, None)
 
     @final
     async def execute(self, request: Request) -> Response:
@@ -126,10 +95,7 @@ class RetryTransport(RetryOptions[Transport]):
             while True:
                 outcome = await self._try(request, body)
                 pulled = body.pulled if isinstance(body, _Unread) else None
-                wait = budget.wait_before_retry(
-                    outcome,
-                    resendable(pulled, outcome) and self.should_retry_response(request, outcome),
-                )
+                wait = self._retry(budget, request, outcome, pulled)
                 if wait is None:
                     if isinstance(outcome, Exception):
                         raise outcome

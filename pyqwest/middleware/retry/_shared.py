@@ -118,12 +118,19 @@ class RetryBudget:
         return wait
 
 
+class _Request(Protocol):
+    @property
+    def method(self) -> str: ...
+
+
 _T = TypeVar("_T")
+_Req = TypeVar("_Req", bound=_Request)
+_Resp = TypeVar("_Resp", bound=_Outcome)
 
 
-class RetryOptions(Generic[_T]):
-    """The options of RetryTransport and SyncRetryTransport: the wrapped transport and the
-    backoff; each request gets a fresh `RetryBudget` from them."""
+class RetryOptions(Generic[_T, _Req, _Resp]):
+    """What RetryTransport and SyncRetryTransport share: the wrapped transport, the backoff
+    options (each request gets a fresh `RetryBudget` from them) and the two hooks."""
 
     def __init__(
         self,
@@ -141,9 +148,71 @@ class RetryOptions(Generic[_T]):
         self._max_interval = max_interval
         self._max_retries = max_retries
 
+    def should_retry_request(self, request: _Req) -> bool | RetryMode:
+        """Whether (and how) `request` may be retried: GET, HEAD, PUT and DELETE buffer a
+        streamed body for replay, other methods don't; False sends it straight through."""
+        return default_request_mode(request.method)
+
+    def should_retry_response(self, request: _Req, response: _Resp | Exception) -> bool:
+        """Whether an outcome is retried: connection errors always; for idempotent methods
+        other errors, 429 and 5xx except 501."""
+        if isinstance(response, Exception):
+            return default_should_retry(request.method, None, response)
+        return default_should_retry(request.method, response.status, None)
+
     def _budget(self) -> RetryBudget:
         return RetryBudget(
             _Backoff(self._initial_interval, self._randomization_factor, self._multiplier,
                      self._max_interval),
             self._max_retries,
         )
+
+    def _retry(self, budget: RetryBudget, request: _Req, outcome: _Resp | Exception,
+               unbuffered_pulled: bool | None) -> float | None:
+        """The wait before the next try, None to hand `outcome` back (see RetryBudget)."""
+        return budget.wait_before_retry(
+            outcome,
+            resendable(unbuffered_pulled, outcome)
+            and self.should_retry_response(request, outcome),
+        )
+
+
+END = object()  # Recording.recorded: nothing more will come
+
+
+class Recording:
+    """The I/O-free half of a BUFFERED stream body: the chunks kept for replay, and when the
+    source may be closed (once no more tries will come and no replay is running)."""
+
+    __slots__ = ("_active", "_chunks", "_final", "exhausted")
+
+    def __init__(self) -> None:
+        self._chunks: list[bytes] = []
+        self.exhausted = False
+        self._active = False
+        self._final = False
+
+    def recorded(self, i: int) -> bytes | object | None:
+        """Chunk `i` if kept; END past the end of the source; None: pull one more."""
+        if i < len(self._chunks):
+            return self._chunks[i]
+        return END if self.exhausted else None
+
+    def keep(self, chunk: bytes) -> bytes:
+        if isinstance(chunk, (bytearray, memoryview)):
+            chunk = bytes(chunk)  # a reused buffer must not change under us
+        self._chunks.append(chunk)
+        return chunk
+
+    def start(self) -> None:
+        self._active = True
+
+    def stop(self) -> bool:
+        """A replay ended; True: close the source now."""
+        self._active = False
+        return self._final
+
+    def finish(self) -> bool:
+        """No more tries; True: close the source now (else the running replay will)."""
+        self._final = True
+        return not self._active

@@ -9,14 +9,7 @@ from typing import final
 from ..._sync_request import SyncRequest
 from ..._sync_response import SyncResponse
 from ..._sync_transport import SyncTransport
-from ._shared import (
-    RetryMode,
-    RetryOptions,
-    default_request_mode,
-    default_should_retry,
-    request_mode,
-    resendable,
-)
+from ._shared import END, Recording, RetryMode, RetryOptions, request_mode
 
 
 def _close(stream: object) -> None:
@@ -27,43 +20,32 @@ def _close(stream: object) -> None:
 
 class _Recorded:
     """A BUFFERED streamed body: each try gets a replay of what was pulled so far, then more
-    of the source (kept too). The source is closed once the last try is done with it."""
+    of the source (kept too)."""
 
     def __init__(self, source: Iterator[bytes]) -> None:
         self._source = source
-        self._chunks: list[bytes] = []
-        self._exhausted = False
-        self._active = False
-        self._final = False
+        self._rec = Recording()
 
     def replay(self) -> Iterator[bytes]:
-        self._active = True
+        rec = self._rec
+        rec.start()
         try:
             i = 0
-            while True:
-                if i < len(self._chunks):
-                    yield self._chunks[i]
-                elif self._exhausted:
-                    return
-                else:
-                    chunk = next(self._source, None)
-                    if chunk is None:
-                        self._exhausted = True
+            while (chunk := rec.recorded(i)) is not END:
+                if chunk is None:
+                    try:
+                        chunk = rec.keep(next(self._source))
+                    except StopIteration:
+                        rec.exhausted = True
                         return
-                    if isinstance(chunk, (bytearray, memoryview)):
-                        chunk = bytes(chunk)  # a reused buffer must not change under us
-                    self._chunks.append(chunk)
-                    yield chunk
+                yield chunk  # type: ignore[misc]
                 i += 1
         finally:
-            self._active = False
-            if self._final:
+            if rec.stop():
                 _close(self._source)
 
     def finish(self) -> None:
-        """No more tries: close the source now, or when the running replay ends."""
-        self._final = True
-        if not self._active:
+        if self._rec.finish():
             _close(self._source)
 
 
@@ -91,22 +73,8 @@ class _Unread:
             _close(self._source)
 
 
-class SyncRetryTransport(RetryOptions[SyncTransport]):
+class SyncRetryTransport(RetryOptions[SyncTransport, SyncRequest, SyncResponse]):
     """A `SyncTransport` that retries through `transport`; see `RetryTransport`."""
-
-    def should_retry_request(self, request: SyncRequest) -> bool | RetryMode:
-        """Whether (and how) `request` may be retried: GET, HEAD, PUT and DELETE buffer a
-        streamed body for replay, other methods don't; False sends it straight through."""
-        return default_request_mode(request.method)
-
-    def should_retry_response(
-        self, request: SyncRequest, response: SyncResponse | Exception
-    ) -> bool:
-        """Whether an outcome is retried: connection errors always; for idempotent methods
-        other errors, 429 and 5xx except 501."""
-        if isinstance(response, Exception):
-            return default_should_retry(request.method, None, response)
-        return default_should_retry(request.method, response.status, None)
 
     @final
     def execute_sync(self, request: SyncRequest) -> SyncResponse:
@@ -123,10 +91,7 @@ class SyncRetryTransport(RetryOptions[SyncTransport]):
             while True:
                 outcome = self._try(request, body)
                 pulled = body.pulled if isinstance(body, _Unread) else None
-                wait = budget.wait_before_retry(
-                    outcome,
-                    resendable(pulled, outcome) and self.should_retry_response(request, outcome),
-                )
+                wait = self._retry(budget, request, outcome, pulled)
                 if wait is None:
                     if isinstance(outcome, Exception):
                         raise outcome
