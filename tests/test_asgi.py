@@ -353,3 +353,14 @@ async def test_cancelled_execute_cancels_the_app():
     with pytest.raises(asyncio.CancelledError):
         await task
     assert log == ["app ended"]
+
+
+async def test_partial_of_an_asgi3_function_is_not_adapted():
+    import functools
+
+    async def app(scope, receive, send, *, body):
+        await send({"type": "http.response.start", "status": 200})
+        await send({"type": "http.response.body", "body": body})
+
+    transport = ASGITransport(functools.partial(app, body=b"partial"))
+    assert (await Client(transport).get("http://h/")).content == b"partial"

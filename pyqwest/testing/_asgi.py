@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, cast
 
 from cpqwest._errors import ReadError, WriteError
 
@@ -29,23 +29,25 @@ Message: TypeAlias = MutableMapping[str, Any]
 Receive: TypeAlias = Callable[[], Awaitable[Message]]
 Send: TypeAlias = Callable[[Message], Awaitable[None]]
 ASGIApp: TypeAlias = Callable[[Message, Receive, Send], Awaitable[None]]
+# ASGI 2: app(scope) returns the coroutine function that takes (receive, send)
+ASGI2App: TypeAlias = Callable[[Message], Callable[[Receive, Send], Awaitable[None]]]
 
 _ASGI = {"version": "3.0", "spec_version": "2.5"}
 NO_RESPONSE = b"ASGI application did not start a response"
 
 
-def as_asgi3(app: Any) -> ASGIApp:
+def as_asgi3(app: ASGIApp | ASGI2App) -> ASGIApp:
     """`app` as a single-callable (ASGI 3) app; an ASGI 2 app (`app(scope)` returns the
     coroutine function) is adapted."""
-    if inspect.isclass(app):
-        return _asgi2(app)
-    call = app if inspect.isfunction(app) or inspect.ismethod(app) else app.__call__
-    if inspect.iscoroutinefunction(call):
-        return app  # type: ignore[no-any-return]
-    return _asgi2(app)
+    if not inspect.isclass(app) and (
+        inspect.iscoroutinefunction(app)  # functions, methods, partials of them
+        or inspect.iscoroutinefunction(getattr(app, "__call__", None))  # app objects
+    ):
+        return cast(ASGIApp, app)
+    return _asgi2(cast(ASGI2App, app))
 
 
-def _asgi2(app: Any) -> ASGIApp:
+def _asgi2(app: ASGI2App) -> ASGIApp:
     async def asgi3(scope: Message, receive: Receive, send: Send) -> None:
         await app(scope)(receive, send)
 
@@ -235,7 +237,7 @@ class ASGITransport:
 
     def __init__(
         self,
-        app: Any,
+        app: ASGIApp | ASGI2App,
         http_version: HTTPVersion = HTTPVersion.HTTP2,
         client: tuple[str, int] = ("127.0.0.1", 111),
     ) -> None:
