@@ -41,7 +41,7 @@ def as_asgi3(app: ASGIApp | ASGI2App) -> ASGIApp:
     coroutine function) is adapted."""
     if not inspect.isclass(app) and (
         inspect.iscoroutinefunction(app)  # functions, methods, partials of them
-        or inspect.iscoroutinefunction(getattr(app, "__call__", None))  # app objects
+        or inspect.iscoroutinefunction(type(app).__call__)  # app objects
     ):
         return cast(ASGIApp, app)
     return _asgi2(cast(ASGI2App, app))
