@@ -5,11 +5,14 @@ connection errors, cancellation sending RST_STREAM(CANCEL), request body failure
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import hyperframe.frame
 import pytest
 from servers.h2raw import H2RawServer, H2Request, H2ServerConn
+from servers.scripted import PEER_GONE
 
 from pyqwest import (
     Client,
@@ -537,3 +540,79 @@ async def test_request_on_a_dead_reused_connection_is_retried(
     assert (await client.get(server.url_for("/"))).content == b"conn0"
     assert (await client.get(server.url_for("/"))).content == b"conn1"
 
+
+
+# --- a cancelled download: one RST_STREAM, late frames dropped quietly ----------------------------
+
+# More than our connection window (16 MiB): if dropped frames did not return their credit, the
+# connection would fail with a flow-control error before the next request.
+LATE_DATA = 17 << 20
+
+
+async def _cancel_download(client: Client, url: str, how: str) -> None:
+    """Read the first chunk of a download, then abandon it `how`."""
+    if how == "break":
+        async with client.stream("GET", url) as resp:
+            async for _ in resp.content:
+                break
+    elif how == "aclose":
+        resp = await client.stream("GET", url)
+        await resp.content.__anext__()
+        await resp.aclose()
+    else:  # the read timeout fires while the server stalls
+        async with client.stream("GET", url) as resp:
+            await resp.content.__anext__()
+            with pytest.raises(TimeoutError):
+                await resp.content.__anext__()
+
+
+@pytest.mark.parametrize("how", ["break", "aclose", "read_timeout"])
+async def test_cancelled_download_sends_one_reset_and_drops_late_frames(
+    make_transport: Any, h2_server_factory: ServerFactory, how: str
+) -> None:
+    late_sent = asyncio.Event()
+
+    async def handler(req: H2Request) -> None:
+        if req.path != "/big":
+            await late_sent.wait()
+            await req.respond(200, b"after")
+            return
+        await req.send_headers(200)
+        await req.send_data(b"x" * 65536)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            # the client's RST_STREAM came: these frames were in flight when it left
+            frame = hyperframe.frame.DataFrame(req.stream_id, data=b"y" * 65536)
+            await req.conn.send_raw(frame.serialize() * (LATE_DATA // 65536))
+            late_sent.set()
+
+    server = h2_server_factory(handler)
+    client = Client(make_transport(http_version=HTTPVersion.HTTP2, read_timeout=1.0))
+    await _cancel_download(client, server.url_for("/big"), how)
+    assert (await client.get(server.url_for("/after"))).content == b"after"
+    # the answers to the late frames, if any, were sent before this request
+    assert (await client.get(server.url_for("/after"))).content == b"after"
+    assert server.frames.count(("RstStreamFrame", 1)) == 1
+    assert len(server.connections) == 1
+
+
+async def test_server_not_reading_its_ping_acks_fails_the_connection(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    pings = hyperframe.frame.PingFrame(0, opaque_data=b"12345678").serialize() * 65536
+
+    async def flood(conn: H2ServerConn) -> None:
+        await conn.server.wait_for(lambda: bool(conn.requests), what="the request")
+        conn.writer.transport.pause_reading()  # type: ignore[attr-defined]
+        with contextlib.suppress(*PEER_GONE):  # until the client gives up on us
+            for _ in range(64):  # 64 MiB of PINGs: far more than the socket buffers take
+                await conn.send_raw(pings)
+
+    async def handler(req: H2Request) -> None:
+        await asyncio.sleep(30)
+
+    server = h2_server_factory(handler)
+    server.on_connect = flood
+    with pytest.raises(RemoteProtocolError, match="does not read the answers"):
+        await asyncio.wait_for(client.get(server.url_for("/")), 30)
