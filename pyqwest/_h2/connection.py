@@ -29,7 +29,7 @@ import h2.settings
 from cpqwest._errors import RemoteProtocolError
 
 from . import library
-from .errors import reason
+from .errors import NOT_RESENDABLE, STALE, UNPROCESSED, reason
 from .headers import MAX_HEAD_BYTES
 from .library import (
     ConnectionTerminated,
@@ -297,11 +297,11 @@ class H2Connection(asyncio.Protocol):
         self._on_window(0)
 
     def _on_goaway(self, error_code: int, last_stream_id: int) -> None:
-        self._unusable()
+        self._retire()
         for s in list(self.streams.values()):
             if s.id > last_stream_id:
                 # never processed by the server: safe to send again elsewhere
-                s.retryable = True
+                s.resend = UNPROCESSED
                 s._closed_by_h2()
                 s._fail(RemoteProtocolError(
                     f"connection error received: {reason(error_code)} (GOAWAY, stream not "
@@ -316,6 +316,13 @@ class H2Connection(asyncio.Protocol):
             self.close()
 
     def _unusable(self) -> None:
+        """No new streams; closed once the last open one ends (at once when none is)."""
+        self._retire()
+        if not self.streams:
+            self.close()
+
+    def _retire(self) -> None:
+        """No new streams: out of the pool."""
         if self.usable:
             self.usable = False
             pool = self.pool
@@ -326,7 +333,7 @@ class H2Connection(asyncio.Protocol):
 
     def _fail(self, cause: BaseException) -> None:
         """The connection is broken: every stream on it fails, it leaves the pool."""
-        self._unusable()
+        self._retire()
         w = self._ready
         if w is not None and not w.done():
             # kept: whoever asks `ready()` later (the connector) gets the failure too
@@ -334,8 +341,8 @@ class H2Connection(asyncio.Protocol):
             w.exception()  # retrieved: nobody may be waiting
         stale = self.served > 0
         for s in list(self.streams.values()):
-            if stale and not s.got_bytes:
-                s.retryable = True
+            if stale and not s.got_bytes and s.resend == NOT_RESENDABLE:
+                s.resend = STALE
             s._h2_closed = True
             s._fail(cause)
         self.streams.clear()
@@ -371,7 +378,7 @@ class H2Connection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        self._unusable()
+        self._retire()
         if self.closed:
             return
         self.closed = True

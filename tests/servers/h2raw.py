@@ -184,9 +184,9 @@ class H2ServerConn:
         await self.send_raw(frame.serialize())
 
     async def close(self) -> None:
-        if self.closed:
-            return
         self.closed = True
+        if self.writer.is_closing():  # (a GOAWAY from the client sets `closed` first)
+            return
         self.writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.writer.wait_closed(), 5)
