@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable
@@ -22,6 +21,7 @@ from ._dns import CACHE_TTL, Resolver, connect_socket
 from ._framing import body_framing
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools, request_headers
 from ._headers import Headers
+from ._options import check_timeout
 from ._policy import (
     Codings,
     Hop,
@@ -33,7 +33,7 @@ from ._policy import (
     store_cookies,
 )
 from ._redirects import is_redirect
-from ._request import HeadersArg, ParamsArg, Request, check_method, to_content, to_headers
+from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
 from ._response import FullResponse, Response
 from ._tls import client_context, validate_tls_options
 from ._url import ParsedURL, parse_url, with_params
@@ -48,14 +48,6 @@ class Transport(Protocol):
     """Executes requests; implement it to mock or wrap (middleware) the HTTP transport."""
 
     def execute(self, request: Request) -> Awaitable[Response]: ...
-
-
-def _check_timeout(value: float | None) -> float | None:
-    if value is None:
-        return None
-    if not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value) or value < 0:
-        raise ValueError("Timeout must be non-negative")
-    return float(value)
 
 
 class HTTPTransport:
@@ -90,11 +82,11 @@ class HTTPTransport:
         if http_version == HTTPVersion.HTTP3:
             raise ValueError("HTTP/3 is not supported yet")
         validate_tls_options(tls_ca_cert, tls_key, tls_cert)
-        self._timeout = _check_timeout(timeout)
-        self._connect_timeout = _check_timeout(connect_timeout)
-        self._read_timeout = _check_timeout(read_timeout)
-        idle_timeout = _check_timeout(pool_idle_timeout)
-        self._keepalive = _check_timeout(tcp_keepalive_interval)
+        self._timeout = check_timeout(timeout)
+        self._connect_timeout = check_timeout(connect_timeout)
+        self._read_timeout = check_timeout(read_timeout)
+        idle_timeout = check_timeout(pool_idle_timeout)
+        self._keepalive = check_timeout(tcp_keepalive_interval)
         if pool_max_idle_per_host is not None and pool_max_idle_per_host < 0:
             raise ValueError("pool_max_idle_per_host must be non-negative")
         self._http_version = http_version
@@ -296,8 +288,7 @@ class HTTPTransport:
         self._check_open()
         check_method(method)
         parsed = parse_url(with_params(url, params) if params is not None else url)
-        body, is_json = to_content(content)
-        h = to_headers(headers)
+        h, body, is_json = to_body(headers, content)
         hops = 0
         while True:
             _version, status, notable, raw_headers, data, raw_trailers = await self._send(
