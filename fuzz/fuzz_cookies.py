@@ -9,7 +9,7 @@ returns None or a finite timestamp. Any exception or AssertionError is a finding
 
 Run (from the repository root, with the project installed):
 
-    python fuzz/fuzz_cookies.py -max_len=2048 -runs=5000000
+    python fuzz/fuzz_cookies.py -max_len=256 -runs=5000000
 """
 
 from __future__ import annotations
@@ -45,9 +45,8 @@ def TestOneInput(data: bytes) -> None:
     lines = data[2:].decode("latin-1").split("\n")
     jar = CookieJar(now=lambda: NOW)
     jar.store((scheme, host, path), lines)
-    for value in lines:
-        stamp = parse_cookie_date(value)
-        assert stamp is None or math.isfinite(stamp), (value, stamp)
+    stamp = parse_cookie_date(lines[0])  # store() dates only Expires values: any text here
+    assert stamp is None or math.isfinite(stamp), (lines[0], stamp)
     for bucket in jar._domains.values():
         for cookie in bucket.values():
             assert cookie.expires is None or cookie.expires <= NOW + MAX_AGE_CAP, cookie.expires
