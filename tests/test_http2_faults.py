@@ -668,7 +668,14 @@ async def test_cancelled_download_sends_one_reset_and_drops_late_frames(
         except asyncio.CancelledError:
             # the client's RST_STREAM came: these frames were in flight when it left
             frame = hyperframe.frame.DataFrame(req.stream_id, data=b"y" * 65536)
-            await req.conn.send_raw(frame.serialize() * (LATE_DATA // 65536))
+            trailers = hyperframe.frame.HeadersFrame(
+                req.stream_id,
+                data=req.conn.h2.encoder.encode([("x-trailer", "late")]),
+                flags=["END_HEADERS", "END_STREAM"],
+            )
+            await req.conn.send_raw(
+                frame.serialize() * (LATE_DATA // 65536) + trailers.serialize()
+            )
             late_sent.set()
 
     server = h2_server_factory(handler)
