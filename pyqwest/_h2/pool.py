@@ -23,7 +23,8 @@ class H2Pool:
 
     Connections per origin stay bounded: one takes new streams, the others only finish theirs
     (each closes when its last stream ends); concurrent requests share one connect; a request
-    tries at most `MAX_ATTEMPTS` times to open its stream and is sent again at most once.
+    tries at most `MAX_ATTEMPTS` times to open its stream, takes at most one more connection
+    when a new one is closed before its first request, and is sent again at most once.
     """
 
     def __init__(
@@ -42,6 +43,7 @@ class H2Pool:
         self.closed = False
 
     def forget(self, conn: H2Connection) -> None:
+        """`conn` takes no new streams: no longer handed out."""
         if self.conns.get(conn.key) is conn:
             del self.conns[conn.key]
 
