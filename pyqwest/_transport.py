@@ -270,7 +270,7 @@ class HTTPTransport:
             close_after = connection is not None and "close" in connection.lower()
         head = build_head(
             method, url.target, url.authority, pairs, is_json, body_len, chunked,
-            self._accept_encoding,
+            self._auto_accept_encoding(headers),
         )
         return head, chunked, close_after
 
@@ -285,8 +285,19 @@ class HTTPTransport:
         return request_headers(
             method, url.scheme, url.authority, url.target,
             headers._wire_pairs() if headers else None, is_json,
-            _declared_length(method, body), self._accept_encoding,
+            _declared_length(method, body), self._auto_accept_encoding(headers),
         )
+
+    def _auto_accept_encoding(self, headers: Headers | None) -> str | None:
+        """The ``Accept-Encoding`` to add when the caller set none, on either HTTP version.
+
+        None with a ``Range`` header, as reqwest does: the range would apply to the encoded
+        representation (Apache answers a 206 slice of the brotli stream, which no decoder
+        can read).
+        """
+        if headers and "range" in headers:
+            return None
+        return self._accept_encoding
 
     async def _fetch(
         self,
