@@ -1,0 +1,57 @@
+"""The server x mode matrix the checks are parametrized over (ids like "nginx-h2-tls")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from . import apache, nginx
+from .features import Features
+
+SERVERS: dict[str, Features] = {
+    "nginx": nginx.FEATURES,
+    "apache": apache.FEATURES,
+}
+STARTERS: dict[str, Callable[[Any], Any]] = {
+    "nginx": nginx.start,
+    "apache": apache.start,
+}
+
+Select = Callable[[str, str, Features], bool]
+
+
+def every(server: str, mode: str, features: Features) -> bool:
+    """All targets."""
+    return True
+
+
+def h2(server: str, mode: str, features: Features) -> bool:
+    """The HTTP/2 targets."""
+    return mode in ("h2-tls", "h2c")
+
+
+def targets(select: Select = every, *, xfail: Iterable[str] = (), reason: str = "") -> list[Any]:
+    """One param per (server, mode) that `select` keeps; ids in `xfail` (e.g. "apache-h2c")
+    are marked xfail(strict) with `reason`."""
+    xfail = set(xfail)
+    params = []
+    for server, features in SERVERS.items():
+        for mode in features.modes:
+            if not select(server, mode, features):
+                continue
+            ident = f"{server}-{mode}"
+            marks = [pytest.mark.xfail(strict=True, reason=reason)] if ident in xfail else []
+            params.append(pytest.param((server, mode), id=ident, marks=marks))
+    return params
+
+
+def coding_targets() -> list[Any]:
+    """One param per (server, mode, coding) the server does: ids like "nginx-h1-br"."""
+    return [
+        pytest.param((server, mode), coding, id=f"{server}-{mode}-{coding}")
+        for server, features in SERVERS.items()
+        for mode in features.modes
+        for coding in features.codings
+    ]
