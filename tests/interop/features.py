@@ -21,6 +21,7 @@ class Features:
     modes: tuple[str, ...]
     codings: tuple[str, ...] = ()
     etag: bool = True
+    ranges: bool = True
     reload: bool = False
     # the server ends a connection after this many requests (HTTP/2: streams)
     max_requests: int | None = None

@@ -7,16 +7,20 @@ from typing import Any
 
 import pytest
 
-from . import apache, nginx
+from . import apache, caddy, nghttpd, nginx
 from .features import Features
 
 SERVERS: dict[str, Features] = {
     "nginx": nginx.FEATURES,
     "apache": apache.FEATURES,
+    "caddy": caddy.FEATURES,
+    "nghttpd": nghttpd.FEATURES,
 }
 STARTERS: dict[str, Callable[[Any], Any]] = {
     "nginx": nginx.start,
     "apache": apache.start,
+    "caddy": caddy.start,
+    "nghttpd": nghttpd.start,
 }
 
 Select = Callable[[str, str, Features], bool]

@@ -61,7 +61,9 @@ async def test_upload_large_streamed(target):
     assert r.content == data
 
 
-@pytest.mark.parametrize("target", targets(), indirect=True)
+@pytest.mark.parametrize(
+    "target", targets(lambda server, mode, features: features.ranges), indirect=True
+)
 async def test_range(target):
     # TEXT is compressible: the range must apply to the identity bytes (defect 3)
     r = await target.client.get(target.url(f"/{TEXT}"), {"range": "bytes=1000-1999"})
