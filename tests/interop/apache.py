@@ -1,6 +1,7 @@
 """Apache httpd (event MPM, mod_http2): HTTP/1.1 and h2c on the plain port, h2 and http/1.1
 by ALPN on TLS; br then gzip; /echo is proxied to the echo backend (mod_reflector answers
-HTTP/2 uploads with an empty body, curl's too); connections end after MaxKeepAliveRequests or KeepAliveTimeout idle."""
+HTTP/2 uploads with an empty body, curl's too); connections end after MaxKeepAliveRequests
+or KeepAliveTimeout idle."""
 
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ class Apache:
         self.ports["h2c"] = self.ports["plain"]
         conf = work / "httpd.conf"
         conf.write_text(_CONFIG.format(
-            work=work, docroot=site.docroot, echo=site.echo_port, cert=site.certfile, key=site.keyfile,
+            work=work, docroot=site.docroot, echo=site.echo_port,
+            cert=site.certfile, key=site.keyfile,
             max_requests=MAX_REQUESTS, idle=IDLE_TIMEOUT, max_streams=MAX_STREAMS,
             modules="\n".join(
                 f"LoadModule {m}_module /usr/lib/apache2/modules/mod_{m}.so" for m in MODULES
