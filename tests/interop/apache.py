@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import signal
 
-from .daemon import Daemon, free_port, require
+from .daemon import Daemon, Server, free_port, require
 from .features import Features
 from .site import Site
 
@@ -65,7 +65,7 @@ SSLSessionCache shmcb:{work}/ssl_cache(512000)
 """
 
 
-class Apache:
+class Apache(Server):
     """A running httpd; `reload()` is `apachectl graceful` (SIGUSR1 to the parent)."""
 
     def __init__(self, site: Site) -> None:
@@ -93,10 +93,3 @@ class Apache:
 
     def reload(self) -> None:
         self.daemon.signal(signal.SIGUSR1)
-
-    def stop(self) -> None:
-        self.daemon.stop()
-
-
-def start(site: Site) -> Apache:
-    return Apache(site)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import subprocess
 
-from .daemon import Daemon, free_port, require
+from .daemon import Daemon, Server, free_port, require
 from .features import Features
 from .site import Site
 
@@ -43,7 +43,7 @@ https://127.0.0.1:{tls} {{
 """
 
 
-class Caddy:
+class Caddy(Server):
     """A running caddy."""
 
     def __init__(self, site: Site) -> None:
@@ -70,10 +70,3 @@ class Caddy:
              "--address", f"127.0.0.1:{self.ports['admin']}", "--force"],
             check=True, capture_output=True, timeout=30, env=self._env,
         )
-
-    def stop(self) -> None:
-        self.daemon.stop()
-
-
-def start(site: Site) -> Caddy:
-    return Caddy(site)

@@ -88,3 +88,18 @@ class Daemon:
         # workers that outlived their master (same group)
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+
+
+class Server:
+    """A server of the matrix run by one Daemon: `ports` maps listener ("plain", "tls",
+    "h2c") to port."""
+
+    daemon: Daemon
+    ports: dict[str, int]
+
+    def reload(self) -> None:
+        """Graceful reload: new config, old connections drained."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.daemon.stop()

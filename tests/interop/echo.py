@@ -1,6 +1,7 @@
 """The upload echo backend: an ASGI app that answers a request with its body, byte for byte.
 Servers that cannot echo themselves proxy /echo to it, so they receive the upload (chunked,
-Content-Length or HTTP/2 DATA) from pyqwest."""
+Content-Length or HTTP/2 DATA) from pyqwest. It answers once the whole body is in: a proxy
+that sends the request before reading the response would stall on a streamed echo."""
 
 from __future__ import annotations
 
@@ -9,14 +10,8 @@ from typing import Any
 
 async def echo_app(scope: dict[str, Any], receive: Any, send: Any) -> None:
     """Answer 200 with the request body (application/octet-stream)."""
-    if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+    if scope["type"] != "http":
+        return  # lifespan: nothing to set up (hypercorn goes on without it)
     chunks = []
     while True:
         message = await receive()

@@ -38,7 +38,3 @@ class Nghttpd:
     def stop(self) -> None:
         for daemon in self.daemons:
             daemon.stop()
-
-
-def start(site: Site) -> Nghttpd:
-    return Nghttpd(site)

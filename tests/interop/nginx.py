@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import signal
 
-from .daemon import Daemon, free_port, require
+from .daemon import Daemon, Server, free_port, require
 from .features import Features
 from .site import Site
 
@@ -60,7 +60,7 @@ http {{
 """
 
 
-class Nginx:
+class Nginx(Server):
     """A running nginx; `reload()` is `nginx -s reload` (SIGHUP to the master)."""
 
     def __init__(self, site: Site) -> None:
@@ -84,10 +84,3 @@ class Nginx:
 
     def reload(self) -> None:
         self.daemon.signal(signal.SIGHUP)
-
-    def stop(self) -> None:
-        self.daemon.stop()
-
-
-def start(site: Site) -> Nginx:
-    return Nginx(site)

@@ -17,10 +17,10 @@ SERVERS: dict[str, Features] = {
     "nghttpd": nghttpd.FEATURES,
 }
 STARTERS: dict[str, Callable[[Any], Any]] = {
-    "nginx": nginx.start,
-    "apache": apache.start,
-    "caddy": caddy.start,
-    "nghttpd": nghttpd.start,
+    "nginx": nginx.Nginx,
+    "apache": apache.Apache,
+    "caddy": caddy.Caddy,
+    "nghttpd": nghttpd.Nghttpd,
 }
 
 Select = Callable[[str, str, Features], bool]
@@ -60,11 +60,12 @@ def targets(
     return params
 
 
-def coding_targets() -> list[Any]:
-    """One param per (server, mode, coding) the server does: ids like "nginx-h1-br"."""
+def targets_each(values: Callable[[Features], Iterable[str]]) -> list[Any]:
+    """One param per (server, mode) and each of `values(features)`: ids like
+    "nginx-h1-br"."""
     return [
-        pytest.param((server, mode), coding, id=f"{server}-{mode}-{coding}")
+        pytest.param((server, mode), value, id=f"{server}-{mode}-{value}")
         for server, features in SERVERS.items()
         for mode in features.modes
-        for coding in features.codings
+        for value in values(features)
     ]
