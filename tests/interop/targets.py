@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from . import apache, caddy, nghttpd, nginx
+from . import apache, caddy, h2o, nghttpd, nginx
 from .features import Features
 
 SERVERS: dict[str, Features] = {
@@ -15,12 +15,14 @@ SERVERS: dict[str, Features] = {
     "apache": apache.FEATURES,
     "caddy": caddy.FEATURES,
     "nghttpd": nghttpd.FEATURES,
+    "h2o": h2o.FEATURES,
 }
 STARTERS: dict[str, Callable[[Any], Any]] = {
     "nginx": nginx.Nginx,
     "apache": apache.Apache,
     "caddy": caddy.Caddy,
     "nghttpd": nghttpd.Nghttpd,
+    "h2o": h2o.H2o,
 }
 
 Select = Callable[[str, str, Features], bool]
