@@ -1,4 +1,4 @@
-"""pyqwest: a fast async HTTP client, compiled with Cython over llhttp.
+"""pyqwest: a fast async and sync HTTP client, compiled with Cython over llhttp.
 
 A drop-in for the original pyqwest's API (see the README for what is there today).
 """
@@ -17,6 +17,10 @@ from ._client import Client
 from ._headers import Headers, HTTPHeaderName
 from ._request import Request
 from ._response import FullResponse, Response
+from ._sync_client import SyncClient
+from ._sync_request import SyncRequest
+from ._sync_response import SyncResponse
+from ._sync_transport import SyncTransport
 from ._transport import HTTPTransport, Transport, get_default_transport
 from ._version import HTTPVersion
 
@@ -34,6 +38,10 @@ __all__ = [
     "Response",
     "StreamError",
     "StreamErrorCode",
+    "SyncClient",
+    "SyncRequest",
+    "SyncResponse",
+    "SyncTransport",
     "TooManyRedirects",
     "Transport",
     "WriteError",

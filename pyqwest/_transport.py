@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import socket
 import ssl
 import warnings
@@ -23,6 +22,7 @@ from ._decompress import accept_encoding
 from ._dns import CACHE_TTL, Resolver, connect_socket
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools, request_headers
 from ._headers import Headers
+from ._options import check_timeout
 from ._policy import (
     Codings,
     Hop,
@@ -51,14 +51,6 @@ class Transport(Protocol):
     """Executes requests; implement it to mock or wrap (middleware) the HTTP transport."""
 
     def execute(self, request: Request) -> Awaitable[Response]: ...
-
-
-def _check_timeout(value: float | None) -> float | None:
-    if value is None:
-        return None
-    if not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value) or value < 0:
-        raise ValueError("Timeout must be non-negative")
-    return float(value)
 
 
 _P = ParamSpec("_P")
@@ -117,11 +109,11 @@ class HTTPTransport:
         if http_version == HTTPVersion.HTTP3:
             raise ValueError("HTTP/3 is not supported yet")
         validate_tls_options(tls_ca_cert, tls_key, tls_cert)
-        self._timeout = _check_timeout(timeout)
-        self._connect_timeout = _check_timeout(connect_timeout)
-        self._read_timeout = _check_timeout(read_timeout)
-        idle_timeout = _check_timeout(pool_idle_timeout)
-        self._keepalive = _check_timeout(tcp_keepalive_interval)
+        self._timeout = check_timeout(timeout)
+        self._connect_timeout = check_timeout(connect_timeout)
+        self._read_timeout = check_timeout(read_timeout)
+        idle_timeout = check_timeout(pool_idle_timeout)
+        self._keepalive = check_timeout(tcp_keepalive_interval)
         if pool_max_idle_per_host is not None and pool_max_idle_per_host < 0:
             raise ValueError("pool_max_idle_per_host must be non-negative")
         self._http_version = http_version
