@@ -67,7 +67,12 @@ class FullResponse:
         return self._trailers
 
     def text(self) -> str:
-        return self._content.decode(_charset(self._headers), errors="replace")
+        try:
+            return self._content.decode(_charset(self._headers), errors="replace")
+        except (LookupError, UnicodeError):
+            # the server named a codec that is no text encoding (base64, rot13, hex) or one
+            # that cannot replace (idna, undefined): UTF-8, as httpx falls back
+            return self._content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
         return json.loads(self._content)

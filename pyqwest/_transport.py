@@ -20,6 +20,7 @@ from cpqwest._protocol import H1Connection, H1Protocol
 from ._cookies import CookieJar
 from ._decompress import accept_encoding
 from ._dns import CACHE_TTL, Resolver, connect_socket
+from ._framing import body_framing
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools, request_headers
 from ._headers import Headers
 from ._options import check_timeout
@@ -34,15 +35,13 @@ from ._policy import (
     store_cookies,
 )
 from ._redirects import is_redirect
-from ._request import HeadersArg, ParamsArg, Request, check_method, to_content, to_headers
+from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
 from ._response import FullResponse, Response
 from ._tls import client_context, validate_tls_options
 from ._url import ParsedURL, parse_url, with_params
 from ._version import HTTPVersion
 
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-# methods that carry "content-length: 0" with an empty body (as hyper does)
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _EMPTY = Headers()
 
 
@@ -296,13 +295,10 @@ class HTTPTransport:
         headers: Headers | None,
         body: bytes | AsyncIterator[bytes],
         is_json: bool,
-    ) -> tuple[bytes, bool, bool]:
-        """The request head bytes, whether the body goes chunked, and whether the request asks
-        to close the connection after it."""
-        body_len = _declared_length(method, body)
-        chunked = not isinstance(body, bytes) and (
-            headers is None or "content-length" not in headers
-        )
+    ) -> tuple[bytes, int, bool, bool]:
+        """The request head bytes, the body length it declares (-1: none), whether the body
+        goes chunked, and whether the request asks to close the connection after it."""
+        body_len, chunked = body_framing(method, headers, body)
         pairs = None
         close_after = False
         if headers:
@@ -313,7 +309,7 @@ class HTTPTransport:
             method, url.target, url.authority, pairs, is_json, body_len, chunked,
             self._auto_accept_encoding(headers),
         )
-        return head, chunked, close_after
+        return head, body_len, chunked, close_after
 
     def _h2_headers(
         self,
@@ -326,7 +322,7 @@ class HTTPTransport:
         return request_headers(
             method, url.scheme, url.authority, url.target,
             headers._wire_pairs() if headers else None, is_json,
-            _declared_length(method, body), self._auto_accept_encoding(headers),
+            body_framing(method, headers, body)[0], self._auto_accept_encoding(headers),
         )
 
     def _auto_accept_encoding(self, headers: Headers | None) -> str | None:
@@ -352,8 +348,7 @@ class HTTPTransport:
         self._check_open()
         check_method(method)
         parsed = parse_url(with_params(url, params) if params is not None else url)
-        body, is_json = to_content(content)
-        h = to_headers(headers)
+        h, body, is_json = to_body(headers, content)
         hops = 0
         while True:
             _version, status, notable, raw_headers, data, raw_trailers = await self._send(
@@ -469,10 +464,12 @@ class HTTPTransport:
                     return (HTTPVersion.HTTP2, result.status, notable_of(result.headers),
                             result.headers, result, None)
                 # ALPN chose http/1.1 for this origin: on with HTTP/1.1
-            head, chunked, close_after = self._head(method, parsed, headers, body, is_json)
+            head, body_len, chunked, close_after = self._head(
+                method, parsed, headers, body, is_json
+            )
             result = await self._h1.exchange(
-                key, head, body or None, method == "HEAD", buffered, replayable, chunked,
-                close_after,
+                key, head, body if body or chunked else None, method == "HEAD", buffered,
+                replayable, chunked, close_after, body_len,
             )
         except BaseException:
             if streamed:
@@ -483,14 +480,6 @@ class HTTPTransport:
             return HTTPVersion.HTTP1, status, notable, raw_headers, data, raw_trailers
         p = result.parser
         return HTTPVersion.HTTP1, p.status, p.notable, p.headers, result, None
-
-
-def _declared_length(method: str, body: bytes | AsyncIterator[bytes]) -> int:
-    """The Content-Length to send for a body (HTTP/1.1 and HTTP/2 alike); -1 for none: a
-    streamed body, or an empty one on a method that carries none."""
-    if not isinstance(body, bytes):
-        return -1
-    return len(body) if body or method in _BODY_METHODS else -1
 
 
 async def _close_body(body: Any) -> None:

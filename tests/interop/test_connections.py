@@ -149,11 +149,7 @@ async def test_more_requests_than_stream_limit(target):
     assert all(r.content == blob(65537) for r in bodies)
 
 
-@pytest.mark.parametrize(
-    "target", targets(h2, xfail=("apache-h2-tls", "apache-h2c", "nghttpd-h2-tls",
-                                 "nghttpd-h2c"), reason=H2_FIX),
-    indirect=True,
-)
+@pytest.mark.parametrize("target", targets(h2), indirect=True)
 async def test_cancelled_downloads_spare_bystander(target):
     """20 downloads abandoned mid-body, on the connection of a download still running: one
     RST_STREAM each, so the server sees no reset flood and the bystander completes (defect 2)."""
