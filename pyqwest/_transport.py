@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, Protocol, runtime_checkable
+import warnings
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from cpqwest._errors import ConnectTimeout, RemoteProtocolError
 from cpqwest._exchange import H1Pools, build_head
@@ -50,8 +52,32 @@ class Transport(Protocol):
     def execute(self, request: Request) -> Awaitable[Response]: ...
 
 
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _weakly(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A bound method of a transport that does not keep the transport alive: its pools hold
+    it, and a transport nobody references must be collected (and its sockets closed) at once,
+    not when the cycle collector runs."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        bound = ref()
+        if bound is None:
+            raise RuntimeError("Request failed: already closed transport")
+        return bound(*args, **kwargs)
+
+    return call
+
+
 class HTTPTransport:
     """An HTTP transport: pooled HTTP/1.1 (and TLS) connections per origin and event loop."""
+
+    # until __init__ completes: a transport whose options were refused owns nothing to close
+    _closed = True
+    # a transport dropped with open connections says so (ResourceWarning), as asyncio's do
+    _warn_unclosed = True
 
     def __init__(
         self,
@@ -114,10 +140,11 @@ class HTTPTransport:
         self._max_redirects = max_redirects
         self._enable_otel = enable_otel
         self._h1 = H1Pools(
-            self._connect, idle_timeout, pool_max_idle_per_host, self._timeout, self._read_timeout
+            _weakly(self._connect), idle_timeout, pool_max_idle_per_host, self._timeout,
+            self._read_timeout,
         )
         self._h2 = H2Pools(
-            self._connect_h2, idle_timeout, pool_max_idle_per_host, self._timeout,
+            _weakly(self._connect_h2), idle_timeout, pool_max_idle_per_host, self._timeout,
             self._read_timeout,
         )
         self._closed = False
@@ -137,6 +164,28 @@ class HTTPTransport:
             self._closed = True
             self._h1.close()
             self._h2.close()
+
+    def __del__(self) -> None:
+        # Dropped without aclose(): close the pooled connections on their own loops (this may
+        # run in any thread, inside any callback of the loop).
+        if self._closed:
+            return
+        self._closed = True
+        open_connections = 0
+        for pools in (self._h1.detach(), self._h2.detach()):
+            for loop, pool in pools.items():
+                open_connections += pool.open_count()
+                if not loop.is_closed():
+                    with contextlib.suppress(RuntimeError):  # closed meanwhile
+                        loop.call_soon_threadsafe(pool.close)
+        if open_connections and self._warn_unclosed:
+            warnings.warn(
+                f"unclosed {self!r} with {open_connections} open connection(s): they are closed"
+                " now; call aclose() or use 'async with'",
+                ResourceWarning,
+                source=self,
+                stacklevel=1,
+            )
 
     def _check_open(self) -> None:
         if self._closed:
@@ -258,7 +307,7 @@ class HTTPTransport:
             close_after = connection is not None and "close" in connection.lower()
         head = build_head(
             method, url.target, url.authority, pairs, is_json, body_len, chunked,
-            self._accept_encoding,
+            self._auto_accept_encoding(headers),
         )
         return head, body_len, chunked, close_after
 
@@ -273,8 +322,19 @@ class HTTPTransport:
         return request_headers(
             method, url.scheme, url.authority, url.target,
             headers._wire_pairs() if headers else None, is_json,
-            body_framing(method, headers, body)[0], self._accept_encoding,
+            body_framing(method, headers, body)[0], self._auto_accept_encoding(headers),
         )
+
+    def _auto_accept_encoding(self, headers: Headers | None) -> str | None:
+        """The ``Accept-Encoding`` to add when the caller set none, on either HTTP version.
+
+        None with a ``Range`` header, as reqwest does: the range would apply to the encoded
+        representation (Apache answers a 206 slice of the brotli stream, which no decoder
+        can read).
+        """
+        if headers and "range" in headers:
+            return None
+        return self._accept_encoding
 
     async def _fetch(
         self,
@@ -441,6 +501,9 @@ def get_default_transport() -> HTTPTransport:
 
 
 class _DefaultTransport(HTTPTransport):
+    # never closed by design: nothing to warn about when it goes at interpreter exit
+    _warn_unclosed = False
+
     async def _aclose(self) -> None:
         # shared by every default Client: closing it would break the others
         return None

@@ -188,6 +188,10 @@ class H2Pool:
                 # same (as curl does), and that one takes the streams that follow
                 conn._unusable()
 
+    def open_count(self) -> int:
+        """Connections of this pool that are still open."""
+        return sum(1 for conn in self.conns.values() if not conn.closed)
+
     def close(self) -> None:
         """No new streams; connections close as their streams end."""
         self.closed = True
@@ -288,8 +292,12 @@ class H2Pools:
             key, headers, body, buffered, replayable, self.timeout, self.read_timeout
         )
 
-    def close(self) -> None:
+    def detach(self) -> dict[asyncio.AbstractEventLoop, H2Pool]:
+        """Take every pool out: later requests get new ones."""
         pools, self._pools = self._pools, {}
         self._last = None
-        for pool in pools.values():
+        return pools
+
+    def close(self) -> None:
+        for pool in self.detach().values():
             pool.close()
