@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test bench lint typecheck clean wheel wheel-identifiers
+.PHONY: test bench lint typecheck clean wheel wheel-identifiers docs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,14 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install -q ".[test]"
 
-test: install
+test: install docs
 	cd tests && ../$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# The docs site (Sphinx + furo, docs/) from the installed package's docstrings, into build/docs.
+# Strict: any warning, a broken reference included, fails the build (-W -n). ~5 s.
+docs: install
+	$(PY) -m pip install -q -r docs/requirements.txt
+	$(VENV)/bin/sphinx-build -W --keep-going -n -q -b html docs build/docs
 
 lint: $(PY)
 	$(PY) -m pip install -q ruff mypy
