@@ -125,9 +125,6 @@ cdef int _on_headers_complete(llhttp_t* p) noexcept:
             return self._fail("unexpected 101 Switching Protocols: upgrades are not supported")
         # 1xx informational responses are skipped; they have no content whatever they say
         self._informational = True
-        self._len = 0
-        self._nfields = 0
-        self._line_start = 0
         return 1
     try:
         self.status = status
