@@ -49,7 +49,8 @@ _EMPTY = Headers()
 class Transport(Protocol):
     """Executes requests; implement it to mock or wrap (middleware) the HTTP transport."""
 
-    def execute(self, request: Request) -> Awaitable[Response]: ...
+    def execute(self, request: Request) -> Awaitable[Response]:
+        """Send ``request`` and resolve to its :class:`Response` (streaming: at the head)."""
 
 
 _P = ParamSpec("_P")
@@ -72,7 +73,38 @@ def _weakly(method: Callable[_P, _R]) -> Callable[_P, _R]:
 
 
 class HTTPTransport:
-    """An HTTP transport: pooled HTTP/1.1 (and TLS) connections per origin and event loop."""
+    """An HTTP transport: pooled HTTP/1.1 and HTTP/2 connections per origin and event loop.
+
+    Every option is keyword-only; invalid values raise ``ValueError`` at construction.
+
+    :param tls_ca_cert: PEM roots to trust instead of certifi's (default ``None``).
+    :param tls_key: PEM private key of a client certificate (mTLS); needs ``tls_cert``.
+    :param tls_cert: PEM client certificate chain (mTLS); needs ``tls_key``.
+    :param tls_include_system_certs: also trust the OS store (default ``False``).
+    :param http_version: ``None`` (default): HTTP/1.1 on plain TCP, ALPN with h2 preferred
+        on TLS; ``HTTPVersion.HTTP1``: HTTP/1.1 only; ``HTTPVersion.HTTP2``: HTTP/2 only
+        (prior knowledge on plain TCP); ``HTTPVersion.HTTP3``: ``ValueError`` (not built).
+    :param proxy: a proxy URL, ``Proxy`` or a sequence of them (default ``None``: the
+        ``*_PROXY`` environment variables apply); accepted, proxying is not built yet.
+    :param timeout: total deadline of an exchange in seconds, body included (``None``: none).
+    :param connect_timeout: seconds to connect (default 30); over: :class:`ConnectTimeout`.
+    :param read_timeout: seconds allowed per read (``None``: no limit).
+    :param pool_idle_timeout: seconds an idle pooled connection is kept (default 90).
+    :param pool_max_idle_per_host: cap of idle connections per origin (``None``: no cap).
+    :param tcp_keepalive_interval: TCP keep-alive interval in seconds (default 30).
+    :param enable_gzip: advertise and decode gzip (and deflate) (default ``True``).
+    :param enable_brotli: advertise and decode br (default ``True``).
+    :param enable_zstd: advertise and decode zstd (default ``True``).
+    :param use_system_dns: ``getaddrinfo`` on every connect instead of the cached resolver
+        with happy eyeballs (default ``False``).
+    :param enable_cookie_store: keep ``set-cookie`` and send ``cookie`` (default ``False``).
+    :param follow_redirects: follow 3xx with ``location`` (default ``True``).
+    :param max_redirects: redirects allowed (default 10); over: :class:`TooManyRedirects`.
+    :param enable_otel: OpenTelemetry spans and metrics when installed (default ``True``).
+    :param meter_provider: OpenTelemetry meter provider (``None``: the global one).
+    :param tracer_provider: OpenTelemetry tracer provider (``None``: the global one).
+    :raises ValueError: a negative, infinite or NaN timeout, unusable TLS material, HTTP/3.
+    """
 
     # until __init__ completes: a transport whose options were refused owns nothing to close
     _closed = True
@@ -157,6 +189,7 @@ class HTTPTransport:
         await self.aclose()
 
     def aclose(self) -> Awaitable[None]:
+        """Close every pooled connection; later requests raise ``RuntimeError``. Idempotent."""
         return self._aclose()
 
     async def _aclose(self) -> None:
@@ -373,6 +406,7 @@ class HTTPTransport:
             )
 
     def execute(self, request: Request) -> Awaitable[Response]:
+        """Send ``request``; resolves to the :class:`Response` as soon as its head arrived."""
         return self._execute(request)
 
     async def _execute(self, request: Request) -> Response:
