@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import pytest
@@ -41,14 +41,13 @@ def h2(server: str, mode: str, features: Features) -> bool:
 def targets(
     select: Select = every,
     *,
-    xfail: Iterable[str] = (),
-    xfail_sometimes: Iterable[str] = (),
-    reason: str = "",
+    xfail: Mapping[str, str] | None = None,
+    xfail_sometimes: Mapping[str, str] | None = None,
 ) -> list[Any]:
-    """One param per (server, mode) that `select` keeps. Ids (e.g. "apache-h2c") in `xfail`
-    fail every run until a known defect is fixed: xfail(strict), so the fix shows as XPASS;
-    those in `xfail_sometimes` fail only in some runs (a race): xfail, not strict."""
-    strict, sometimes = set(xfail), set(xfail_sometimes)
+    """One param per (server, mode) that `select` keeps. `xfail` maps ids (e.g. "apache-h2c")
+    that fail every run, for a known reason, to that reason: xfail(strict), so a fix shows;
+    `xfail_sometimes` those that fail only in some runs (a race): xfail, not strict."""
+    strict, sometimes = xfail or {}, xfail_sometimes or {}
     params = []
     for server, features in SERVERS.items():
         for mode in features.modes:
@@ -56,8 +55,10 @@ def targets(
                 continue
             ident = f"{server}-{mode}"
             marks = []
-            if ident in strict or ident in sometimes:
-                marks.append(pytest.mark.xfail(strict=ident in strict, reason=reason))
+            if ident in strict:
+                marks.append(pytest.mark.xfail(strict=True, reason=strict[ident]))
+            elif ident in sometimes:
+                marks.append(pytest.mark.xfail(strict=False, reason=sometimes[ident]))
             params.append(pytest.param((server, mode), id=ident, marks=marks))
     return params
 
