@@ -47,6 +47,7 @@ class MuxConnection:
         self._cap_waiters: deque[asyncio.Future[None]] = deque()
         self._write_waiters: list[asyncio.Future[None]] = []
         self._goaway_last = -1  # last stream id a graceful GOAWAY lets finish (-1: none)
+        self._flush_pending = False
 
     def open_stream(
         self,
@@ -60,8 +61,39 @@ class MuxConnection:
         raise NotImplementedError
 
     def close(self) -> None:
-        """Close for good; streams still open fail."""
+        """Close for good (politely on the wire); streams still open fail."""
         raise NotImplementedError
+
+    def flush(self) -> None:
+        """Send whatever the protocol state has queued."""
+        raise NotImplementedError
+
+    def flush_soon(self) -> None:
+        """Flush once at the end of this event-loop iteration: requests started together share
+        one write."""
+        if not self._flush_pending:
+            self._flush_pending = True
+            try:
+                self.loop.call_soon(self.flush)
+            except RuntimeError:  # the loop is closed
+                self._flush_pending = False
+
+    def _begin_close(self) -> bool:
+        """The first half of every `close`: leave the pool, fail the streams still open. True
+        when this call is the one that closes (the protocol then says goodbye on the wire)."""
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
+            self._idle_timer = None
+        self._unusable()
+        if self.closed:
+            return False
+        self.closed = True
+        if self.streams:
+            for s in list(self.streams.values()):
+                s._h2_closed = True
+                s._fail(ConnectionResetError("connection closed"))
+            self.streams.clear()
+        return True
 
     # --- back-pressure of the transport ------------------------------------------------------
     def pause_writing(self) -> None:
@@ -134,7 +166,9 @@ class MuxConnection:
             # kept: whoever asks `ready()` later (the connector) gets the failure too
             w.set_exception(cause)
             w.exception()  # retrieved: nobody may be waiting
-        stale = self.served > 0
+        # a connection that served before and fails now may have been stale: its requests that
+        # got nothing may go again (a peer gone silent is no stale connection)
+        stale = self.served > 0 and not isinstance(cause, TimeoutError)
         for s in list(self.streams.values()):
             if stale and not s.got_bytes:
                 s.retryable = True

@@ -37,6 +37,14 @@ def client_context(
     return ctx
 
 
+def quic_roots(ctx: ssl.SSLContext, include_system: bool) -> tuple[bytes, str | None]:
+    """The roots a TLS context trusts, for a TLS stack of its own (QUIC's): the PEM of those
+    it loaded, and the OS certificate directory it reads lazily when system certs are on."""
+    pem = "".join(ssl.DER_cert_to_PEM_cert(der) for der in ctx.get_ca_certs(binary_form=True))
+    capath = ssl.get_default_verify_paths().capath if include_system else None
+    return pem.encode("ascii"), capath
+
+
 def _build(
     ca_cert: bytes | None,
     key: bytes | None,

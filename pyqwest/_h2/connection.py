@@ -65,7 +65,6 @@ class H2Connection(MuxConnection, asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.h2 = library.new_state(_SETTINGS, MAX_FRAME_SIZE)
         self._blocked: set[H2Stream] = set()  # streams waiting for flow-control window
-        self._flush_pending = False
         self._conn_unacked = 0
 
     # --- asyncio protocol -------------------------------------------------------------------
@@ -142,14 +141,6 @@ class H2Connection(MuxConnection, asyncio.Protocol):
         data = self.h2.data_to_send()
         if data and not self.closed:
             self.transport.write(data)  # type: ignore[union-attr]
-
-    def flush_soon(self) -> None:
-        if not self._flush_pending:
-            self._flush_pending = True
-            try:
-                self.loop.call_soon(self.flush)
-            except RuntimeError:  # the loop is closed
-                self._flush_pending = False
 
     def writable(self) -> asyncio.Future[None]:
         w = self.loop.create_future()
@@ -228,18 +219,8 @@ class H2Connection(MuxConnection, asyncio.Protocol):
 
     def close(self) -> None:
         """Close politely (GOAWAY) and for good; streams still open fail."""
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
-        self._unusable()
-        if self.closed:
+        if not self._begin_close():
             return
-        self.closed = True
-        if self.streams:
-            for s in list(self.streams.values()):
-                s._h2_closed = True
-                s._fail(ConnectionResetError("connection closed"))
-            self.streams.clear()
         t = self.transport
         if t is None or t.is_closing():
             return

@@ -276,7 +276,7 @@ class H2Stream:
             if self.error is not None:
                 raise mapped(self.error, "Request failed: ", WriteError)
             if self._h2_closed or conn.closed:
-                raise _StopUpload
+                raise StopUpload
             if conn.write_paused:
                 await conn.writable()
                 continue
@@ -419,7 +419,7 @@ class H2Stream:
             self._reset(CANCEL)
 
 
-class _StopUpload(Exception):
+class StopUpload(Exception):
     """The stream ended while its body was still being sent: stop quietly."""
 
 
@@ -439,7 +439,7 @@ async def upload(stream: H2Stream, body: AsyncIterator[Any]) -> None:
         stream.end_request()
     except asyncio.CancelledError:
         raise
-    except _StopUpload:
+    except StopUpload:
         pass
     except WriteError as e:
         exc = e
