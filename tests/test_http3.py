@@ -151,7 +151,7 @@ async def test_body_iterator_error_is_a_write_error(
         yield b"first"
         raise RuntimeError("boom")
 
-    with pytest.raises((WriteError, ReadError), match="Request|connection|reading content"):
+    with pytest.raises((WriteError, ReadError), match=r"Request|connection|reading content"):
         await h3.post(h3_server.url + "/echo", content=body())
     # the connection still serves others
     assert (await h3.get(h3_server.url + "/echo")).status == 200

@@ -186,10 +186,11 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
         return self.usable and self.core.can_open()
 
     def wait_capacity(self) -> asyncio.Future[None]:
-        w = super().wait_capacity()
-        self.core.ask_credit()
-        self.flush_soon()
-        return w
+        if not self._cap_waiters:
+            # the first to wait makes the server answer with the credit it may be holding back
+            self.core.ask_credit()
+            self.flush_soon()
+        return super().wait_capacity()
 
     def open_stream(
         self,

@@ -51,6 +51,7 @@ class UdpRelay:
         self._front: asyncio.DatagramTransport | None = None
         self._ups: dict[Any, _Upstream] = {}
         self._pending: dict[Any, list[bytes]] = {}
+        self._opening: set[asyncio.Future[None]] = set()
 
     def start(self) -> UdpRelay:
         async def _start() -> None:
@@ -96,7 +97,9 @@ class UdpRelay:
         if client not in self._ups:
             up = self._ups[client] = _Upstream(self, client)
             self._pending[client] = []
-            asyncio.ensure_future(self._open(up))
+            task = asyncio.ensure_future(self._open(up))
+            self._opening.add(task)
+            task.add_done_callback(self._opening.discard)
         self._forward("up", data, client)
 
     async def _open(self, up: _Upstream) -> None:
