@@ -237,8 +237,9 @@ class HTTPTransport:
         _scheme, host, port = key
         async with self._connecting(host, port, "HTTP/3"):
             infos = await self._resolver.resolve(loop, host, port)
-            core = h3.QuicCore(host, self._h3_tls, self._h3_idle)
-            return await h3.open_h3(loop, key, infos, core)
+            return await h3.open_h3(
+                loop, key, infos, lambda: h3.QuicCore(host, self._h3_tls, self._h3_idle)
+            )
 
     @contextlib.asynccontextmanager
     async def _connecting(self, host: str, port: int, protocol: str) -> AsyncIterator[None]:

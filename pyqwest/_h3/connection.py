@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Callable
 from typing import Any
 
 from cpqwest._errors import RemoteProtocolError
@@ -183,7 +184,7 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
     # --- streams ----------------------------------------------------------------------------
     @property
     def available(self) -> bool:
-        return self.usable and self.core.can_open()
+        return self.usable and not self.core.closed and self.core.can_open()
 
     def wait_capacity(self) -> asyncio.Future[None]:
         if not self._cap_waiters:
@@ -242,14 +243,26 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
 
 
 async def open_h3(
-    loop: asyncio.AbstractEventLoop, key: Any, infos: list[AddrInfo], core: QuicCore
+    loop: asyncio.AbstractEventLoop,
+    key: Any,
+    infos: list[AddrInfo],
+    new_core: Callable[[], QuicCore],
 ) -> H3Connection:
-    """A new HTTP/3 connection over the first address, ready for requests (the QUIC
-    handshake is done)."""
-    family, _type, _proto, _name, sockaddr = infos[0]
-    addr: Address = sockaddr
-    conn = H3Connection(loop, key, core, addr)
-    await loop.create_datagram_endpoint(lambda: conn, remote_addr=addr[:2], family=family)
+    """A new HTTP/3 connection, ready for requests (the QUIC handshake is done): the addresses
+    in turn while one refuses (ICMP unreachable); the caller bounds the time."""
+    for i, (family, _type, _proto, _name, sockaddr) in enumerate(infos):
+        try:
+            return await _handshake(loop, H3Connection(loop, key, new_core(), sockaddr), family)
+        except ConnectionRefusedError:
+            if i == len(infos) - 1:
+                raise
+    raise ConnectionError("no address to connect to")
+
+
+async def _handshake(
+    loop: asyncio.AbstractEventLoop, conn: H3Connection, family: int
+) -> H3Connection:
+    await loop.create_datagram_endpoint(lambda: conn, remote_addr=conn.addr[:2], family=family)
     ready = conn.ready()
     if ready is not None:
         try:

@@ -46,12 +46,15 @@ class RawH3Conn(QuicConnectionProtocol):
     def respond(
         self, stream_id: int, status: int = 200, body: bytes = b"",
         headers: list[tuple[bytes, bytes]] | None = None, end: bool = True,
+        trailers: list[tuple[bytes, bytes]] | None = None,
     ) -> None:
         assert self.h3 is not None
         head = [(b":status", str(status).encode()), *(headers or [])]
-        self.h3.send_headers(stream_id, head, end_stream=end and not body)
+        self.h3.send_headers(stream_id, head, end_stream=end and not body and not trailers)
         if body:
-            self.h3.send_data(stream_id, body, end_stream=end)
+            self.h3.send_data(stream_id, body, end_stream=end and not trailers)
+        if trailers:
+            self.h3.send_headers(stream_id, trailers, end_stream=True)
         self.transmit()
 
     def reset(self, stream_id: int, code: int) -> None:
