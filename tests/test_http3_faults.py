@@ -28,9 +28,12 @@ def raw_h3(
 ) -> Iterator[Callable[..., H3RawServer]]:
     made: list[H3RawServer] = []
 
-    def make(handler: Callable[[RawH3Conn, int, dict[str, str]], None]) -> H3RawServer:
+    def make(
+        handler: Callable[[RawH3Conn, int, dict[str, str]], None], **options: Any
+    ) -> H3RawServer:
         server = H3RawServer(
-            server_loop, server_cert_files["certfile"], server_cert_files["keyfile"], handler
+            server_loop, server_cert_files["certfile"], server_cert_files["keyfile"], handler,
+            **options,
         ).start()
         made.append(server)
         return server
@@ -76,6 +79,23 @@ async def test_trailers_are_delivered(h3: Client, raw_h3: Callable[..., H3RawSer
     async with h3.stream("GET", _url(server.port)) as resp:
         assert [bytes(c) async for c in resp.content] == [b"body"]
         assert resp.trailers == {"x-checksum": "abc"}
+
+
+async def test_mtls_identity_is_presented(
+    make_transport: Any,
+    raw_h3: Callable[..., H3RawServer],
+    client_cert_pem: bytes,
+    client_key_pem: bytes,
+) -> None:
+    def handler(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
+        conn.respond(sid, 200, (conn.peer_subject or "none").encode())
+
+    server = raw_h3(handler, request_client_cert=True)
+    mtls = Client(make_transport(
+        http_version=HTTPVersion.HTTP3, tls_cert=client_cert_pem, tls_key=client_key_pem
+    ))
+    subject = (await mtls.get(_url(server.port))).content.decode()
+    assert set(subject.split(",")) == {"CN=someclient", "OU=tests", "O=curioswitch"}
 
 
 # --- stream resets ------------------------------------------------------------------------

@@ -3,7 +3,8 @@ reset the stream, send GOAWAY, close the connection, or say nothing.
 
 ``handler(conn, stream_id, headers)`` is called for each request head (``headers`` a dict of
 str); it uses ``conn.respond``, ``conn.reset``, ``conn.goaway``, ``conn.close``.
-``conn.index`` numbers the QUIC connections from 0; ``server.requests`` counts request heads.
+``conn.index`` numbers the QUIC connections from 0; ``server.requests`` counts request heads;
+``request_client_cert`` asks clients for a certificate (``conn.peer_subject``).
 """
 
 from __future__ import annotations
@@ -31,6 +32,22 @@ class RawH3Conn(QuicConnectionProtocol):
         self.index = server.connections
         server.connections += 1
         self.h3: H3Connection | None = None
+        if server.request_client_cert:
+            # aioquic asks for a client certificate only when told through its TLS context,
+            # which exists from the first datagram on
+            initialize = self._quic._initialize
+
+            def _initialize(peer_cid: bytes) -> None:
+                initialize(peer_cid)
+                self._quic.tls._request_client_certificate = True
+
+            self._quic._initialize = _initialize  # type: ignore[method-assign]
+
+    @property
+    def peer_subject(self) -> str | None:
+        """The client certificate's subject (RFC 4514), None without one."""
+        cert = self._quic.tls._peer_certificate
+        return None if cert is None else cert.subject.rfc4514_string()
 
     def quic_event_received(self, event: Any) -> None:
         if isinstance(event, ProtocolNegotiated):
@@ -80,10 +97,12 @@ class H3RawServer:
     """A QUIC server on 127.0.0.1 (ephemeral UDP port) running ``handler`` per request."""
 
     def __init__(
-        self, loop_thread: LoopThread, certfile: str, keyfile: str, handler: Handler
+        self, loop_thread: LoopThread, certfile: str, keyfile: str, handler: Handler,
+        request_client_cert: bool = False,
     ) -> None:
         self._lt = loop_thread
         self.handler = handler
+        self.request_client_cert = request_client_cert
         self.connections = 0
         self.requests = 0
         self.port = 0
