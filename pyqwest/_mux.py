@@ -60,6 +60,23 @@ class MuxConnection:
         """Start a request (the caller checked `available`); returns its stream."""
         raise NotImplementedError
 
+    def _start(
+        self, stream: Any, body: Any, timeout: float | None, read_timeout: float | None
+    ) -> None:
+        """The rest of `open_stream` once the protocol sent the head: count the stream, send
+        its body (bytes at once, an iterator from a task), start its timers."""
+        self.streams[stream.id] = stream
+        self.nopen += 1
+        if body is None:
+            stream.sent_end = True
+        elif isinstance(body, bytes):
+            stream._send_body(body)
+        else:
+            stream.upload_task = self.loop.create_task(stream.upload(body))
+        if timeout is not None or read_timeout is not None:
+            stream._start_timers(timeout, read_timeout)
+        self.flush_soon()
+
     def close(self) -> None:
         """Close for good (politely on the wire); streams still open fail."""
         raise NotImplementedError

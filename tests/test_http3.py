@@ -27,9 +27,11 @@ def test_without_the_extra_http3_is_a_value_error(monkeypatch: pytest.MonkeyPatc
     import sys
 
     # the QUIC library missing, as without cpqwest[http3]
-    monkeypatch.setitem(sys.modules, "qh3", None)
+    for name in ["qh3", *[m for m in sys.modules if m.startswith("qh3.")]]:
+        monkeypatch.setitem(sys.modules, name, None)
     for name in [m for m in sys.modules if m.startswith("pyqwest._h3")]:
         monkeypatch.delitem(sys.modules, name)
+    monkeypatch.delattr(sys.modules["pyqwest"], "_h3", raising=False)
     with pytest.raises(ValueError, match=r"cpqwest\[http3\]"):
         HTTPTransport(http_version=HTTPVersion.HTTP3)
 

@@ -37,7 +37,7 @@ from .library import (
     TrailersReceived,
     WindowUpdated,
 )
-from .stream import H2Stream, upload
+from .stream import H2Stream
 
 # Receive windows: the connection's is raised at once; streams' via SETTINGS.
 CONN_WINDOW = 16 << 20
@@ -160,19 +160,8 @@ class H2Connection(MuxConnection, asyncio.Protocol):
         h = self.h2
         sid = h.get_next_available_stream_id()
         stream = H2Stream(self, sid, buffered)
-        end = body is None
-        h.send_headers(sid, headers, end_stream=end)
-        self.streams[sid] = stream
-        self.nopen += 1
-        if end:
-            stream.sent_end = True
-        elif isinstance(body, bytes):
-            stream._send_body(body)
-        else:
-            stream.upload_task = self.loop.create_task(upload(stream, body))
-        if timeout is not None or read_timeout is not None:
-            stream._start_timers(timeout, read_timeout)
-        self.flush_soon()
+        h.send_headers(sid, headers, end_stream=body is None)
+        self._start(stream, body, timeout, read_timeout)
         return stream
 
     def _on_window(self, stream_id: int) -> None:

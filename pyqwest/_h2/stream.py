@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import h2.exceptions
@@ -239,6 +239,10 @@ class H2Stream:
             self._reset(PROTOCOL_ERROR)
 
     # --- sending ----------------------------------------------------------------------------
+    def upload(self, body: AsyncIterator[Any]) -> Coroutine[Any, Any, None]:
+        """The pump of a streamed request body (run as the stream's upload task)."""
+        return upload(self, body)
+
     def _send_body(self, body: bytes) -> None:
         """Send as much of a bytes body as the windows allow now; the rest goes from a task."""
         conn = self.conn

@@ -18,7 +18,6 @@ from typing import Any
 from cpqwest._errors import RemoteProtocolError
 
 from .._dns import AddrInfo
-from .._h2.stream import upload
 from .._mux import MuxConnection
 from .core import (
     Address,
@@ -202,20 +201,9 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
         read_timeout: float | None,
     ) -> H3Stream:
         """Start a request (the caller checked `available`)."""
-        end = body is None
-        sid = self.core.send_head(headers, end)
+        sid = self.core.send_head(headers, body is None)
         stream = H3Stream(self, sid, buffered)  # type: ignore[arg-type]
-        self.streams[sid] = stream
-        self.nopen += 1
-        if end:
-            stream.sent_end = True
-        elif isinstance(body, bytes):
-            stream._send_body(body)
-        else:
-            stream.upload_task = self.loop.create_task(upload(stream, body))
-        if timeout is not None or read_timeout is not None:
-            stream._start_timers(timeout, read_timeout)
-        self.flush_soon()
+        self._start(stream, body, timeout, read_timeout)
         return stream
 
     def close(self) -> None:
