@@ -26,7 +26,9 @@ class Session:
         if cfg.tls:
             kw["tls_ca_cert"] = cfg.ca_pem
         # None lets TLS negotiate by ALPN; the h1-over-TLS listener offers only http/1.1 anyway.
-        kw["http_version"] = pyqwest.HTTPVersion.HTTP2 if cfg.http == 2 else None
+        kw["http_version"] = {2: pyqwest.HTTPVersion.HTTP2, 3: pyqwest.HTTPVersion.HTTP3}.get(
+            cfg.http
+        )
         self.transport = pyqwest.HTTPTransport(**kw)
         self.c = pyqwest.Client(self.transport)
 
