@@ -31,6 +31,7 @@ class H1Pools:
         replayable: bool,
         chunked: bool,
         close_after: bool = False,
+        length: int = -1,
     ) -> Any: ...
 
 def build_head(

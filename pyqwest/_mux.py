@@ -21,7 +21,7 @@ class MuxStream(Protocol):
     recv_end: bool
     message_done: bool
     got_bytes: bool
-    retryable: bool
+    resend: int  # why it may be sent again once it failed (_h2.errors.may_resend)
     _h2_closed: bool
 
     def _fail(self, exc: BaseException) -> None: ...
@@ -101,7 +101,7 @@ class MuxConnection:
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        self._unusable()
+        self._retire()
         if self.closed:
             return False
         self.closed = True
@@ -119,6 +119,12 @@ class MuxConnection:
     def resume_writing(self) -> None:
         self.write_paused = False
         self._wake_writers()
+
+    def writable(self) -> asyncio.Future[None]:
+        """A future resolved once the transport takes writes again."""
+        w = self.loop.create_future()
+        self._write_waiters.append(w)
+        return w
 
     def _wake_writers(self) -> None:
         waiters, self._write_waiters = self._write_waiters, []
@@ -167,6 +173,13 @@ class MuxConnection:
                 self._went_idle()
 
     def _unusable(self) -> None:
+        """No new streams; closed once the last open one ends (at once when none is)."""
+        self._retire()
+        if not self.streams:
+            self.close()
+
+    def _retire(self) -> None:
+        """No new streams: out of the pool."""
         if self.usable:
             self.usable = False
             pool = self.pool
@@ -177,7 +190,9 @@ class MuxConnection:
 
     def _fail(self, cause: BaseException) -> None:
         """The connection is broken: every stream on it fails, it leaves the pool."""
-        self._unusable()
+        from ._h2.errors import NOT_RESENDABLE, STALE  # here: _h2 imports this module
+
+        self._retire()
         w = self._ready
         if w is not None and not w.done():
             # kept: whoever asks `ready()` later (the connector) gets the failure too
@@ -187,8 +202,8 @@ class MuxConnection:
         # got nothing may go again (a peer gone silent is no stale connection)
         stale = self.served > 0 and not isinstance(cause, TimeoutError)
         for s in list(self.streams.values()):
-            if stale and not s.got_bytes:
-                s.retryable = True
+            if stale and not s.got_bytes and s.resend == NOT_RESENDABLE:
+                s.resend = STALE
             s._h2_closed = True
             s._fail(cause)
         self.streams.clear()

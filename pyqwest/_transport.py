@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable
@@ -19,8 +18,10 @@ from cpqwest._protocol import H1Connection, H1Protocol
 from ._cookies import CookieJar
 from ._decompress import accept_encoding
 from ._dns import CACHE_TTL, Resolver, connect_socket
+from ._framing import body_framing
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools, request_headers
 from ._headers import Headers
+from ._options import check_timeout
 from ._policy import (
     Codings,
     Hop,
@@ -32,15 +33,13 @@ from ._policy import (
     store_cookies,
 )
 from ._redirects import is_redirect
-from ._request import HeadersArg, ParamsArg, Request, check_method, to_content, to_headers
+from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
 from ._response import FullResponse, Response
 from ._tls import client_context, quic_roots, validate_tls_options
 from ._url import ParsedURL, parse_url, with_params
 from ._version import HTTPVersion
 
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-# methods that carry "content-length: 0" with an empty body (as hyper does)
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _EMPTY = Headers()
 
 
@@ -49,14 +48,6 @@ class Transport(Protocol):
     """Executes requests; implement it to mock or wrap (middleware) the HTTP transport."""
 
     def execute(self, request: Request) -> Awaitable[Response]: ...
-
-
-def _check_timeout(value: float | None) -> float | None:
-    if value is None:
-        return None
-    if not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value) or value < 0:
-        raise ValueError("Timeout must be non-negative")
-    return float(value)
 
 
 class HTTPTransport:
@@ -90,11 +81,11 @@ class HTTPTransport:
     ) -> None:
         validate_tls_options(tls_ca_cert, tls_key, tls_cert)
         h3 = _http3() if http_version == HTTPVersion.HTTP3 else None
-        self._timeout = _check_timeout(timeout)
-        self._connect_timeout = _check_timeout(connect_timeout)
-        self._read_timeout = _check_timeout(read_timeout)
-        idle_timeout = _check_timeout(pool_idle_timeout)
-        self._keepalive = _check_timeout(tcp_keepalive_interval)
+        self._timeout = check_timeout(timeout)
+        self._connect_timeout = check_timeout(connect_timeout)
+        self._read_timeout = check_timeout(read_timeout)
+        idle_timeout = check_timeout(pool_idle_timeout)
+        self._keepalive = check_timeout(tcp_keepalive_interval)
         if pool_max_idle_per_host is not None and pool_max_idle_per_host < 0:
             raise ValueError("pool_max_idle_per_host must be non-negative")
         self._http_version = http_version
@@ -286,13 +277,10 @@ class HTTPTransport:
         headers: Headers | None,
         body: bytes | AsyncIterator[bytes],
         is_json: bool,
-    ) -> tuple[bytes, bool, bool]:
-        """The request head bytes, whether the body goes chunked, and whether the request asks
-        to close the connection after it."""
-        body_len = _declared_length(method, body)
-        chunked = not isinstance(body, bytes) and (
-            headers is None or "content-length" not in headers
-        )
+    ) -> tuple[bytes, int, bool, bool]:
+        """The request head bytes, the body length it declares (-1: none), whether the body
+        goes chunked, and whether the request asks to close the connection after it."""
+        body_len, chunked = body_framing(method, headers, body)
         pairs = None
         close_after = False
         if headers:
@@ -303,7 +291,7 @@ class HTTPTransport:
             method, url.target, url.authority, pairs, is_json, body_len, chunked,
             self._accept_encoding,
         )
-        return head, chunked, close_after
+        return head, body_len, chunked, close_after
 
     def _h2_headers(
         self,
@@ -316,7 +304,7 @@ class HTTPTransport:
         return request_headers(
             method, url.scheme, url.authority, url.target,
             headers._wire_pairs() if headers else None, is_json,
-            _declared_length(method, body), self._accept_encoding,
+            body_framing(method, headers, body)[0], self._accept_encoding,
         )
 
     async def _fetch(
@@ -331,8 +319,7 @@ class HTTPTransport:
         self._check_open()
         check_method(method)
         parsed = parse_url(with_params(url, params) if params is not None else url)
-        body, is_json = to_content(content)
-        h = to_headers(headers)
+        h, body, is_json = to_body(headers, content)
         hops = 0
         while True:
             _version, status, notable, raw_headers, data, raw_trailers = await self._send(
@@ -454,10 +441,12 @@ class HTTPTransport:
                     return (version, result.status, notable_of(result.headers), result.headers,
                             result, None)
                 # ALPN chose http/1.1 for this origin: on with HTTP/1.1
-            head, chunked, close_after = self._head(method, parsed, headers, body, is_json)
+            head, body_len, chunked, close_after = self._head(
+                method, parsed, headers, body, is_json
+            )
             result = await self._h1.exchange(
-                key, head, body or None, method == "HEAD", buffered, replayable, chunked,
-                close_after,
+                key, head, body if body or chunked else None, method == "HEAD", buffered,
+                replayable, chunked, close_after, body_len,
             )
         except BaseException:
             if streamed:
@@ -480,14 +469,6 @@ def _http3() -> Any:
             f"{exc}"
         ) from exc
     return _h3
-
-
-def _declared_length(method: str, body: bytes | AsyncIterator[bytes]) -> int:
-    """The Content-Length to send for a body (HTTP/1.1 and HTTP/2 alike); -1 for none: a
-    streamed body, or an empty one on a method that carries none."""
-    if not isinstance(body, bytes):
-        return -1
-    return len(body) if body or method in _BODY_METHODS else -1
 
 
 async def _close_body(body: Any) -> None:

@@ -8,6 +8,10 @@ per event-loop iteration, so requests started together share one write.
 
 Flow control: the connection window is raised to `CONN_WINDOW` and connection-level data is
 acknowledged as it arrives, so one slow stream never stalls the others (streams: stream.py).
+
+A server that stops reading while it keeps sending frames h2 must answer (PING, SETTINGS, frames
+on closed streams) would grow our write buffer without end: past `MAX_UNREAD_ANSWERS` bytes of
+answers queued while the transport is paused, the connection fails.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from cpqwest._errors import RemoteProtocolError
 
 from .._mux import MuxConnection
 from . import library
-from .errors import reason
+from .errors import UNPROCESSED, reason
 from .headers import MAX_HEAD_BYTES
 from .library import (
     ConnectionTerminated,
@@ -44,6 +48,9 @@ CONN_WINDOW = 16 << 20
 STREAM_WINDOW = 4 << 20
 # Connection window updates are sent in batches of at least this much received data.
 CONN_ACK_BATCH = CONN_WINDOW // 4
+# Bytes of answers (acks, resets) queued while the server does not read before we give up: as
+# many as ~15000 PING acks (Go's HTTP/2 allows 10000 queued control frames, nghttp2 1000).
+MAX_UNREAD_ANSWERS = 256 << 10
 # The largest frame we accept (the peer may send smaller ones).
 MAX_FRAME_SIZE = 1 << 18
 # Our SETTINGS.
@@ -65,7 +72,7 @@ class H2Connection(MuxConnection, asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.h2 = library.new_state(_SETTINGS, MAX_FRAME_SIZE)
         self._blocked: set[H2Stream] = set()  # streams waiting for flow-control window
-        self._conn_unacked = 0
+        self._unread_answers = 0  # bytes h2 queued in answer to reads while writing was paused
 
     # --- asyncio protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -74,18 +81,24 @@ class H2Connection(MuxConnection, asyncio.Protocol):
         self.flush()
 
     def data_received(self, data: bytes) -> None:
+        h = self.h2
+        paused = self.write_paused
+        if paused:
+            queued = library.queued_bytes(h)
         try:
-            events: list[Any] = self.h2.receive_data(data)
+            events: list[Any] = h.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             self.flush()  # h2 queued a GOAWAY
             self._fail(RemoteProtocolError(f"connection error detected: {exc}"))
+            return
+        if paused and self._count_answers(library.queued_bytes(h) - queued):
             return
         streams = self.streams
         for ev in events:
             cls = ev.__class__
             if cls is DataReceived:
                 n = ev.flow_controlled_length
-                self._conn_unacked += n
+                h.unacked += n
                 s = streams.get(ev.stream_id)
                 if s is not None:
                     s._on_data(ev.data, n)
@@ -113,10 +126,20 @@ class H2Connection(MuxConnection, asyncio.Protocol):
                 self._on_goaway(ev.error_code, ev.last_stream_id)
                 if self.closed:
                     return
-        if self._conn_unacked >= CONN_ACK_BATCH:
-            self.h2.increment_flow_control_window(self._conn_unacked)
-            self._conn_unacked = 0
+        h.ack_connection(CONN_ACK_BATCH)
         self.flush()
+
+    def _count_answers(self, n: int) -> bool:
+        """Count `n` bytes of answers queued while the server does not read; True when that
+        made too many and the connection failed."""
+        self._unread_answers += n
+        if self._unread_answers <= MAX_UNREAD_ANSWERS:
+            return False
+        self._fail(RemoteProtocolError(
+            "connection error detected: the server does not read the answers to its frames "
+            f"(over {MAX_UNREAD_ANSWERS} bytes queued)"
+        ))
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -135,6 +158,10 @@ class H2Connection(MuxConnection, asyncio.Protocol):
         self._fail(cause)
         self._wake_writers()
 
+    def resume_writing(self) -> None:
+        self._unread_answers = 0
+        super().resume_writing()
+
     # --- writing ----------------------------------------------------------------------------
     def flush(self) -> None:
         self._flush_pending = False
@@ -142,12 +169,6 @@ class H2Connection(MuxConnection, asyncio.Protocol):
         if data and not self.closed:
             self.transport.write(data)  # type: ignore[union-attr]
 
-    def writable(self) -> asyncio.Future[None]:
-        w = self.loop.create_future()
-        self._write_waiters.append(w)
-        return w
-
-    # --- streams ----------------------------------------------------------------------------
     def open_stream(
         self,
         headers: list[tuple[str, str]],
@@ -187,11 +208,11 @@ class H2Connection(MuxConnection, asyncio.Protocol):
         self._on_window(0)
 
     def _on_goaway(self, error_code: int, last_stream_id: int) -> None:
-        self._unusable()
+        self._retire()
         for s in list(self.streams.values()):
             if s.id > last_stream_id:
                 # never processed by the server: safe to send again elsewhere
-                s.retryable = True
+                s.resend = UNPROCESSED
                 s._closed_by_h2()
                 s._fail(RemoteProtocolError(
                     f"connection error received: {reason(error_code)} (GOAWAY, stream not "
@@ -205,13 +226,16 @@ class H2Connection(MuxConnection, asyncio.Protocol):
         if not self.streams:
             self.close()
 
-
     def close(self) -> None:
         """Close politely (GOAWAY) and for good; streams still open fail."""
         if not self._begin_close():
             return
         t = self.transport
         if t is None or t.is_closing():
+            return
+        if self.write_paused:
+            # the server does not read: a polite close would wait for it forever
+            t.abort()
             return
         try:
             with contextlib.suppress(h2.exceptions.H2Error):
@@ -226,6 +250,7 @@ class H2Connection(MuxConnection, asyncio.Protocol):
             raw = getattr(sock, "_sock", sock)
             if isinstance(raw, socket.socket):
                 raw.close()
+
 
 
 class ALPNNegotiator(asyncio.Protocol):

@@ -18,6 +18,7 @@ from typing import Any
 from cpqwest._errors import RemoteProtocolError
 
 from .._dns import AddrInfo
+from .._h2.errors import STALE, UNPROCESSED
 from .._mux import MuxConnection
 from .core import (
     Address,
@@ -150,11 +151,11 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
             self.wake_capacity(len(self._cap_waiters))
 
     def _on_goaway(self, first_unprocessed: int) -> None:
-        self._unusable()
+        self._retire()
         for s in list(self.streams.values()):
             if s.id >= first_unprocessed:
                 # never processed by the server: safe to send again elsewhere
-                s.retryable = True
+                s.resend = UNPROCESSED
                 s._closed_by_h2()
                 s._fail(RemoteProtocolError(
                     "connection error received: GOAWAY, stream not processed"
@@ -174,10 +175,11 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
             cause = RemoteProtocolError(
                 f"connection closed by the server: {ev.reason or hex(ev.code)}"
             )
-            # like a GOAWAY: a request with no answer yet is sent again if it can be
+            # a request with no answer yet may not have been processed: sent again once when
+            # idempotent, as on a stale connection
             for s in self.streams.values():
                 if not s.got_bytes:
-                    s.retryable = True
+                    s.resend = STALE
         self._fail(cause)
 
     # --- streams ----------------------------------------------------------------------------

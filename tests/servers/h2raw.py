@@ -9,6 +9,7 @@ after the preface exchange, alongside the requests.
 
 Observations (thread-safe to read from the test's loop): ``connections``, ``requests`` (every
 H2Request in arrival order), ``resets`` (``(stream_id, error_code)`` received from the client),
+``frames`` (``(frame type name, stream_id)`` of every frame received, before h2 judges it),
 ``max_open`` (most streams open at once on one connection), ``errors`` (handler failures).
 """
 
@@ -124,6 +125,18 @@ class H2Request:
         await self.conn.flush()
 
 
+class _CountingH2(h2.connection.H2Connection):
+    """h2's connection, noting every frame received in ``frames``."""
+
+    def __init__(self, config: h2.config.H2Configuration, frames: list[tuple[str, int]]) -> None:
+        super().__init__(config)
+        self._frames = frames
+
+    def _receive_frame(self, frame: Any) -> Any:
+        self._frames.append((type(frame).__name__, frame.stream_id))
+        return super()._receive_frame(frame)
+
+
 class H2ServerConn:
     """One accepted connection."""
 
@@ -139,7 +152,7 @@ class H2ServerConn:
         self.reader = reader
         self.writer = writer
         config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
-        self.h2 = h2.connection.H2Connection(config)
+        self.h2 = _CountingH2(config, server.frames)
         self.requests: dict[int, H2Request] = {}
         self.open_streams: set[int] = set()
         self._window = asyncio.Event()
@@ -171,9 +184,9 @@ class H2ServerConn:
         await self.send_raw(frame.serialize())
 
     async def close(self) -> None:
-        if self.closed:
-            return
         self.closed = True
+        if self.writer.is_closing():  # (a GOAWAY from the client sets `closed` first)
+            return
         self.writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.writer.wait_closed(), 5)
@@ -293,6 +306,7 @@ class H2RawServer:
         self.connections: list[H2ServerConn] = []
         self.requests: list[H2Request] = []
         self.resets: list[tuple[int, int]] = []
+        self.frames: list[tuple[str, int]] = []
         self.errors: list[BaseException] = []
         self.protocol_errors: list[BaseException] = []
         self.max_open = 0

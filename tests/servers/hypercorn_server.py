@@ -20,7 +20,8 @@ class HypercornServer:
     """An ASGI app served by hypercorn (HTTP/1.1 on plaintext; h2 + http/1.1 ALPN on TLS).
 
     ``certfile``/``keyfile`` enable TLS; ``ca_certs`` + ``require_client_cert`` make it mTLS;
-    ``quic`` also serves HTTP/3 (aioquic) on the same port number over UDP.
+    ``quic`` also serves HTTP/3 (aioquic) on the same port number over UDP; ``mode="wsgi"``
+    serves a WSGI app.
     """
 
     def __init__(
@@ -35,6 +36,7 @@ class HypercornServer:
         require_client_cert: bool = False,
         alpn_protocols: list[str] | None = None,
         quic: bool = False,
+        mode: str = "asgi",
     ) -> None:
         self._loop_thread = loop_thread
         self.host = host
@@ -65,7 +67,7 @@ class HypercornServer:
             quic_sockets=[udp] if udp is not None else [],
         )
         self._shutdown: asyncio.Event | None = None
-        self._app = wrap_app(app, config.wsgi_max_body_size, "asgi")
+        self._app = wrap_app(app, config.wsgi_max_body_size, mode)  # type: ignore[arg-type]
         self._sockets = sockets
         self._task: asyncio.Future[None] | None = None
 
