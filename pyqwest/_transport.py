@@ -7,7 +7,7 @@ import contextlib
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from cpqwest._errors import ConnectTimeout, RemoteProtocolError
 from cpqwest._exchange import H1Pools, build_head
@@ -38,6 +38,9 @@ from ._response import FullResponse, Response
 from ._tls import client_context, quic_roots, validate_tls_options
 from ._url import ParsedURL, parse_url, with_params
 from ._version import HTTPVersion
+
+if TYPE_CHECKING:
+    from ._h3 import H3Connection  # the http3 extra: imported only when HTTP/3 is asked for
 
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _EMPTY = Headers()
@@ -222,15 +225,18 @@ class HTTPTransport:
                         raise
         return proto
 
-    async def _connect_h3(self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int]) -> Any:
+    async def _connect_h3(
+        self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int]
+    ) -> H3Connection:
         """A new HTTP/3 connection, ready for requests (the QUIC handshake is done)."""
         h3 = _http3()
         _scheme, host, port = key
         async with self._connecting(host, port, "HTTP/3"):
             infos = await self._resolver.resolve(loop, host, port)
-            return await h3.open_h3(
+            conn: H3Connection = await h3.open_h3(
                 loop, key, infos, lambda: h3.QuicCore(host, self._h3_tls, self._h3_idle)
             )
+        return conn
 
     @contextlib.asynccontextmanager
     async def _connecting(self, host: str, port: int, protocol: str) -> AsyncIterator[None]:
