@@ -9,7 +9,7 @@ import ssl
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, ParamSpec, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from cpqwest._errors import ConnectTimeout, RemoteProtocolError
 from cpqwest._exchange import H1Pools, build_head
@@ -37,9 +37,12 @@ from ._policy import (
 from ._redirects import is_redirect
 from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
 from ._response import FullResponse, Response
-from ._tls import client_context, validate_tls_options
+from ._tls import client_context, quic_roots, validate_tls_options
 from ._url import ParsedURL, parse_url, with_params
 from ._version import HTTPVersion
+
+if TYPE_CHECKING:
+    from ._h3 import H3Connection  # the http3 extra: imported only when HTTP/3 is asked for
 
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _EMPTY = Headers()
@@ -137,9 +140,8 @@ class HTTPTransport:
         meter_provider: Any = None,
         tracer_provider: Any = None,
     ) -> None:
-        if http_version == HTTPVersion.HTTP3:
-            raise ValueError("HTTP/3 is not supported yet")
         validate_tls_options(tls_ca_cert, tls_key, tls_cert)
+        h3 = _http3() if http_version == HTTPVersion.HTTP3 else None
         self._timeout = check_timeout(timeout)
         self._connect_timeout = check_timeout(connect_timeout)
         self._read_timeout = check_timeout(read_timeout)
@@ -148,10 +150,11 @@ class HTTPTransport:
         if pool_max_idle_per_host is not None and pool_max_idle_per_host < 0:
             raise ValueError("pool_max_idle_per_host must be non-negative")
         self._http_version = http_version
-        # 0: ALPN decides over TLS, HTTP/1.1 on plain TCP; 1: HTTP/1.1 only; 2: HTTP/2 only
-        self._force = (
-            0 if http_version is None else 1 if http_version == HTTPVersion.HTTP1 else 2
-        )
+        # 0: ALPN decides over TLS, HTTP/1.1 on plain TCP; 1: HTTP/1.1 only; 2: HTTP/2 only;
+        # 3: HTTP/3 for https (QUIC has no cleartext form: http URLs go over HTTP/1.1, as curl)
+        self._force = 0 if http_version is None else (
+            HTTPVersion.HTTP1, HTTPVersion.HTTP2, HTTPVersion.HTTP3
+        ).index(http_version) + 1
         # HTTP/1.1 connections offer only http/1.1; HTTP/2 ones offer h2 (and http/1.1 unless
         # forced): the server's choice wins
         self._ssl = client_context(
@@ -179,6 +182,18 @@ class HTTPTransport:
             _weakly(self._connect_h2), idle_timeout, pool_max_idle_per_host, self._timeout,
             self._read_timeout,
         )
+        self._h3: H2Pools | None = None
+        if h3 is not None:
+            # the QUIC handshake checks the same roots and presents the same identity
+            cadata, capath = quic_roots(self._ssl, tls_include_system_certs)
+            self._h3_tls = h3.TLSSettings(cadata, capath, tls_cert, tls_key)
+            # QUIC's idle timeout (0: none) closes a connection idle in the pool, or whose
+            # server stopped answering, on both ends
+            self._h3_idle = idle_timeout or 0.0
+            self._h3 = H2Pools(
+                _weakly(self._connect_h3), idle_timeout, pool_max_idle_per_host, self._timeout,
+                self._read_timeout,
+            )
         self._closed = False
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -197,6 +212,8 @@ class HTTPTransport:
             self._closed = True
             self._h1.close()
             self._h2.close()
+            if self._h3 is not None:
+                self._h3.close()
 
     def __del__(self) -> None:
         # Dropped without aclose(): close the pooled connections on their own loops (this may
@@ -205,7 +222,10 @@ class HTTPTransport:
             return
         self._closed = True
         open_connections = 0
-        for pools in (self._h1.detach(), self._h2.detach()):
+        groups = [self._h1.detach(), self._h2.detach()]
+        if self._h3 is not None:
+            groups.append(self._h3.detach())
+        for pools in groups:
             for loop, pool in pools.items():
                 open_connections += pool.open_count()
                 if not loop.is_closed():
@@ -269,29 +289,50 @@ class HTTPTransport:
         if scheme == "https":
             kwargs["ssl"] = tls
             kwargs["server_hostname"] = host
+        async with self._connecting(host, port, "HTTP/2"):
+            infos = await self._resolver.resolve(loop, host, port)
+            sock = await connect_socket(loop, infos)
+            try:
+                transport, proto = await loop.create_connection(factory, sock=sock, **kwargs)
+            except BaseException:
+                sock.close()
+                raise
+            if isinstance(proto, ALPNNegotiator):
+                proto = proto.protocol
+            self._tune_socket(transport)
+            if isinstance(proto, H2Connection):
+                ready = proto.ready()
+                if ready is not None:
+                    try:
+                        await ready
+                    except BaseException:
+                        proto.close()
+                        raise
+        return proto
+
+    async def _connect_h3(
+        self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int]
+    ) -> H3Connection:
+        """A new HTTP/3 connection, ready for requests (the QUIC handshake is done)."""
+        h3 = _http3()
+        _scheme, host, port = key
+        async with self._connecting(host, port, "HTTP/3"):
+            infos = await self._resolver.resolve(loop, host, port)
+            conn: H3Connection = await h3.open_h3(
+                loop, key, infos, lambda: h3.QuicCore(host, self._h3_tls, self._h3_idle)
+            )
+        return conn
+
+    @contextlib.asynccontextmanager
+    async def _connecting(self, host: str, port: int, protocol: str) -> AsyncIterator[None]:
+        """The connect budget (connect_timeout within the total timeout) and the spec's errors
+        for a failure while connecting."""
         timeout = self._connect_timeout
         if self._timeout is not None:
             timeout = self._timeout if timeout is None else min(timeout, self._timeout)
         try:
             async with asyncio.timeout(timeout):
-                infos = await self._resolver.resolve(loop, host, port)
-                sock = await connect_socket(loop, infos)
-                try:
-                    transport, proto = await loop.create_connection(factory, sock=sock, **kwargs)
-                except BaseException:
-                    sock.close()
-                    raise
-                if isinstance(proto, ALPNNegotiator):
-                    proto = proto.protocol
-                self._tune_socket(transport)
-                if isinstance(proto, H2Connection):
-                    ready = proto.ready()
-                    if ready is not None:
-                        try:
-                            await ready
-                        except BaseException:
-                            proto.close()
-                            raise
+                yield
         except TimeoutError:
             raise ConnectTimeout(f"Request failed: connection to {host}:{port} timed out") from None
         except ssl.SSLError as exc:
@@ -300,9 +341,8 @@ class HTTPTransport:
             raise ConnectionError(f"Request failed: connecting to {host}:{port}: {exc}") from exc
         except RemoteProtocolError as exc:
             raise RemoteProtocolError(
-                f"Request failed: HTTP/2 connection to {host}:{port}: {exc}"
+                f"Request failed: {protocol} connection to {host}:{port}: {exc}"
             ) from exc
-        return proto
 
     def _tune_socket(self, transport: asyncio.BaseTransport) -> None:
         sock = transport.get_extra_info("socket")
@@ -463,9 +503,14 @@ class HTTPTransport:
             )
         return None
 
-    def _wants_h2(self, key: tuple[str, str, int]) -> bool:
+    def _mux_for(self, key: tuple[str, str, int]) -> tuple[H2Pools | None, HTTPVersion]:
+        """The multiplexed pools (HTTP/2 or HTTP/3) for an origin, None for HTTP/1.1."""
         force = self._force
-        return force == 2 or (not force and key[0] == "https" and key not in self._h1_origins)
+        if force == 2 or (not force and key[0] == "https" and key not in self._h1_origins):
+            return self._h2, HTTPVersion.HTTP2
+        if force == 3 and key[0] == "https":
+            return self._h3, HTTPVersion.HTTP3
+        return None, HTTPVersion.HTTP1
 
     async def _send(
         self,
@@ -485,18 +530,19 @@ class HTTPTransport:
         streamed = not isinstance(body, bytes)
         replayable = method in _REPLAYABLE_METHODS and not streamed
         try:
-            if self._wants_h2(key):
-                result = await self._h2.exchange(
+            mux, version = self._mux_for(key)
+            if mux is not None:
+                result = await mux.exchange(
                     key, self._h2_headers(method, parsed, headers, body, is_json), body or None,
                     buffered, replayable,
                 )
                 if result is not None:
                     if buffered:
                         status, raw_headers, data, raw_trailers = result
-                        return (HTTPVersion.HTTP2, status, notable_of(raw_headers), raw_headers,
-                                data, raw_trailers)
-                    return (HTTPVersion.HTTP2, result.status, notable_of(result.headers),
-                            result.headers, result, None)
+                        return (version, status, notable_of(raw_headers), raw_headers, data,
+                                raw_trailers)
+                    return (version, result.status, notable_of(result.headers), result.headers,
+                            result, None)
                 # ALPN chose http/1.1 for this origin: on with HTTP/1.1
             head, body_len, chunked, close_after = self._head(
                 method, parsed, headers, body, is_json
@@ -514,6 +560,18 @@ class HTTPTransport:
             return HTTPVersion.HTTP1, status, notable, raw_headers, data, raw_trailers
         p = result.parser
         return HTTPVersion.HTTP1, p.status, p.notable, p.headers, result, None
+
+
+def _http3() -> Any:
+    """The HTTP/3 package; ValueError naming the extra when its QUIC library is missing."""
+    try:
+        from . import _h3
+    except ImportError as exc:
+        raise ValueError(
+            "HTTP/3 needs the optional extra cpqwest[http3] (pip install 'cpqwest[http3]'): "
+            f"{exc}"
+        ) from exc
+    return _h3
 
 
 async def _close_body(body: Any) -> None:

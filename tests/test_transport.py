@@ -499,11 +499,6 @@ def test_mtls_requires_both(which, client_key_pem, client_cert_pem):
         HTTPTransport(**{which: value})
 
 
-def test_http3_not_supported():
-    with pytest.raises(ValueError, match=f"^{re.escape('HTTP/3 is not supported yet')}$"):
-        HTTPTransport(http_version=HTTPVersion.HTTP3)
-
-
 async def test_all_options_accepted(ca_pem):
     t = HTTPTransport(
         tls_ca_cert=ca_pem,

@@ -26,7 +26,7 @@ def transport_for(cfg: Config) -> pyqwest.HTTPTransport:
     if cfg.tls:
         kw["tls_ca_cert"] = cfg.ca_pem
     # None lets TLS negotiate by ALPN; the h1-over-TLS listener offers only http/1.1 anyway.
-    kw["http_version"] = pyqwest.HTTPVersion.HTTP2 if cfg.http == 2 else None
+    kw["http_version"] = {2: pyqwest.HTTPVersion.HTTP2, 3: pyqwest.HTTPVersion.HTTP3}.get(cfg.http)
     return pyqwest.HTTPTransport(**kw)
 
 
