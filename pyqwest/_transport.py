@@ -22,6 +22,7 @@ from ._decompress import accept_encoding
 from ._dns import CACHE_TTL, Resolver, connect_socket
 from ._framing import body_framing
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools, request_headers
+from ._h2.pool import H2Pool
 from ._headers import Headers
 from ._options import check_timeout
 from ._policy import (
@@ -222,15 +223,16 @@ class HTTPTransport:
             return
         self._closed = True
         open_connections = 0
-        groups = [self._h1.detach(), self._h2.detach()]
+        pools: list[tuple[asyncio.AbstractEventLoop, Pool | H2Pool]] = [
+            *self._h1.detach().items(), *self._h2.detach().items()
+        ]
         if self._h3 is not None:
-            groups.append(self._h3.detach())
-        for pools in groups:
-            for loop, pool in pools.items():
-                open_connections += pool.open_count()
-                if not loop.is_closed():
-                    with contextlib.suppress(RuntimeError):  # closed meanwhile
-                        loop.call_soon_threadsafe(pool.close)
+            pools += self._h3.detach().items()
+        for loop, pool in pools:
+            open_connections += pool.open_count()
+            if not loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # closed meanwhile
+                    loop.call_soon_threadsafe(pool.close)
         if open_connections and self._warn_unclosed:
             warnings.warn(
                 f"unclosed {self!r} with {open_connections} open connection(s): they are closed"
