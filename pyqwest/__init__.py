@@ -18,6 +18,7 @@ from ._headers import Headers, HTTPHeaderName
 from ._request import Request
 from ._response import FullResponse, Response
 from ._sync_client import SyncClient
+from ._sync_http import SyncHTTPTransport, get_default_sync_transport
 from ._sync_request import SyncRequest
 from ._sync_response import SyncResponse
 from ._sync_transport import SyncTransport
@@ -39,11 +40,13 @@ __all__ = [
     "StreamError",
     "StreamErrorCode",
     "SyncClient",
+    "SyncHTTPTransport",
     "SyncRequest",
     "SyncResponse",
     "SyncTransport",
     "TooManyRedirects",
     "Transport",
     "WriteError",
+    "get_default_sync_transport",
     "get_default_transport",
 ]

@@ -98,9 +98,12 @@ class _BytesContent:
 class BodyState(Protocol):
     """The parser state a body source exposes to the response reading it."""
 
-    trailers: list[tuple[str, str]] | None
-    message_done: bool
-    body_size: int
+    @property
+    def trailers(self) -> list[tuple[str, str]] | None: ...
+    @property
+    def message_done(self) -> bool: ...
+    @property
+    def body_size(self) -> int: ...
 
 
 class BodySource(Protocol):

@@ -8,6 +8,7 @@ from types import TracebackType
 from ._options import check_timeout
 from ._request import HeadersArg, ParamsArg
 from ._response import FullResponse
+from ._sync_http import get_default_sync_transport
 from ._sync_request import SyncContent, SyncRequest
 from ._sync_response import SyncResponse
 from ._sync_timeout import set_sync_timeout
@@ -27,10 +28,9 @@ class SyncClient:
     __slots__ = ("_transport",)
 
     def __init__(self, transport: SyncTransport | None = None) -> None:
-        if transport is None:
-            # the default SyncHTTPTransport comes with the blocking driver (issue 12, step 2)
-            raise NotImplementedError("SyncClient() needs a transport for now")
-        self._transport: SyncTransport = transport
+        self._transport: SyncTransport = (
+            get_default_sync_transport() if transport is None else transport
+        )
 
     def get(
         self,

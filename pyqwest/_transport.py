@@ -4,43 +4,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol, runtime_checkable
 
-from cpqwest._errors import ConnectTimeout, RemoteProtocolError
-from cpqwest._exchange import H1Pools, build_head
-from cpqwest._parser import HAS_CONTENT_ENCODING, HAS_LOCATION, HAS_SET_COOKIE
+from cpqwest._errors import RemoteProtocolError, connect_error
+from cpqwest._exchange import H1Pools
+from cpqwest._parser import HAS_CONTENT_ENCODING
 from cpqwest._pool import Pool
 from cpqwest._protocol import H1Connection, H1Protocol
 
-from ._cookies import CookieJar
-from ._decompress import accept_encoding
-from ._dns import CACHE_TTL, Resolver, connect_socket
-from ._h2 import ALPNNegotiator, H2Connection, H2Pools, request_headers
+from ._dns import connect_socket
+from ._h2 import ALPNNegotiator, H2Connection, H2Pools
 from ._headers import Headers
-from ._options import check_timeout
-from ._policy import (
-    Codings,
-    Hop,
-    decode_whole,
-    notable_of,
-    outgoing_headers,
-    redirect,
-    response_decoder,
-    store_cookies,
-)
-from ._redirects import is_redirect
+from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
 from ._request import HeadersArg, ParamsArg, Request, check_method, to_content, to_headers
 from ._response import FullResponse, Response
-from ._tls import client_context, validate_tls_options
+from ._transport_core import REPLAYABLE_METHODS, TransportCore
 from ._url import ParsedURL, parse_url, with_params
 from ._version import HTTPVersion
 
-_REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-# methods that carry "content-length: 0" with an empty body (as hyper does)
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _EMPTY = Headers()
 
 
@@ -51,77 +34,17 @@ class Transport(Protocol):
     def execute(self, request: Request) -> Awaitable[Response]: ...
 
 
-class HTTPTransport:
-    """An HTTP transport: pooled HTTP/1.1 (and TLS) connections per origin and event loop."""
+class HTTPTransport(TransportCore):
+    """An HTTP transport: pooled HTTP/1.1 (and TLS) connections per origin and event loop.
+    Options (keyword-only) and their validation are TransportCore's (spec §1.10)."""
 
-    def __init__(
-        self,
-        *,
-        tls_ca_cert: bytes | None = None,
-        tls_key: bytes | None = None,
-        tls_cert: bytes | None = None,
-        tls_include_system_certs: bool = False,
-        http_version: HTTPVersion | None = None,
-        proxy: Any = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = 30.0,
-        read_timeout: float | None = None,
-        pool_idle_timeout: float | None = 90.0,
-        pool_max_idle_per_host: int | None = None,
-        tcp_keepalive_interval: float | None = 30.0,
-        enable_gzip: bool = True,
-        enable_brotli: bool = True,
-        enable_zstd: bool = True,
-        use_system_dns: bool = False,
-        enable_cookie_store: bool = False,
-        follow_redirects: bool = True,
-        max_redirects: int = 10,
-        enable_otel: bool = True,
-        meter_provider: Any = None,
-        tracer_provider: Any = None,
-    ) -> None:
-        if http_version == HTTPVersion.HTTP3:
-            raise ValueError("HTTP/3 is not supported yet")
-        validate_tls_options(tls_ca_cert, tls_key, tls_cert)
-        self._timeout = check_timeout(timeout)
-        self._connect_timeout = check_timeout(connect_timeout)
-        self._read_timeout = check_timeout(read_timeout)
-        idle_timeout = check_timeout(pool_idle_timeout)
-        self._keepalive = check_timeout(tcp_keepalive_interval)
-        if pool_max_idle_per_host is not None and pool_max_idle_per_host < 0:
-            raise ValueError("pool_max_idle_per_host must be non-negative")
-        self._http_version = http_version
-        # 0: ALPN decides over TLS, HTTP/1.1 on plain TCP; 1: HTTP/1.1 only; 2: HTTP/2 only
-        self._force = (
-            0 if http_version is None else 1 if http_version == HTTPVersion.HTTP1 else 2
-        )
-        # HTTP/1.1 connections offer only http/1.1; HTTP/2 ones offer h2 (and http/1.1 unless
-        # forced): the server's choice wins
-        self._ssl = client_context(
-            tls_ca_cert, tls_key, tls_cert, tls_include_system_certs, ("http/1.1",)
-        )
-        self._ssl_h2 = client_context(
-            tls_ca_cert, tls_key, tls_cert, tls_include_system_certs,
-            ("h2",) if self._force == 2 else ("h2", "http/1.1"),
-        )
-        # https origins whose server chose http/1.1 (auto mode): no more ALPN probing
-        self._h1_origins: set[tuple[str, str, int]] = set()
-        self._proxy = proxy
-        self._codings = Codings(enable_gzip, enable_brotli, enable_zstd)
-        self._accept_encoding = accept_encoding(enable_gzip, enable_brotli, enable_zstd)
-        self._resolver = Resolver(None if use_system_dns else CACHE_TTL)
-        self._jar = CookieJar() if enable_cookie_store else None
-        self._follow_redirects = follow_redirects
-        self._max_redirects = max_redirects
-        self._enable_otel = enable_otel
+    def _init_pools(self, idle_timeout: float | None, max_idle: int | None) -> None:
         self._h1 = H1Pools(
-            self._connect, idle_timeout, pool_max_idle_per_host, self._timeout, self._read_timeout
+            self._connect, idle_timeout, max_idle, self._timeout, self._read_timeout
         )
         self._h2 = H2Pools(
-            self._connect_h2, idle_timeout, pool_max_idle_per_host, self._timeout,
-            self._read_timeout,
+            self._connect_h2, idle_timeout, max_idle, self._timeout, self._read_timeout,
         )
-        self._closed = False
 
     # --- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> HTTPTransport:
@@ -138,10 +61,6 @@ class HTTPTransport:
             self._closed = True
             self._h1.close()
             self._h2.close()
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("Request failed: already closed transport")
 
     # --- connecting ------------------------------------------------------------------------
     async def _connect(
@@ -202,7 +121,9 @@ class HTTPTransport:
                     raise
                 if isinstance(proto, ALPNNegotiator):
                     proto = proto.protocol
-                self._tune_socket(transport)
+                raw = transport.get_extra_info("socket")
+                if raw is not None:
+                    self._tune_socket(raw)
                 if isinstance(proto, H2Connection):
                     ready = proto.ready()
                     if ready is not None:
@@ -211,75 +132,15 @@ class HTTPTransport:
                         except BaseException:
                             proto.close()
                             raise
-        except TimeoutError:
-            raise ConnectTimeout(f"Request failed: connection to {host}:{port} timed out") from None
-        except ssl.SSLError as exc:
-            raise ConnectionError(f"Request failed: TLS handshake with {host}: {exc}") from exc
-        except OSError as exc:
-            raise ConnectionError(f"Request failed: connecting to {host}:{port}: {exc}") from exc
-        except RemoteProtocolError as exc:
-            raise RemoteProtocolError(
-                f"Request failed: HTTP/2 connection to {host}:{port}: {exc}"
-            ) from exc
+        except (OSError, RemoteProtocolError) as exc:
+            # OSError covers timeouts (TimeoutError) and TLS failures (ssl.SSLError)
+            err = connect_error(exc, host, port)
+            if err is None:
+                raise
+            raise err from err.__cause__
         return proto
 
-    def _tune_socket(self, transport: asyncio.BaseTransport) -> None:
-        sock = transport.get_extra_info("socket")
-        if sock is None:
-            return
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self._keepalive:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-                interval = max(1, int(self._keepalive))
-                if hasattr(socket, "TCP_KEEPIDLE"):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, interval)
-                if hasattr(socket, "TCP_KEEPINTVL"):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
-        except OSError:
-            pass
-
     # --- requests --------------------------------------------------------------------------
-    def _head(
-        self,
-        method: str,
-        url: ParsedURL,
-        headers: Headers | None,
-        body: bytes | AsyncIterator[bytes],
-        is_json: bool,
-    ) -> tuple[bytes, bool, bool]:
-        """The request head bytes, whether the body goes chunked, and whether the request asks
-        to close the connection after it."""
-        body_len = _declared_length(method, body)
-        chunked = not isinstance(body, bytes) and (
-            headers is None or "content-length" not in headers
-        )
-        pairs = None
-        close_after = False
-        if headers:
-            pairs = headers._wire_pairs()
-            connection = headers.get("connection")
-            close_after = connection is not None and "close" in connection.lower()
-        head = build_head(
-            method, url.target, url.authority, pairs, is_json, body_len, chunked,
-            self._accept_encoding,
-        )
-        return head, chunked, close_after
-
-    def _h2_headers(
-        self,
-        method: str,
-        url: ParsedURL,
-        headers: Headers | None,
-        body: bytes | AsyncIterator[bytes],
-        is_json: bool,
-    ) -> list[tuple[str, str]]:
-        return request_headers(
-            method, url.scheme, url.authority, url.target,
-            headers._wire_pairs() if headers else None, is_json,
-            _declared_length(method, body), self._accept_encoding,
-        )
-
     async def _fetch(
         self,
         method: str,
@@ -351,33 +212,6 @@ class HTTPTransport:
                     continue
             return Response._from_wire(status, version, response_headers, source, decoder)
 
-    def _next_hop(
-        self,
-        method: str,
-        parsed: ParsedURL,
-        headers: Headers | None,
-        body: bytes | AsyncIterator[bytes],
-        is_json: bool,
-        status: int,
-        notable: int,
-        response_headers: Headers,
-        hops: int,
-    ) -> Hop | None:
-        """After a response with notable header fields: store its cookies, and the request its
-        redirect leads to (None: this response is the answer)."""
-        if notable & HAS_SET_COOKIE:
-            store_cookies(self._jar, parsed, response_headers)
-        if notable & HAS_LOCATION and self._follow_redirects and is_redirect(status):
-            return redirect(
-                method, parsed, headers, body, is_json, status, response_headers, hops + 1,
-                self._max_redirects,
-            )
-        return None
-
-    def _wants_h2(self, key: tuple[str, str, int]) -> bool:
-        force = self._force
-        return force == 2 or (not force and key[0] == "https" and key not in self._h1_origins)
-
     async def _send(
         self,
         method: str,
@@ -394,7 +228,7 @@ class HTTPTransport:
             headers = outgoing_headers(parsed, headers, self._jar)
         key = (parsed.scheme, parsed.host, parsed.port)
         streamed = not isinstance(body, bytes)
-        replayable = method in _REPLAYABLE_METHODS and not streamed
+        replayable = method in REPLAYABLE_METHODS and not streamed
         try:
             if self._wants_h2(key):
                 result = await self._h2.exchange(
@@ -423,14 +257,6 @@ class HTTPTransport:
             return HTTPVersion.HTTP1, status, notable, raw_headers, data, raw_trailers
         p = result.parser
         return HTTPVersion.HTTP1, p.status, p.notable, p.headers, result, None
-
-
-def _declared_length(method: str, body: bytes | AsyncIterator[bytes]) -> int:
-    """The Content-Length to send for a body (HTTP/1.1 and HTTP/2 alike); -1 for none: a
-    streamed body, or an empty one on a method that carries none."""
-    if not isinstance(body, bytes):
-        return -1
-    return len(body) if body or method in _BODY_METHODS else -1
 
 
 async def _close_body(body: Any) -> None:
