@@ -7,7 +7,9 @@ and message that every driver calls.
 
 from __future__ import annotations
 
+import contextlib
 import ssl
+from collections.abc import Iterator
 from enum import IntEnum
 
 __all__ = [
@@ -20,6 +22,7 @@ __all__ = [
     "WriteError",
     "classify",
     "connect_error",
+    "connecting",
     "exchange_error",
     "read_error",
     "write_error",
@@ -145,3 +148,16 @@ def connect_error(cause: BaseException, host: str, port: int) -> BaseException |
         return None
     exc.__cause__ = cause
     return exc
+
+
+@contextlib.contextmanager
+def connecting(host: str, port: int) -> Iterator[None]:
+    """Raise what `connect_error` makes of a failure while connecting to host:port."""
+    try:
+        yield
+    except (OSError, RemoteProtocolError) as exc:
+        # OSError covers timeouts (TimeoutError) and TLS failures (ssl.SSLError)
+        err = connect_error(exc, host, port)
+        if err is None:
+            raise
+        raise err from err.__cause__

@@ -12,7 +12,7 @@ import threading
 from collections.abc import Iterator
 from types import TracebackType
 
-from cpqwest._errors import RemoteProtocolError, connect_error
+from cpqwest._errors import connecting
 from cpqwest._parser import HAS_CONTENT_ENCODING
 
 from ._deadline import earliest, start_deadline, time_left
@@ -140,7 +140,7 @@ class SyncHTTPTransport(TransportCore):
         """A new connection (TLS: ALPN offers only http/1.1), in use by the calling thread."""
         scheme, host, port = key
         until = earliest(deadline, self._connect_timeout)
-        try:
+        with connecting(host, port):
             infos = self._resolver.resolve_sync(host, port)
             raw = connect_socket_sync(infos, until)
             sock: socket.socket | TLSSocket = raw
@@ -153,11 +153,6 @@ class SyncHTTPTransport(TransportCore):
             except BaseException:
                 raw.close()
                 raise
-        except (OSError, RemoteProtocolError) as exc:
-            err = connect_error(exc, host, port)
-            if err is None:
-                raise
-            raise err from err.__cause__
         conn = SyncH1Connection(sock, key, self._pool)
         if not self._pool.track(conn):
             raise RuntimeError("Request failed: already closed transport")

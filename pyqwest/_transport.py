@@ -8,7 +8,7 @@ import ssl
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol, runtime_checkable
 
-from cpqwest._errors import RemoteProtocolError, connect_error
+from cpqwest._errors import connecting
 from cpqwest._exchange import H1Pools
 from cpqwest._parser import HAS_CONTENT_ENCODING
 from cpqwest._pool import Pool
@@ -110,7 +110,7 @@ class HTTPTransport(TransportCore):
         timeout = self._connect_timeout
         if self._timeout is not None:
             timeout = self._timeout if timeout is None else min(timeout, self._timeout)
-        try:
+        with connecting(host, port):
             async with asyncio.timeout(timeout):
                 infos = await self._resolver.resolve(loop, host, port)
                 sock = await connect_socket(loop, infos)
@@ -132,12 +132,6 @@ class HTTPTransport(TransportCore):
                         except BaseException:
                             proto.close()
                             raise
-        except (OSError, RemoteProtocolError) as exc:
-            # OSError covers timeouts (TimeoutError) and TLS failures (ssl.SSLError)
-            err = connect_error(exc, host, port)
-            if err is None:
-                raise
-            raise err from err.__cause__
         return proto
 
     # --- requests --------------------------------------------------------------------------

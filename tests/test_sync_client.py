@@ -149,31 +149,6 @@ def test_exit_stream_unread_closes_the_request_iterator(sync_client, http_server
     assert list(resp.content) == []
 
 
-def test_close_during_pending_read_raises_read_error(sync_client, http_server):
-    with sync_client.stream("GET", http_server.url + "/stall?where=body") as resp:
-        errors: list[BaseException] = []
-
-        def read():
-            try:
-                list(resp.content)
-            except BaseException as exc:
-                errors.append(exc)
-
-        reader = threading.Thread(target=read)
-        reader.start()
-        for _ in range(200):
-            if resp._read_pending:
-                break
-            threading.Event().wait(0.01)
-        assert resp._read_pending
-        resp.close()
-        reader.join(5)
-        assert not reader.is_alive()
-    assert len(errors) == 1
-    assert isinstance(errors[0], ReadError)
-    assert resp._read_pending is False
-
-
 def test_body_iterator_error_fails_the_request(sync_client, http_server):
     def body():
         yield b"a"

@@ -75,7 +75,16 @@ def test_cpu_bound_thread_runs_while_others_block(make_sync_transport, scripted)
     assert bodies == [b"after"] * 8
 
 
+def wait_until(predicate, seconds: float = 5.0) -> bool:
+    for _ in range(int(seconds / 0.01)):
+        if predicate():
+            return True
+        threading.Event().wait(0.01)
+    return predicate()
+
+
 def _blocked_reader(resp) -> tuple[threading.Thread, list[BaseException]]:
+    """A thread blocked in next(resp.content); the errors it raised."""
     errors: list[BaseException] = []
 
     def read() -> None:
@@ -86,11 +95,7 @@ def _blocked_reader(resp) -> tuple[threading.Thread, list[BaseException]]:
 
     t = threading.Thread(target=read)
     t.start()
-    for _ in range(500):
-        if resp._read_pending:
-            break
-        threading.Event().wait(0.01)
-    assert resp._read_pending
+    assert wait_until(lambda: resp._read_pending)
     return t, errors
 
 
@@ -101,6 +106,7 @@ def test_response_close_from_another_thread_wakes_reader(sync_client, http_serve
     reader.join(5)
     assert not reader.is_alive()
     assert [type(e) for e in errors] == [ReadError]
+    assert resp._read_pending is False
 
 
 def test_transport_close_from_another_thread_wakes_reader(make_sync_transport, http_server):
@@ -127,10 +133,7 @@ def test_transport_close_wakes_a_thread_waiting_for_the_head(make_sync_transport
 
     t = threading.Thread(target=request)
     t.start()
-    for _ in range(500):
-        if scripted.accepted:
-            break
-        threading.Event().wait(0.01)
+    assert wait_until(lambda: scripted.accepted)
     threading.Event().wait(0.1)  # the request is written; the thread waits for the head
     transport.close()
     t.join(5)
@@ -143,8 +146,4 @@ def test_no_thread_left_behind(sync_client, http_server):
     before = threading.active_count()
     for _ in range(5):
         sync_client.post(http_server.url + "/echo", content=iter([b"a", b"b"]))
-    for _ in range(100):
-        if threading.active_count() <= before:
-            break
-        threading.Event().wait(0.02)
-    assert threading.active_count() <= before
+    assert wait_until(lambda: threading.active_count() <= before)
