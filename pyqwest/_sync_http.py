@@ -1,25 +1,28 @@
 """SyncHTTPTransport: the blocking transport (spec §2), on the same policy as HTTPTransport.
 
 Options, validation, TLS contexts, the request head, cookies, redirects and decoding come from
-TransportCore; this module adds blocking connections (SyncH1Connection) in a thread-safe pool.
+TransportCore; this module adds blocking connections: SyncH1Connection in a thread-safe pool,
+one multiplexed SyncH2Connection per origin (ALPN on TLS, prior knowledge for h2c).
 One transport may be shared by any number of threads.
 """
 
 from __future__ import annotations
 
 import socket
+import ssl
 import threading
 from collections.abc import Iterator
 from types import TracebackType
 
-from cpqwest._errors import connecting
+from cpqwest._errors import ReadError, RemoteProtocolError, connecting
 from cpqwest._parser import HAS_CONTENT_ENCODING
 
 from ._deadline import earliest, start_deadline, time_left
 from ._dns import connect_socket_sync
 from ._headers import Headers
-from ._policy import outgoing_headers, response_decoder
+from ._policy import notable_of, outgoing_headers, response_decoder
 from ._sync_h1 import SyncH1Connection, close_body
+from ._sync_h2 import SyncH2Connection, SyncH2Stream, Unusable
 from ._sync_pool import SyncPool
 from ._sync_request import SyncRequest
 from ._sync_response import SyncResponse
@@ -33,14 +36,17 @@ Key = tuple[str, str, int]
 
 
 class SyncHTTPTransport(TransportCore):
-    """A blocking HTTP transport: pooled HTTP/1.1 (and TLS) connections per origin, shared
-    by threads. Options (keyword-only) are HTTPTransport's, with the same defaults and
-    validation (spec §1.10); the per-call deadline of `set_sync_timeout` applies too."""
+    """A blocking HTTP transport: pooled HTTP/1.1 and multiplexed HTTP/2 connections per
+    origin, shared by threads. Options (keyword-only) are HTTPTransport's, with the same
+    defaults and validation (spec §1.10); the deadline of `set_sync_timeout` applies too."""
 
     def _init_pools(self, idle_timeout: float | None, max_idle: int | None) -> None:
-        if self._force == 2:
-            raise ValueError("HTTP/2 is not supported by SyncHTTPTransport yet")
         self._pool = SyncPool(idle_timeout, max_idle)
+        self._idle_timeout = idle_timeout
+        # one multiplexed HTTP/2 connection per origin; a lock per origin while connecting
+        self._h2_lock = threading.Lock()
+        self._h2_conns: dict[Key, SyncH2Connection] = {}
+        self._h2_connecting: dict[Key, threading.Lock] = {}
 
     # --- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> SyncHTTPTransport:
@@ -59,6 +65,10 @@ class SyncHTTPTransport(TransportCore):
         ReadError. Later requests raise RuntimeError."""
         self._closed = True
         self._pool.close()
+        with self._h2_lock:
+            conns, self._h2_conns = list(self._h2_conns.values()), {}
+        for conn in conns:
+            conn.close(ReadError("transport closed"))
 
     # --- requests ------------------------------------------------------------------------------
     def execute_sync(self, request: SyncRequest) -> SyncResponse:
@@ -71,29 +81,32 @@ class SyncHTTPTransport(TransportCore):
         hops = 0
         while True:
             conn = self._send(method, parsed, h, body, is_json, deadline)
-            p = conn.parser
-            response_headers = Headers._from_wire(p.headers or [])
+            raw: list[tuple[str, str]] | None
+            if isinstance(conn, SyncH2Stream):
+                version, status, raw = HTTPVersion.HTTP2, conn.status, conn.headers
+                notable = notable_of(conn.headers)
+            else:
+                p = conn.parser
+                version, status, raw, notable = HTTPVersion.HTTP1, p.status, p.headers, p.notable
+            response_headers = Headers._from_wire(raw or [])
             decoder = None
-            if p.notable:
+            if notable:
                 try:
                     hop = self._next_hop(
-                        method, parsed, h, body, is_json, p.status, p.notable, response_headers,
-                        hops,
+                        method, parsed, h, body, is_json, status, notable, response_headers, hops
                     )
-                    if p.notable & HAS_CONTENT_ENCODING and hop is None:
+                    if notable & HAS_CONTENT_ENCODING and hop is None:
                         decoder = response_decoder(response_headers, self._codings)
                 except BaseException:
                     conn.abort()
                     raise
                 if hop is not None:
                     # done with the 3xx: its connection goes back to the pool if it can
-                    SyncResponse._from_wire(
-                        p.status, HTTPVersion.HTTP1, response_headers, conn, None).close()
+                    SyncResponse._from_wire(status, version, response_headers, conn, None).close()
                     hops += 1
                     method, parsed, h, body, is_json = hop
                     continue
-            return SyncResponse._from_wire(
-                p.status, HTTPVersion.HTTP1, response_headers, conn, decoder)
+            return SyncResponse._from_wire(status, version, response_headers, conn, decoder)
 
     def _send(
         self,
@@ -103,26 +116,42 @@ class SyncHTTPTransport(TransportCore):
         body: bytes | Iterator[bytes],
         is_json: bool,
         deadline: float | None,
-    ) -> SyncH1Connection:
-        """One exchange up to the response head, with the stale-connection retry."""
+    ) -> SyncH1Connection | SyncH2Stream:
+        """One exchange up to the response head, with the stale-connection retry (HTTP/2:
+        also streams the server refused or never processed)."""
         if self._jar is not None or parsed.userinfo is not None:
             headers = outgoing_headers(parsed, headers, self._jar)
         key = (parsed.scheme, parsed.host, parsed.port)
         streamed = not isinstance(body, bytes)
         replayable = method in REPLAYABLE_METHODS and not streamed
+        fresh: SyncH1Connection | None = None
+        try:
+            if self._wants_h2(key):
+                result = self._send_h2(
+                    key, self._h2_headers(method, parsed, headers, body, is_json), body,
+                    replayable, deadline,
+                )
+                if isinstance(result, SyncH2Stream):
+                    return result
+                fresh = result  # ALPN chose http/1.1: this new connection carries it
+            if fresh is None:
+                fresh = self._pool.checkout(key)  # type: ignore[assignment]
+        except BaseException:
+            if streamed:
+                close_body(body)  # never pulled
+            raise
         head, chunked, close_after = self._head(method, parsed, headers, body, is_json)
         retried = False
         while True:
             # the retry goes out on a new connection: another pooled one may be just as stale
-            conn = None if retried else self._pool.checkout(key)
+            conn, fresh = fresh, None
             if conn is None:
                 try:
-                    conn = self._connect(key, deadline)
+                    conn = self._connect_h1(key, deadline)
                 except BaseException:
                     if streamed:
                         close_body(body)  # never pulled
                     raise
-            assert isinstance(conn, SyncH1Connection)
             conn.close_after = close_after
             try:
                 conn.start(
@@ -136,27 +165,97 @@ class SyncHTTPTransport(TransportCore):
                     continue
                 raise
 
-    def _connect(self, key: Key, deadline: float | None) -> SyncH1Connection:
-        """A new connection (TLS: ALPN offers only http/1.1), in use by the calling thread."""
-        scheme, host, port = key
-        until = earliest(deadline, self._connect_timeout)
-        with connecting(host, port):
-            infos = self._resolver.resolve_sync(host, port)
-            raw = connect_socket_sync(infos, until)
-            sock: socket.socket | TLSSocket = raw
+    def _send_h2(
+        self,
+        key: Key,
+        headers: list[tuple[str, str]],
+        body: bytes | Iterator[bytes],
+        replayable: bool,
+        deadline: float | None,
+    ) -> SyncH2Stream | SyncH1Connection:
+        """Open a stream on the origin's HTTP/2 connection; a replayable request the server
+        refused or never processed goes once more on a new connection. A new TLS
+        connection on which ALPN chose http/1.1 is returned for the HTTP/1.1 exchange."""
+        new_conn = False
+        while True:
+            conn = self._h2_connection(key, deadline, new_conn)
+            if isinstance(conn, SyncH1Connection):
+                return conn
             try:
-                self._tune_socket(raw)
-                if scheme == "https":
-                    raw.settimeout(time_left(until))
-                    sock = TLSSocket(raw, self._ssl, host)
-                    sock.handshake()
+                return conn.open_stream(headers, body or None, deadline, self._read_timeout)
+            except Unusable as exc:
+                # as on async: the method rule of the stale retry, bytes or no body
+                if new_conn or not (exc.error is None or replayable):
+                    raise exc.error or RemoteProtocolError(
+                        "Request failed: HTTP/2 connection stopped taking streams") from None
+                new_conn = True  # once, on a new connection
+
+    def _h2_connection(
+        self, key: Key, deadline: float | None, new: bool
+    ) -> SyncH2Connection | SyncH1Connection:
+        """The origin's HTTP/2 connection, made by one thread while the others wait."""
+        with self._h2_lock:
+            conn = self._h2_conns.get(key)
+            if conn is not None and not new and conn.take(self._idle_timeout):
+                return conn
+            gate = self._h2_connecting.setdefault(key, threading.Lock())
+        with gate:
+            with self._h2_lock:
+                current = self._h2_conns.get(key)
+                if current is not None and current is not conn and current.take(
+                        self._idle_timeout):
+                    return current  # another thread connected meanwhile
+            _scheme, host, port = key
+            until = earliest(deadline, self._connect_timeout)
+            sock = self._open(key, until, self._ssl_h2)
+            if (isinstance(sock, TLSSocket) and not self._force
+                    and sock.selected_alpn_protocol() != "h2"):
+                self._h1_origins.add(key)
+                return self._track(SyncH1Connection(sock, key, self._pool))
+            sock.settimeout(None)  # waits are bounded by select(); reads and writes block
+            made = SyncH2Connection(sock, key)
+            try:
+                with connecting(host, port):
+                    made.start(until)
             except BaseException:
-                raw.close()
+                made.close()
                 raise
-        conn = SyncH1Connection(sock, key, self._pool)
+            with self._h2_lock:
+                if self._closed:
+                    made.close()
+                    raise RuntimeError("Request failed: already closed transport")
+                self._h2_conns[key] = made
+            return made
+
+    def _connect_h1(self, key: Key, deadline: float | None) -> SyncH1Connection:
+        """A new HTTP/1.1 connection (TLS: ALPN offers only http/1.1), in use by the caller."""
+        sock = self._open(key, earliest(deadline, self._connect_timeout), self._ssl)
+        return self._track(SyncH1Connection(sock, key, self._pool))
+
+    def _track(self, conn: SyncH1Connection) -> SyncH1Connection:
         if not self._pool.track(conn):
             raise RuntimeError("Request failed: already closed transport")
         return conn
+
+    def _open(
+        self, key: Key, until: float | None, tls: ssl.SSLContext
+    ) -> socket.socket | TLSSocket:
+        """A connected socket (TLS handshake done on https) by `until`; connect errors."""
+        scheme, host, port = key
+        with connecting(host, port):
+            infos = self._resolver.resolve_sync(host, port)
+            raw = connect_socket_sync(infos, until)
+            try:
+                self._tune_socket(raw)
+                if scheme != "https":
+                    return raw
+                raw.settimeout(time_left(until))
+                sock = TLSSocket(raw, tls, host)
+                sock.handshake()
+                return sock
+            except BaseException:
+                raw.close()
+                raise
 
 
 _default: SyncHTTPTransport | None = None

@@ -66,6 +66,17 @@ class TLSSocket:
                 with self._lock:
                     self._in.write_eof()
 
+    def read_buffered(self, buf: memoryview) -> int | None:
+        """Application data already received, without reading the socket: the byte count
+        (0 at the end), None when more must be read first."""
+        try:
+            with self._lock:
+                return cast(int, self._obj.read(len(buf), buf))
+        except ssl.SSLWantReadError:
+            return None
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            return 0
+
     def sendall(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt and send all of `data`."""
         with self._send_lock:

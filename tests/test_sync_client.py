@@ -95,11 +95,12 @@ def test_statuses_verbatim(sync_client, http_server):
         assert resp.status == status
 
 
-def test_http_version_is_http1(sync_client, http_server, https_server):
+def test_http_version_auto(sync_client, http_server, https_server):
+    """Auto: HTTP/1.1 on http, HTTP/2 (ALPN) on https."""
     with sync_client.stream("GET", http_server.url + "/echo") as resp:
         assert resp.http_version == HTTPVersion.HTTP1
     with sync_client.stream("GET", https_server.url + "/echo") as resp:
-        assert resp.http_version == HTTPVersion.HTTP1
+        assert resp.http_version == HTTPVersion.HTTP2
 
 
 def test_stream_large_body(sync_client, http_server):

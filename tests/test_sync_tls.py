@@ -1,5 +1,5 @@
 """SyncHTTPTransport over TLS (spec §1.10 TLS options, §4 "test_tls*.py" for sync): the same
-SSLContexts as the async transport, server verification, mTLS."""
+SSLContexts as the async transport, server verification, mTLS; over HTTP/2 and HTTP/1.1."""
 
 from __future__ import annotations
 
@@ -11,7 +11,23 @@ import trustme
 from servers.scripted import keep_alive
 from test_tls import SUBJECT, subject_reporter
 
-from pyqwest import ReadError, RemoteProtocolError, SyncClient
+from pyqwest import HTTPVersion, ReadError, RemoteProtocolError, SyncClient
+
+
+@pytest.fixture(params=[None, HTTPVersion.HTTP1], ids=["auto", "h1"])
+def make_sync_transport(request, make_sync_transport):
+    """Every case over both drivers: ALPN (HTTP/2 with hypercorn) and forced HTTP/1.1."""
+
+    def make(**options):
+        options.setdefault("http_version", request.param)
+        return make_sync_transport(**options)
+
+    return make
+
+
+@pytest.fixture
+def sync_client(make_sync_transport):
+    return SyncClient(make_sync_transport())
 
 
 def test_good_cert_and_reuse(sync_client, https_server):
