@@ -13,6 +13,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from types import TracebackType
+from typing import cast
 
 from cpqwest._errors import ReadError, RemoteProtocolError, connecting
 from cpqwest._parser import HAS_CONTENT_ENCODING
@@ -140,7 +141,7 @@ class SyncHTTPTransport(TransportCore):
             if streamed:
                 close_body(body)  # never pulled
             raise
-        head, chunked, close_after = self._head(method, parsed, headers, body, is_json)
+        head, wire, chunked, close_after = self._head(method, parsed, headers, body, is_json)
         retried = False
         while True:
             # the retry goes out on a new connection: another pooled one may be just as stale
@@ -155,7 +156,8 @@ class SyncHTTPTransport(TransportCore):
             conn.close_after = close_after
             try:
                 conn.start(
-                    head, body or None, chunked, method == "HEAD", deadline, self._read_timeout
+                    head, cast("bytes | Iterator[bytes] | None", wire), chunked,
+                    method == "HEAD", deadline, self._read_timeout,
                 )
                 return conn
             except BaseException:
@@ -176,35 +178,35 @@ class SyncHTTPTransport(TransportCore):
         """Open a stream on the origin's HTTP/2 connection; a replayable request the server
         refused or never processed goes once more on a new connection. A new TLS
         connection on which ALPN chose http/1.1 is returned for the HTTP/1.1 exchange."""
-        new_conn = False
+        failed: SyncH2Connection | None = None
         while True:
-            conn = self._h2_connection(key, deadline, new_conn)
+            conn = self._h2_connection(key, deadline, failed)
             if isinstance(conn, SyncH1Connection):
                 return conn
             try:
                 return conn.open_stream(headers, body or None, deadline, self._read_timeout)
             except Unusable as exc:
                 # as on async: the method rule of the stale retry, bytes or no body
-                if new_conn or not (exc.error is None or replayable):
+                if failed is not None or not (exc.error is None or replayable):
                     raise exc.error or RemoteProtocolError(
                         "Request failed: HTTP/2 connection stopped taking streams") from None
-                new_conn = True  # once, on a new connection
+                failed = conn  # once more, on another connection
 
     def _h2_connection(
-        self, key: Key, deadline: float | None, new: bool
+        self, key: Key, deadline: float | None, failed: SyncH2Connection | None
     ) -> SyncH2Connection | SyncH1Connection:
-        """The origin's HTTP/2 connection, made by one thread while the others wait."""
+        """The origin's HTTP/2 connection (not `failed`), made by one thread while the
+        others wait for it."""
         with self._h2_lock:
             conn = self._h2_conns.get(key)
-            if conn is not None and not new and conn.take(self._idle_timeout):
+            if conn is not None and conn is not failed and conn.take(self._idle_timeout):
                 return conn
             gate = self._h2_connecting.setdefault(key, threading.Lock())
         with gate:
             with self._h2_lock:
-                current = self._h2_conns.get(key)
-                if current is not None and current is not conn and current.take(
-                        self._idle_timeout):
-                    return current  # another thread connected meanwhile
+                conn = self._h2_conns.get(key)
+                if conn is not None and conn is not failed and conn.take(self._idle_timeout):
+                    return conn  # another thread connected meanwhile
             _scheme, host, port = key
             until = earliest(deadline, self._connect_timeout)
             sock = self._open(key, until, self._ssl_h2)

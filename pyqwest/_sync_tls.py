@@ -88,6 +88,7 @@ class TLSSocket:
     def pending_records(self) -> bool:
         """For an idle connection whose socket is readable: True if what arrived was only
         TLS housekeeping (session tickets), False if it was data or the end."""
+        timeout = self.raw.gettimeout()
         self.raw.setblocking(False)
         try:
             data = self.raw.recv(_RECV_SIZE)
@@ -96,7 +97,7 @@ class TLSSocket:
         except OSError:
             return False
         finally:
-            self.raw.setblocking(True)
+            self.raw.settimeout(timeout)
         if not data:
             return False
         with self._lock:

@@ -237,10 +237,9 @@ class HTTPTransport(TransportCore):
                     return (HTTPVersion.HTTP2, result.status, notable_of(result.headers),
                             result.headers, result, None)
                 # ALPN chose http/1.1 for this origin: on with HTTP/1.1
-            head, chunked, close_after = self._head(method, parsed, headers, body, is_json)
+            head, wire, chunked, close_after = self._head(method, parsed, headers, body, is_json)
             result = await self._h1.exchange(
-                key, head, body or None, method == "HEAD", buffered, replayable, chunked,
-                close_after,
+                key, head, wire, method == "HEAD", buffered, replayable, chunked, close_after,
             )
         except BaseException:
             if streamed:

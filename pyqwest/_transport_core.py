@@ -135,24 +135,30 @@ class TransportCore:
         headers: Headers | None,
         body: Body,
         is_json: bool,
-    ) -> tuple[bytes, bool, bool]:
-        """The request head bytes, whether the body goes chunked, and whether the request asks
-        to close the connection after it."""
+    ) -> tuple[bytes, Body | None, bool, bool]:
+        """The HTTP/1.1 request head, the body as it goes on the wire (None: no body),
+        whether a streamed body goes chunked, and whether the request asks to close the
+        connection after it. A bytes body under the caller's `transfer-encoding: chunked`
+        is sent in chunked framing, as that header says (not raw after it)."""
         body_len = declared_length(method, body)
         chunked = not isinstance(body, bytes) and (
             headers is None or "content-length" not in headers
         )
         pairs = None
         close_after = False
+        wire: Body | None = body or None
         if headers:
             pairs = headers._wire_pairs()
             connection = headers.get("connection")
             close_after = connection is not None and "close" in connection.lower()
+            coding = headers.get("transfer-encoding")
+            if isinstance(body, bytes) and coding is not None and "chunked" in coding.lower():
+                wire = (b"%x\r\n%b\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
         head = build_head(
             method, url.target, url.authority, pairs, is_json, body_len, chunked,
             self._accept_encoding,
         )
-        return head, chunked, close_after
+        return head, wire, chunked, close_after
 
     def _h2_headers(
         self,

@@ -305,3 +305,14 @@ def test_tls_option_validation_is_shared():
         SyncHTTPTransport(tls_key=b"k")
     with pytest.raises(ValueError, match="did not contain any PEM certificates"):
         SyncHTTPTransport(tls_ca_cert=b"nope")
+
+
+def test_callers_chunked_transfer_encoding_on_bytes_body(make_sync_transport, scripted):
+    """A bytes body under the caller's `transfer-encoding: chunked` goes chunk-framed, as the
+    header says (it used to follow the head raw, which the server read as a chunk size)."""
+    from servers.scripted import keep_alive
+
+    scripted.handler = keep_alive(lambda conn, req: b"%d|%b" % (req.chunked, req.body))
+    client = SyncClient(make_sync_transport(timeout=10))
+    resp = client.post(scripted.url + "/", {"transfer-encoding": "chunked"}, b"hello")
+    assert resp.content == b"1|hello"

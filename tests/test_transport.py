@@ -498,3 +498,12 @@ def test_one_transport_from_threads_each_with_its_own_loop(http_server, ca_pem):
         t.join(60)
     assert errors == []
     asyncio.run(transport.aclose())
+
+
+async def test_callers_chunked_transfer_encoding_on_bytes_body(make_transport, scripted):
+    """A bytes body under the caller's `transfer-encoding: chunked` goes chunk-framed, as the
+    header says (it used to follow the head raw, which the server read as a chunk size)."""
+    scripted.handler = keep_alive(lambda conn, req: b"%d|%b" % (req.chunked, req.body))
+    client = Client(make_transport(timeout=10))
+    resp = await client.post(scripted.url + "/", {"transfer-encoding": "chunked"}, b"hello")
+    assert resp.content == b"1|hello"
