@@ -39,6 +39,10 @@ CLIENTS: dict[str, ClientSpec] = {
         ClientSpec("aiohttp", "aiohttp_client", ("aiohttp==3.14.5", UVLOOP)),
         ClientSpec("httpx", "httpx_client", ("httpx[http2]==0.28.1", UVLOOP)),
         ClientSpec("pyreqwest", "pyreqwest_client", ("pyreqwest==0.15.1", UVLOOP)),
+        # sync-only peers (the sync scenarios; n/a on the async ones)
+        ClientSpec("urllib3", "urllib3_client", ("urllib3==2.8.0",)),
+        ClientSpec("requests", "requests_client", ("requests==2.34.2",)),
+        ClientSpec("niquests", "niquests_client", ("niquests==3.21.2",)),
         ClientSpec("floor", "floor", (UVLOOP,)),
     )
 }
