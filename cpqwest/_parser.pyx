@@ -434,6 +434,17 @@ cdef class ResponseParser:
     def feed_eof_py(self) -> bool:
         return self.feed_eof() == 1
 
+    def direct_window_py(self):
+        """The unfilled rest of a collected body to read into, None if no direct read is
+        pending (the sync client's buffered reads)."""
+        if not self.direct_pending():
+            return None
+        return self.direct_window()
+
+    def direct_filled_py(self, Py_ssize_t n) -> bool:
+        """`n` bytes were read into the window; True when the body is complete."""
+        return self.direct_filled(n) == 1
+
 
 # the `notable` bits, for Python callers
 HAS_CONTENT_ENCODING = N_CONTENT_ENCODING

@@ -86,10 +86,12 @@ class SyncH1Connection:
         head_request: bool,
         deadline: float | None,
         read_timeout: float | None,
+        collect: bool = False,
     ) -> None:
         """Send a request and read up to the end of its response head; raises the spec's
-        errors. A streamed body is pumped by a worker thread, started only now."""
-        self.parser.reset(head_request, False)
+        errors. A streamed body is pumped by a worker thread, started only now. `collect`:
+        the body will be read whole (`read_all`), a large one straight into its bytes."""
+        self.parser.reset(head_request, collect)
         self._deadline = deadline
         self._read_timeout = read_timeout
         self.got_bytes = False
@@ -123,6 +125,23 @@ class SyncH1Connection:
         exc = exchange_error(cause, self.parser.head_done, False, self.request_sent)
         self.abort(exc)
         return exc
+
+    def read_all(self) -> bytes:
+        """The rest of the body, whole (after `start(collect=True)`); raises the spec's
+        errors for a buffered read."""
+        p = self.parser
+        try:
+            while not p.message_done:
+                window = p.direct_window_py()
+                if window is None:
+                    self._fill()
+                elif p.direct_filled_py(self._recv(window)):
+                    break
+        except BaseException as exc:
+            err = exchange_error(exc, True, True, self.request_sent)
+            self.abort(err)
+            raise err from None
+        return p.take_body()
 
     def read_chunk(self) -> bytes | None:
         """The next body piece, None at the end; raises the spec's read errors."""
@@ -180,13 +199,19 @@ class SyncH1Connection:
 
     def _fill(self) -> None:
         """One recv_into the read buffer, fed to the parser."""
+        n = self._recv(self._view)
+        self.parser.feed_data(self._view[:n])
+
+    def _recv(self, view: memoryview) -> int:
+        """One recv_into `view`: the byte count; 0 when the peer's close ended the message
+        (a close that truncates it raises)."""
         timeout = time_left(self._deadline, self._read_timeout)
         self._enter()
         n = -1
         cause: BaseException | None = None
         try:
             self._set_timeout(timeout)
-            n = self.sock.recv_into(self._view)
+            n = self.sock.recv_into(view)
         except TimeoutError:
             cause = TimeoutError(
                 "read timed out" if timeout == self._read_timeout else "request timed out")
@@ -204,15 +229,14 @@ class SyncH1Connection:
             raise err
         if cause is not None:
             raise cause
-        p = self.parser
         if n == 0:
-            if p.feed_eof_py():
-                return
+            if self.parser.feed_eof_py():
+                return 0
             if self._tls and not self.reused:
                 raise ConnectionError("TLS connection closed by the server before any response")
             raise RemoteProtocolError("connection closed before any response")
         self.got_bytes = True
-        p.feed_data(self._view[:n])
+        return n
 
     def _upload(self, body: Iterator[bytes], chunked: bool) -> None:
         """Pump a streamed body (on a worker thread); always closes the iterator. A failure

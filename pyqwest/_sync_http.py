@@ -21,7 +21,8 @@ from cpqwest._parser import HAS_CONTENT_ENCODING
 from ._deadline import earliest, start_deadline, time_left
 from ._dns import connect_socket_sync
 from ._headers import Headers
-from ._policy import notable_of, outgoing_headers, response_decoder
+from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
+from ._response import FullResponse
 from ._sync_h1 import SyncH1Connection, close_body
 from ._sync_h2 import SyncH2Connection, SyncH2Stream, Unusable
 from ._sync_pool import SyncPool
@@ -74,6 +75,36 @@ class SyncHTTPTransport(TransportCore):
     # --- requests ------------------------------------------------------------------------------
     def execute_sync(self, request: SyncRequest) -> SyncResponse:
         """Execute `request`; returns once the response head arrived (the body streams)."""
+        conn, version, status, headers, notable = self._final(request, False)
+        decoder = None
+        if notable & HAS_CONTENT_ENCODING:
+            try:
+                decoder = response_decoder(headers, self._codings)
+            except BaseException:
+                conn.abort()
+                raise
+        return SyncResponse._from_wire(status, version, headers, conn, decoder)
+
+    def _execute_full(self, request: SyncRequest) -> FullResponse:
+        """SyncClient's buffered path: the whole response (a large HTTP/1.1 body is read
+        straight into its final bytes)."""
+        conn, _version, status, headers, notable = self._final(request, True)
+        if isinstance(conn, SyncH1Connection):
+            data = conn.read_all()
+        else:
+            data = b"".join(iter(conn.read_chunk, None))
+        raw_trailers = conn.parser.trailers
+        conn.release()
+        if notable & HAS_CONTENT_ENCODING:
+            data = decode_whole(headers, data, self._codings)
+        trailers = Headers._from_wire(raw_trailers) if raw_trailers else Headers()
+        return FullResponse(status, headers, data, trailers)
+
+    def _final(
+        self, request: SyncRequest, buffered: bool
+    ) -> tuple[SyncH1Connection | SyncH2Stream, HTTPVersion, int, Headers, int]:
+        """Send `request`, follow its redirects (storing cookies): the final response's
+        connection positioned after its head, version, status, headers, notable bits."""
         self._check_open()
         deadline = start_deadline(self._timeout, sync_deadline())
         method, parsed = request.method, request._parsed
@@ -81,7 +112,7 @@ class SyncHTTPTransport(TransportCore):
         body, is_json = request.content, request._json
         hops = 0
         while True:
-            conn = self._send(method, parsed, h, body, is_json, deadline)
+            conn = self._send(method, parsed, h, body, is_json, deadline, buffered)
             raw: list[tuple[str, str]] | None
             if isinstance(conn, SyncH2Stream):
                 version, status, raw = HTTPVersion.HTTP2, conn.status, conn.headers
@@ -90,14 +121,11 @@ class SyncHTTPTransport(TransportCore):
                 p = conn.parser
                 version, status, raw, notable = HTTPVersion.HTTP1, p.status, p.headers, p.notable
             response_headers = Headers._from_wire(raw or [])
-            decoder = None
             if notable:
                 try:
                     hop = self._next_hop(
                         method, parsed, h, body, is_json, status, notable, response_headers, hops
                     )
-                    if notable & HAS_CONTENT_ENCODING and hop is None:
-                        decoder = response_decoder(response_headers, self._codings)
                 except BaseException:
                     conn.abort()
                     raise
@@ -107,7 +135,7 @@ class SyncHTTPTransport(TransportCore):
                     hops += 1
                     method, parsed, h, body, is_json = hop
                     continue
-            return SyncResponse._from_wire(status, version, response_headers, conn, decoder)
+            return conn, version, status, response_headers, notable
 
     def _send(
         self,
@@ -117,6 +145,7 @@ class SyncHTTPTransport(TransportCore):
         body: bytes | Iterator[bytes],
         is_json: bool,
         deadline: float | None,
+        buffered: bool = False,
     ) -> SyncH1Connection | SyncH2Stream:
         """One exchange up to the response head, with the stale-connection retry (HTTP/2:
         also streams the server refused or never processed)."""
@@ -157,7 +186,7 @@ class SyncHTTPTransport(TransportCore):
             try:
                 conn.start(
                     head, cast("bytes | Iterator[bytes] | None", wire), chunked,
-                    method == "HEAD", deadline, self._read_timeout,
+                    method == "HEAD", deadline, self._read_timeout, buffered,
                 )
                 return conn
             except BaseException:

@@ -316,3 +316,34 @@ def test_callers_chunked_transfer_encoding_on_bytes_body(make_sync_transport, sc
     client = SyncClient(make_sync_transport(timeout=10))
     resp = client.post(scripted.url + "/", {"transfer-encoding": "chunked"}, b"hello")
     assert resp.content == b"1|hello"
+
+
+def test_buffered_large_body_read_whole(sync_client, http_server):
+    """SyncClient reads a large Content-Length body straight into its final bytes."""
+    assert sync_client.get(http_server.url + "/bytes/3000000").content == payload(3000000)
+    assert sync_client.get(http_server.url + "/bytes/70000?chunk=1000").content == payload(70000)
+
+
+def test_buffered_large_body_truncated_by_fin(make_sync_transport, scripted):
+    from servers.scripted import canned, keep_alive, per_connection
+
+    head = b"HTTP/1.1 200 OK\r\ncontent-length: 200000\r\n\r\n"
+    scripted.handler = per_connection(canned(head + b"x" * 100000, then="close"),
+                                      keep_alive(b"healthy"))
+    client = SyncClient(make_sync_transport(timeout=10))
+    with pytest.raises(RemoteProtocolError, match="Error reading full content"):
+        client.get(scripted.url + "/")
+    assert client.get(scripted.url + "/").content == b"healthy"
+
+
+def test_subclass_overriding_execute_sync_is_honoured(ca_pem, http_server):
+    seen: list[str] = []
+
+    class Logging(SyncHTTPTransport):
+        def execute_sync(self, request):
+            seen.append(request.url)
+            return super().execute_sync(request)
+
+    with Logging(tls_ca_cert=ca_pem) as transport:
+        assert SyncClient(transport).get(http_server.url + "/echo").status == 200
+    assert seen == [http_server.url + "/echo"]
