@@ -60,7 +60,7 @@ class SyncH2Stream:
     """One request/response exchange; for the response's consumer it is a SyncBodySource."""
 
     __slots__ = (
-        "_body", "_unacked", "body_size", "conn", "deadline", "error", "got_bytes",
+        "_body", "_unacked", "body_size", "cond", "conn", "deadline", "error", "got_bytes",
         "h2_closed", "head_done", "headers", "id", "message_done", "read_timeout",
         "recv_end", "retryable", "sent_end", "status", "trailers",
     )
@@ -71,6 +71,8 @@ class SyncH2Stream:
     ) -> None:
         self.conn = conn
         self.id = stream_id
+        # its waiters sleep here: a read wakes only the streams it brought something for
+        self.cond = threading.Condition(conn.lock)
         self.deadline = deadline
         self.read_timeout = read_timeout
         self.status = 0
@@ -131,7 +133,8 @@ class SyncH2Connection:
         self.key = key
         self.h2 = library.new_state(_SETTINGS, MAX_FRAME_SIZE)
         self.lock = threading.Lock()
-        self._cond = threading.Condition(self.lock)
+        self._cond = threading.Condition(self.lock)  # SETTINGS, a free stream slot
+        self._waiting: list[threading.Condition] = []  # of the threads waiting in wait()
         self._write_lock = threading.Lock()
         self._reading = False
         self._io = 0  # threads in a socket call (the reader, a writer)
@@ -286,12 +289,15 @@ class SyncH2Connection:
     def cancel(self, stream: SyncH2Stream, exc: BaseException | None) -> None:
         """Reset a stream still open (from any thread); waiters on it wake."""
         with self._cond:
-            if exc is not None and stream.error is None:
+            changed = exc is not None and stream.error is None
+            if changed:
                 stream.error = exc
             if not stream.h2_closed:
+                changed = True
                 self._reset(stream, CANCEL)
                 self._flush()
-            self._wake_all()
+            if changed:
+                self._wake_all()  # its waiters, and a reader blocked on its behalf
 
     def ack(self, stream: SyncH2Stream) -> None:
         """Window update for what the consumer took (lock held)."""
@@ -318,39 +324,58 @@ class SyncH2Connection:
                 per_read = time.monotonic() + stream.read_timeout
         until = deadline if per_read is None or (deadline is not None and deadline < per_read) \
             else per_read
-        with self._cond:
-            while True:
-                if done():
-                    return
-                err = stream.error if stream is not None else self.error
-                if err is not None:
-                    raise err
-                if self.error is not None:
-                    raise self.error
-                left = _left(until)
-                if left is not None and left <= 0:
-                    raise TimeoutError(
-                        "read timed out" if per_read is not None and until != deadline
-                        else "request timed out")
-                if self._reading:
-                    self._cond.wait(left)
-                    continue
-                self._reading = True
-                self._io += 1
-                self.lock.release()
+        cond = stream.cond if stream is not None else self._cond
+        with self.lock:
+            try:
+                self._wait(stream, done, cond, until, deadline, per_read is not None)
+            finally:
+                if not self._reading and self._waiting:
+                    # nobody reads now: hand the socket to one waiter
+                    self._waiting[0].notify_all()
+
+    def _wait(
+        self,
+        stream: SyncH2Stream | None,
+        done: Callable[[], bool],
+        cond: threading.Condition,
+        until: float | None,
+        deadline: float | None,
+        per_read: bool,
+    ) -> None:
+        while True:
+            if done():
+                return
+            err = stream.error if stream is not None else self.error
+            if err is not None:
+                raise err
+            if self.error is not None:
+                raise self.error
+            left = _left(until)
+            if left is not None and left <= 0:
+                raise TimeoutError(
+                    "read timed out" if per_read and until != deadline else "request timed out")
+            if self._reading:
+                self._waiting.append(cond)
                 try:
-                    data, cause = self._read(left)
+                    cond.wait(left)
                 finally:
-                    self.lock.acquire()
-                    self._reading = False
-                    self._io_done()
-                if self.closed:
-                    continue  # closed meanwhile: the checks above raise
-                if cause is not None:
-                    self._fail(cause)
-                elif data is not None:
-                    self._receive(data)
-                self._cond.notify_all()
+                    self._waiting.remove(cond)
+                continue
+            self._reading = True
+            self._io += 1
+            self.lock.release()
+            try:
+                data, cause = self._read(left)
+            finally:
+                self.lock.acquire()
+                self._reading = False
+                self._io_done()
+            if self.closed:
+                continue  # closed meanwhile: the checks above raise
+            if cause is not None:
+                self._fail(cause)
+            elif data is not None:
+                self._receive(data)
 
     def _read(self, timeout: float | None) -> tuple[bytes | None, BaseException | None]:
         """One read of the socket (lock not held): (data or None if nothing yet, failure)."""
@@ -380,52 +405,59 @@ class SyncH2Connection:
             self._fail(RemoteProtocolError(f"connection error detected: {exc}"))
             return
         streams = self.streams
+        touched: set[SyncH2Stream] = set()
+        wake_all = False
         for ev in events:
             cls = ev.__class__
+            s = streams.get(getattr(ev, "stream_id", 0))
+            if s is not None:
+                touched.add(s)
             if cls is DataReceived:
                 self._conn_unacked += ev.flow_controlled_length
-                s = streams.get(ev.stream_id)
                 if s is not None:
                     if ev.data:
                         s._body.append(ev.data)
                         s.body_size += len(ev.data)
                     s._unacked += ev.flow_controlled_length
             elif cls is ResponseReceived:
-                s = streams.get(ev.stream_id)
                 if s is not None:
                     self._on_head(s, ev.headers)
             elif cls is TrailersReceived:
-                s = streams.get(ev.stream_id)
                 if s is not None:
                     try:
                         s.trailers = response_fields(ev.headers, False)[1]
                     except Malformed as exc:
                         self._fail_protocol(s, str(exc))
             elif cls is StreamEnded:
-                s = streams.get(ev.stream_id)
                 if s is not None:
                     s.recv_end = True
                     s.message_done = True
                     if s.sent_end:
                         self._closed_by_h2(s)
             elif cls is StreamReset:
-                s = streams.get(ev.stream_id)
                 if s is not None and ev.remote_reset:
                     self._on_reset(s, ev.error_code)
             elif cls is RemoteSettingsChanged:
                 limit = self.h2.remote_settings.max_concurrent_streams
                 self.max_streams = limit if limit is not None else 1 << 31
                 self._settings_seen = True
+                wake_all = True  # the initial window may have changed too
             elif cls is ConnectionTerminated:
                 self._on_goaway(ev.error_code, ev.last_stream_id)
                 if self.closed:
-                    return
-            elif cls is WindowUpdated:
-                pass  # senders look at the window again when woken
+                    return  # closing woke every waiter
+                wake_all = True  # the streams it failed
+            elif cls is WindowUpdated and not ev.stream_id:
+                wake_all = True  # every sender may go on
         if self._conn_unacked >= CONN_ACK_BATCH:
             self.h2.increment_flow_control_window(self._conn_unacked)
             self._conn_unacked = 0
         self._flush()
+        if wake_all:
+            self._wake_all()
+        else:
+            for s in touched:
+                s.cond.notify_all()
 
     def _on_head(self, s: SyncH2Stream, raw: list[tuple[bytes, bytes]]) -> None:
         try:
@@ -503,6 +535,7 @@ class SyncH2Connection:
             return
         s.h2_closed = True
         self.nopen -= 1
+        self._cond.notify()  # a thread waiting for a stream slot
         if self.streams.pop(s.id, None) is not None and (s.recv_end or s.message_done):
             self.served += 1
         if not self.streams:
@@ -532,6 +565,8 @@ class SyncH2Connection:
 
     def _wake_all(self) -> None:
         self._cond.notify_all()
+        for cond in self._waiting:
+            cond.notify_all()
         if self._reading and not self._fds_released:
             with contextlib.suppress(OSError):
                 self._wake_w.send(b"\0")
