@@ -8,7 +8,7 @@ import socket
 import ssl
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from cpqwest._errors import ConnectTimeout, RemoteProtocolError
@@ -46,6 +46,14 @@ if TYPE_CHECKING:
 
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _EMPTY = Headers()
+
+
+class _LoopPool(Protocol):
+    """What a transport's pools for one event loop (HTTP/1.1, HTTP/2 or HTTP/3) share."""
+
+    def open_count(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
 @runtime_checkable
@@ -222,7 +230,9 @@ class HTTPTransport:
             return
         self._closed = True
         open_connections = 0
-        groups = [self._h1.detach(), self._h2.detach()]
+        groups: list[Mapping[asyncio.AbstractEventLoop, _LoopPool]] = [
+            self._h1.detach(), self._h2.detach()
+        ]
         if self._h3 is not None:
             groups.append(self._h3.detach())
         for pools in groups:
