@@ -18,7 +18,6 @@ from cpqwest._protocol import H1Connection, H1Protocol
 
 from ._dns import connect_socket
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools
-from ._h2.pool import H2Pool
 from ._headers import Headers
 from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
 from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
@@ -32,6 +31,14 @@ if TYPE_CHECKING:
     from ._h3 import H3Connection  # the http3 extra: imported only when HTTP/3 is asked for
 
 _EMPTY = Headers()
+
+
+class _LoopPool(Protocol):
+    """What a transport's pools for one event loop (HTTP/1.1, HTTP/2 or HTTP/3) share."""
+
+    def open_count(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
 @runtime_checkable
@@ -147,7 +154,7 @@ class HTTPTransport(TransportCore):
             return
         self._closed = True
         open_connections = 0
-        pools: list[tuple[asyncio.AbstractEventLoop, Pool | H2Pool]] = [
+        pools: list[tuple[asyncio.AbstractEventLoop, _LoopPool]] = [
             *self._h1.detach().items(), *self._h2.detach().items()
         ]
         if self._h3 is not None:
