@@ -30,21 +30,25 @@ class Client:
     async def get(
         self, url: str, headers: HeadersArg | None = None, *, params: ParamsArg | None = None
     ) -> FullResponse:
+        """Send a GET request and read the whole response (see :meth:`execute`)."""
         return await self.execute("GET", url, headers, params=params)
 
     async def delete(
         self, url: str, headers: HeadersArg | None = None, *, params: ParamsArg | None = None
     ) -> FullResponse:
+        """Send a DELETE request and read the whole response (see :meth:`execute`)."""
         return await self.execute("DELETE", url, headers, params=params)
 
     async def head(
         self, url: str, headers: HeadersArg | None = None, *, params: ParamsArg | None = None
     ) -> FullResponse:
+        """Send a HEAD request and read the whole response (see :meth:`execute`)."""
         return await self.execute("HEAD", url, headers, params=params)
 
     async def options(
         self, url: str, headers: HeadersArg | None = None, *, params: ParamsArg | None = None
     ) -> FullResponse:
+        """Send a OPTIONS request and read the whole response (see :meth:`execute`)."""
         return await self.execute("OPTIONS", url, headers, params=params)
 
     async def post(
@@ -55,6 +59,7 @@ class Client:
         *,
         params: ParamsArg | None = None,
     ) -> FullResponse:
+        """Send a POST request with ``content``; the whole response (see :meth:`execute`)."""
         return await self.execute("POST", url, headers, content, params=params)
 
     async def put(
@@ -65,6 +70,7 @@ class Client:
         *,
         params: ParamsArg | None = None,
     ) -> FullResponse:
+        """Send a PUT request with ``content``; the whole response (see :meth:`execute`)."""
         return await self.execute("PUT", url, headers, content, params=params)
 
     async def patch(
@@ -75,6 +81,7 @@ class Client:
         *,
         params: ParamsArg | None = None,
     ) -> FullResponse:
+        """Send a PATCH request with ``content``; the whole response (see :meth:`execute`)."""
         return await self.execute("PATCH", url, headers, content, params=params)
 
     async def execute(
@@ -86,6 +93,14 @@ class Client:
         *,
         params: ParamsArg | None = None,
     ) -> FullResponse:
+        """Send ``method`` to ``url`` and read the whole response into a :class:`FullResponse`.
+
+        ``headers``: a :class:`Headers` (used as is), a mapping or ``(name, value)`` pairs.
+        ``content``: ``None`` (no body), ``bytes``, a ``dict`` (sent as JSON) or an async
+        iterator of ``bytes`` (streamed). ``params`` are appended to the URL's query.
+        Raises the errors of the transport (:doc:`/errors`): ``ConnectionError``,
+        ``TimeoutError``, :class:`ReadError`, :class:`WriteError`, ...
+        """
         fast = self._fast
         if fast is not None:
             return await fast._fetch(method, url, headers, content, params)
@@ -102,6 +117,11 @@ class Client:
         *,
         params: ParamsArg | None = None,
     ) -> StreamContext:
+        """The response as a stream: ``async with client.stream(...) as resp`` starts the
+        request on entry, yields a :class:`Response` once its head arrived, and closes it on
+        exit. ``await client.stream(...)`` works too (then close the response yourself).
+        Arguments as for :meth:`execute`.
+        """
         return StreamContext(self._transport, Request(method, url, headers, content, params=params))
 
 

@@ -109,18 +109,22 @@ class Request:
 
     @property
     def method(self) -> str:
+        """The request method, case preserved."""
         return self._method
 
     @property
     def url(self) -> str:
+        """The normalized URL (WHATWG serialization, ``params`` included)."""
         return self._url
 
     @property
     def headers(self) -> Headers:
+        """The request headers."""
         return self._headers
 
     @property
     def content(self) -> bytes | AsyncIterator[bytes]:
+        """The body, as ``bytes`` (``b""`` for none) or the async iterator that streams it."""
         return self._content
 
     def __repr__(self) -> str:

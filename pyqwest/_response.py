@@ -52,21 +52,27 @@ class FullResponse:
 
     @property
     def status(self) -> int:
+        """The status code."""
         return self._status
 
     @property
     def headers(self) -> Headers:
+        """The response headers."""
         return self._headers
 
     @property
     def content(self) -> bytes:
+        """The whole body (decoded from its content-coding)."""
         return self._content
 
     @property
     def trailers(self) -> Headers:
+        """The trailer fields (empty when the server sent none)."""
         return self._trailers
 
     def text(self) -> str:
+        """The body decoded with the content-type's ``charset`` (UTF-8 when there is none, or
+        when it names no text codec)."""
         try:
             return self._content.decode(_charset(self._headers), errors="replace")
         except (LookupError, UnicodeError):
@@ -75,6 +81,7 @@ class FullResponse:
             return self._content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
+        """``json.loads`` of the body, whatever the content-type says."""
         return json.loads(self._content)
 
     def __repr__(self) -> str:
@@ -253,25 +260,31 @@ class Response:
 
     @property
     def status(self) -> int:
+        """The status code."""
         return self._status
 
     @property
     def http_version(self) -> HTTPVersion:
+        """The protocol version the response came over."""
         return self._http_version
 
     @property
     def headers(self) -> Headers:
+        """The response headers."""
         return self._headers
 
     @property
     def trailers(self) -> Headers:
+        """The trailer fields; filled in once the body has been read to its end."""
         return self._trailers
 
     @property
     def content(self) -> AsyncIterator[Any]:
+        """The body as an async iterator of ``bytes``/``memoryview`` chunks, decoded."""
         return self._content  # type: ignore[no-any-return]
 
     def aclose(self) -> Awaitable[None]:
+        """Close the body: a pending read raises :class:`ReadError`, later reads end; idempotent."""
         return self._aclose()
 
     async def _aclose(self) -> None:

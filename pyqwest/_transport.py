@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+import warnings
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from cpqwest._errors import ConnectTimeout, RemoteProtocolError
 from cpqwest._exchange import H1Pools, build_head
@@ -50,11 +52,69 @@ _EMPTY = Headers()
 class Transport(Protocol):
     """Executes requests; implement it to mock or wrap (middleware) the HTTP transport."""
 
-    def execute(self, request: Request) -> Awaitable[Response]: ...
+    def execute(self, request: Request) -> Awaitable[Response]:
+        """Send ``request`` and resolve to its :class:`Response` (streaming: at the head)."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _weakly(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A bound method of a transport that does not keep the transport alive: its pools hold
+    it, and a transport nobody references must be collected (and its sockets closed) at once,
+    not when the cycle collector runs."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        bound = ref()
+        if bound is None:
+            raise RuntimeError("Request failed: already closed transport")
+        return bound(*args, **kwargs)
+
+    return call
 
 
 class HTTPTransport:
-    """An HTTP transport: pooled HTTP/1.1 (and TLS) connections per origin and event loop."""
+    """An HTTP transport: pooled HTTP/1.1, HTTP/2 and HTTP/3 connections per origin and event loop.
+
+    Every option is keyword-only; invalid values raise ``ValueError`` at construction.
+
+    :param tls_ca_cert: PEM roots to trust instead of certifi's (default ``None``).
+    :param tls_key: PEM private key of a client certificate (mTLS); needs ``tls_cert``.
+    :param tls_cert: PEM client certificate chain (mTLS); needs ``tls_key``.
+    :param tls_include_system_certs: also trust the OS store (default ``False``).
+    :param http_version: ``None`` (default): HTTP/1.1 on plain TCP, ALPN with h2 preferred
+        on TLS; ``HTTPVersion.HTTP1``: HTTP/1.1 only; ``HTTPVersion.HTTP2``: HTTP/2 only
+        (prior knowledge on plain TCP); ``HTTPVersion.HTTP3``: HTTP/3 over QUIC (prior
+        knowledge, https URLs; http URLs stay on HTTP/1.1) with the ``cpqwest[http3]`` extra.
+    :param proxy: a proxy URL, ``Proxy`` or a sequence of them (default ``None``: the
+        ``*_PROXY`` environment variables apply); accepted, proxying is not built yet.
+    :param timeout: total deadline of an exchange in seconds, body included (``None``: none).
+    :param connect_timeout: seconds to connect (default 30); over: :class:`ConnectTimeout`.
+    :param read_timeout: seconds allowed per read (``None``: no limit).
+    :param pool_idle_timeout: seconds an idle pooled connection is kept (default 90).
+    :param pool_max_idle_per_host: cap of idle connections per origin (``None``: no cap).
+    :param tcp_keepalive_interval: TCP keep-alive interval in seconds (default 30).
+    :param enable_gzip: advertise and decode gzip (and deflate) (default ``True``).
+    :param enable_brotli: advertise and decode br (default ``True``).
+    :param enable_zstd: advertise and decode zstd (default ``True``).
+    :param use_system_dns: ``getaddrinfo`` on every connect instead of the cached resolver
+        with happy eyeballs (default ``False``).
+    :param enable_cookie_store: keep ``set-cookie`` and send ``cookie`` (default ``False``).
+    :param follow_redirects: follow 3xx with ``location`` (default ``True``).
+    :param max_redirects: redirects allowed (default 10); over: :class:`TooManyRedirects`.
+    :param enable_otel: OpenTelemetry spans and metrics when installed (default ``True``).
+    :param meter_provider: OpenTelemetry meter provider (``None``: the global one).
+    :param tracer_provider: OpenTelemetry tracer provider (``None``: the global one).
+    :raises ValueError: a negative, infinite or NaN timeout, unusable TLS material, HTTP/3
+        without the ``cpqwest[http3]`` extra.
+    """
+
+    # until __init__ completes: a transport whose options were refused owns nothing to close
+    _closed = True
+    # a transport dropped with open connections says so (ResourceWarning), as asyncio's do
+    _warn_unclosed = True
 
     def __init__(
         self,
@@ -117,10 +177,11 @@ class HTTPTransport:
         self._max_redirects = max_redirects
         self._enable_otel = enable_otel
         self._h1 = H1Pools(
-            self._connect, idle_timeout, pool_max_idle_per_host, self._timeout, self._read_timeout
+            _weakly(self._connect), idle_timeout, pool_max_idle_per_host, self._timeout,
+            self._read_timeout,
         )
         self._h2 = H2Pools(
-            self._connect_h2, idle_timeout, pool_max_idle_per_host, self._timeout,
+            _weakly(self._connect_h2), idle_timeout, pool_max_idle_per_host, self._timeout,
             self._read_timeout,
         )
         self._h3: H2Pools | None = None
@@ -132,7 +193,7 @@ class HTTPTransport:
             # server stopped answering, on both ends
             self._h3_idle = idle_timeout or 0.0
             self._h3 = H2Pools(
-                self._connect_h3, idle_timeout, pool_max_idle_per_host, self._timeout,
+                _weakly(self._connect_h3), idle_timeout, pool_max_idle_per_host, self._timeout,
                 self._read_timeout,
             )
         self._closed = False
@@ -145,15 +206,40 @@ class HTTPTransport:
         await self.aclose()
 
     def aclose(self) -> Awaitable[None]:
+        """Close every pooled connection; later requests raise ``RuntimeError``. Idempotent."""
         return self._aclose()
 
     async def _aclose(self) -> None:
         if not self._closed:
             self._closed = True
-            self._h1.close()
-            self._h2.close()
-            if self._h3 is not None:
-                self._h3.close()
+            for pools in self._all_pools():
+                pools.close()
+
+    def _all_pools(self) -> list[H1Pools | H2Pools]:
+        """The transport's pools: HTTP/1.1, HTTP/2 and (when asked for) HTTP/3."""
+        return [self._h1, self._h2] if self._h3 is None else [self._h1, self._h2, self._h3]
+
+    def __del__(self) -> None:
+        # Dropped without aclose(): close the pooled connections on their own loops (this may
+        # run in any thread, inside any callback of the loop).
+        if self._closed:
+            return
+        self._closed = True
+        open_connections = 0
+        for pools in self._all_pools():
+            for loop, pool in pools.detach().items():
+                open_connections += pool.open_count()
+                if not loop.is_closed():
+                    with contextlib.suppress(RuntimeError):  # closed meanwhile
+                        loop.call_soon_threadsafe(pool.close)
+        if open_connections and self._warn_unclosed:
+            warnings.warn(
+                f"unclosed {self!r} with {open_connections} open connection(s): they are closed"
+                " now; call aclose() or use 'async with'",
+                ResourceWarning,
+                source=self,
+                stacklevel=1,
+            )
 
     def _check_open(self) -> None:
         if self._closed:
@@ -295,7 +381,7 @@ class HTTPTransport:
             close_after = connection is not None and "close" in connection.lower()
         head = build_head(
             method, url.target, url.authority, pairs, is_json, body_len, chunked,
-            self._accept_encoding,
+            self._auto_accept_encoding(headers),
         )
         return head, body_len, chunked, close_after
 
@@ -310,8 +396,19 @@ class HTTPTransport:
         return request_headers(
             method, url.scheme, url.authority, url.target,
             headers._wire_pairs() if headers else None, is_json,
-            body_framing(method, headers, body)[0], self._accept_encoding,
+            body_framing(method, headers, body)[0], self._auto_accept_encoding(headers),
         )
+
+    def _auto_accept_encoding(self, headers: Headers | None) -> str | None:
+        """The ``Accept-Encoding`` to add when the caller set none, on either HTTP version.
+
+        None with a ``Range`` header, as reqwest does: the range would apply to the encoded
+        representation (Apache answers a 206 slice of the brotli stream, which no decoder
+        can read).
+        """
+        if headers and "range" in headers:
+            return None
+        return self._accept_encoding
 
     async def _fetch(
         self,
@@ -350,6 +447,7 @@ class HTTPTransport:
             )
 
     def execute(self, request: Request) -> Awaitable[Response]:
+        """Send ``request``; resolves to the :class:`Response` as soon as its head arrived."""
         return self._execute(request)
 
     async def _execute(self, request: Request) -> Response:
@@ -496,6 +594,9 @@ def get_default_transport() -> HTTPTransport:
 
 
 class _DefaultTransport(HTTPTransport):
+    # never closed by design: nothing to warn about when it goes at interpreter exit
+    _warn_unclosed = False
+
     async def _aclose(self) -> None:
         # shared by every default Client: closing it would break the others
         return None

@@ -271,6 +271,30 @@ async def test_goaway_fails_unprocessed_streamed_posts(
     assert len(server.connections) == 1
 
 
+GOAWAY_AT_ONCE = hyperframe.frame.GoAwayFrame(0, last_stream_id=0).serialize()
+
+
+async def test_goaway_with_the_preface_once_goes_on_a_new_connection(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    server = h2_server_factory()
+    server.after_preface = lambda index: GOAWAY_AT_ONCE if index == 0 else b""
+    assert (await client.post(server.url_for("/"), content=b"x")).content == b"ok"
+    assert [r.conn.index for r in server.requests] == [1]
+
+
+async def test_goaway_with_every_preface_fails_after_two_connections(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    server = h2_server_factory()
+    server.after_preface = lambda index: GOAWAY_AT_ONCE
+    with pytest.raises(RemoteProtocolError, match="closed before its first request"):
+        await asyncio.wait_for(client.get(server.url_for("/")), 10)
+    assert len(server.connections) == 2
+    assert not server.requests
+    await server.wait_for(lambda: all(c.closed for c in server.connections), what="closes")
+
+
 async def test_goaway_then_frames_in_same_read(
     client: Client, h2_server_factory: ServerFactory
 ) -> None:
@@ -395,6 +419,25 @@ async def test_too_many_response_headers(
         await client.get(server.url_for("/many"))
     assert (await client.get(server.url_for("/"))).content == b"ok"
     assert len(server.connections) == 1
+
+
+@pytest.mark.parametrize("status", ["099", "000"])
+async def test_status_below_100_is_a_protocol_error(
+    client: Client, h2_server_factory: ServerFactory, status: str
+) -> None:
+    """As on HTTP/1.1: no informational response, no final one (spec: 100-999)."""
+
+    async def handler(req: H2Request) -> None:
+        if req.path == "/bad":
+            req.conn.h2.send_headers(req.stream_id, [(":status", status)], end_stream=True)
+            await req.conn.flush()
+        else:
+            await req.respond(200, b"ok")
+
+    server = h2_server_factory(handler)
+    with pytest.raises(RemoteProtocolError, match=f"invalid :status b'{status}'"):
+        await client.get(server.url_for("/bad"))
+    assert (await client.get(server.url_for("/"))).content == b"ok"
 
 
 # --- concurrency limit ----------------------------------------------------------------------------
@@ -668,7 +711,14 @@ async def test_cancelled_download_sends_one_reset_and_drops_late_frames(
         except asyncio.CancelledError:
             # the client's RST_STREAM came: these frames were in flight when it left
             frame = hyperframe.frame.DataFrame(req.stream_id, data=b"y" * 65536)
-            await req.conn.send_raw(frame.serialize() * (LATE_DATA // 65536))
+            trailers = hyperframe.frame.HeadersFrame(
+                req.stream_id,
+                data=req.conn.h2.encoder.encode([("x-trailer", "late")]),
+                flags=["END_HEADERS", "END_STREAM"],
+            )
+            await req.conn.send_raw(
+                frame.serialize() * (LATE_DATA // 65536) + trailers.serialize()
+            )
             late_sent.set()
 
     server = h2_server_factory(handler)

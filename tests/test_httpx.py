@@ -310,3 +310,25 @@ async def test_stream_consumed_and_close_closes_pyqwest_response():
     await resp.aclose()
     await asyncio.sleep(0)
     assert closed == [True, True]
+
+
+# --- the deadline --------------------------------------------------------------------------
+
+
+async def test_deadline_passed_between_reads_fails_the_next_read(make_transport, http_server):
+    transport = AsyncPyqwestTransport(make_transport())
+    client = httpx.AsyncClient(transport=transport, timeout=0.05)
+    async with client, client.stream("GET", http_server.url + "/bytes/10") as resp:
+        await asyncio.sleep(0.3)  # the deadline passes while nobody reads
+        with pytest.raises(httpx.ReadTimeout):
+            await resp.aread()
+
+
+async def test_user_cancellation_is_not_a_timeout(make_transport, starlette_server):  # noqa: F811
+    transport = AsyncPyqwestTransport(make_transport())
+    async with httpx.AsyncClient(transport=transport, timeout=30) as client:
+        task = asyncio.ensure_future(client.get(starlette_server.url + "/slow?head_delay=5"))
+        await asyncio.sleep(0.2)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task

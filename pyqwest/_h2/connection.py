@@ -126,7 +126,8 @@ class H2Connection(MuxConnection, asyncio.Protocol):
                 self._on_goaway(ev.error_code, ev.last_stream_id)
                 if self.closed:
                     return
-        h.ack_connection(CONN_ACK_BATCH)
+        if h.unacked >= CONN_ACK_BATCH:
+            h.ack_connection()
         self.flush()
 
     def _count_answers(self, n: int) -> bool:

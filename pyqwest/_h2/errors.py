@@ -58,7 +58,6 @@ def mapped(cause: BaseException, prefix: str, default_cls: type[Exception]) -> B
     return exc
 
 
-
 # Why a failed stream may go again on a new connection (H2Stream.resend).
 NOT_RESENDABLE = 0
 # It failed on a reused connection before any response byte: perhaps a stale connection.

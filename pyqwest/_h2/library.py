@@ -94,12 +94,11 @@ class H2State(h2.connection.H2Connection):
         self._sweep_at = 2 * max(len(streams), 32)
         return count
 
-    def ack_connection(self, batch: int) -> None:
-        """Credit the connection window with what was received, once it is `batch` or more."""
+    def ack_connection(self) -> None:
+        """Credit the connection window with what was received (the owner batches it)."""
         n = self.unacked
-        if n >= batch:
-            self.unacked = 0
-            self.increment_flow_control_window(n)
+        self.unacked = 0
+        self.increment_flow_control_window(n)
 
     # RFC 9113 §5.1: after sending RST_STREAM, frames the peer had in flight for that stream
     # are ignored. h2 answers each with another RST_STREAM (and acks its DATA itself): a

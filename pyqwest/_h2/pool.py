@@ -23,7 +23,8 @@ class H2Pool:
 
     Connections per origin stay bounded: one takes new streams, the others only finish theirs
     (each closes when its last stream ends); concurrent requests share one connect; a request
-    tries at most `MAX_ATTEMPTS` times to open its stream and is sent again at most once.
+    tries at most `MAX_ATTEMPTS` times to open its stream, takes at most one more connection
+    when a new one is closed before its first request, and is sent again at most once.
     """
 
     def __init__(
@@ -42,6 +43,7 @@ class H2Pool:
         self.closed = False
 
     def forget(self, conn: MuxConnection) -> None:
+        """`conn` takes no new streams: no longer handed out."""
         if self.conns.get(conn.key) is conn:
             del self.conns[conn.key]
 
@@ -50,6 +52,7 @@ class H2Pool:
         loop time, or connecting); None when the connector found the origin speaks
         HTTP/1.1."""
         no_streams_until: float | None = None
+        closed_at_once = 0
         while True:
             conn = self.conns.get(key)
             if conn is not None:
@@ -85,11 +88,14 @@ class H2Pool:
             if self.closed:
                 raise RuntimeError("Request failed: already closed transport")
             if not conn.usable:
-                # GOAWAY before any request (or the transport closed meanwhile): going on
-                # would only open connection after connection
-                raise RemoteProtocolError(
-                    "Request failed: the HTTP/2 connection was closed before its first request"
-                )
+                # GOAWAY before any request: one more connection (a server restarting), not
+                # connection after connection
+                closed_at_once += 1
+                if closed_at_once > 1:
+                    raise RemoteProtocolError(
+                        "Request failed: the HTTP/2 connection was closed before its first "
+                        "request"
+                    )
 
     async def _open(self, key: Any) -> MuxConnection | None:
         """Connect (the one connector for `key`; concurrent acquirers wait for it)."""
@@ -181,6 +187,10 @@ class H2Pool:
                 # REFUSED_STREAM leaves the connection up: the retry goes to a new one all the
                 # same (as curl does), and that one takes the streams that follow
                 conn._unusable()
+
+    def open_count(self) -> int:
+        """Connections of this pool that are still open."""
+        return sum(1 for conn in self.conns.values() if not conn.closed)
 
     def close(self) -> None:
         """No new streams; connections close as their streams end."""
@@ -282,8 +292,12 @@ class H2Pools:
             key, headers, body, buffered, replayable, self.timeout, self.read_timeout
         )
 
-    def close(self) -> None:
+    def detach(self) -> dict[asyncio.AbstractEventLoop, H2Pool]:
+        """Take every pool out: later requests get new ones."""
         pools, self._pools = self._pools, {}
         self._last = None
-        for pool in pools.values():
+        return pools
+
+    def close(self) -> None:
+        for pool in self.detach().values():
             pool.close()

@@ -31,6 +31,7 @@ from .._sync_timeout import set_sync_timeout
 from .._sync_transport import SyncTransport
 from .._transport import Transport
 from .._version import HTTPVersion
+from ._deadline import Deadline
 
 # connection management is the pyqwest transport's business, not the caller's
 _HOP_BY_HOP = frozenset({"connection", "keep-alive", "proxy-connection", "transfer-encoding",
@@ -174,7 +175,7 @@ class _AsyncResponseStream(httpx.AsyncByteStream):
     """The body of a pyqwest Response for httpx: bytes chunks, one pass, errors mapped."""
 
     def __init__(
-        self, response: Response, deadline: float | None, request: httpx.Request
+        self, response: Response, deadline: Deadline | None, request: httpx.Request
     ) -> None:
         self._response = response
         self._deadline = deadline
@@ -193,16 +194,18 @@ class _AsyncResponseStream(httpx.AsyncByteStream):
                     yield bytes(chunk)
                 return
             while True:
-                async with asyncio.timeout_at(deadline):
-                    try:
-                        chunk = await anext(content)
-                    except StopAsyncIteration:
-                        return
+                try:
+                    chunk = await deadline.wait(anext(content))
+                except StopAsyncIteration:
+                    deadline.cancel()
+                    return
                 yield bytes(chunk)
         except Exception as exc:
             raise_mapped(exc, self._request)
 
     async def aclose(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
         await self._response.aclose()
 
 
@@ -223,14 +226,17 @@ class AsyncPyqwestTransport(httpx.AsyncBaseTransport):
             body if body is not None else _async_body(stream),
         )
         timeout = convert_timeout(request.extensions)
-        deadline = None if timeout is None else asyncio.get_running_loop().time() + timeout
+        deadline = None
         try:
-            if deadline is None:
+            if timeout is None:
                 response = await self._transport.execute(pq_request)
             else:
-                async with asyncio.timeout_at(deadline):
-                    response = await self._transport.execute(pq_request)
+                loop = asyncio.get_running_loop()
+                deadline = Deadline(loop, loop.time() + timeout)
+                response = await deadline.wait(self._transport.execute(pq_request))
         except Exception as exc:
+            if deadline is not None:
+                deadline.cancel()
             raise_mapped(exc, request)
         return to_httpx_response(
             response.status, response.http_version, response.headers, response.trailers,

@@ -5,7 +5,8 @@ Plain TCP (h2c, prior knowledge) by default, TLS with ALPN ``h2`` when given an 
 Per request, ``server.handler(req: H2Request)`` runs as a task on the server loop as soon as the
 request head arrives (the body streams into ``req``). With no handler, requests are answered
 ``200`` with body ``b"ok"``. ``server.on_connect(conn)`` (optional) runs once per connection
-after the preface exchange, alongside the requests.
+after the preface exchange, alongside the requests; ``server.after_preface(index)`` gives raw
+bytes sent in the same write as connection ``index``'s SETTINGS (default none).
 
 Observations (thread-safe to read from the test's loop): ``connections``, ``requests`` (every
 H2Request in arrival order), ``resets`` (``(stream_id, error_code)`` received from the client),
@@ -204,6 +205,8 @@ class H2ServerConn:
             client=False, initial_values=dict(srv.settings)
         )
         self.h2.initiate_connection()
+        preface = self.h2.data_to_send()
+        self.writer.write(preface + srv.after_preface(self.index))
         await self.flush()
         if srv.on_connect is not None:
             task = asyncio.ensure_future(srv.on_connect(self))
@@ -298,6 +301,8 @@ class H2RawServer:
         self._lt = loop_thread
         self.handler = handler
         self.on_connect: Callable[[H2ServerConn], Awaitable[None]] | None = None
+        # raw bytes sent with connection number N's SETTINGS, in the same write
+        self.after_preface: Callable[[int], bytes] = lambda index: b""
         self.ssl_context = ssl_context
         self.settings: dict[int, int] = {
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: max_concurrent_streams or 1000,

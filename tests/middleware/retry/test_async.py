@@ -160,7 +160,7 @@ async def test_retry_after_seconds_overrides_backoff(retry, script_server):
 
 async def test_retry_after_date_overrides_backoff(retry, script_server):
     script, url = script_server
-    soon = email.utils.formatdate(time.time() + 1, usegmt=True)
+    soon = email.utils.formatdate(time.time() + 3, usegmt=True)  # whole seconds: +3 stays ahead
     key = script.key((429, {"retry-after": soon}), 200)
     resp = await asyncio.wait_for(retry(initial_interval=30.0).get(f"{url}/{key}"), 20)
     assert resp.status == 200

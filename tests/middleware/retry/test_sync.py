@@ -71,7 +71,7 @@ def test_budget_exhausted():
 
 
 def test_retry_after_date_overrides_backoff():
-    soon = email.utils.formatdate(time.time() + 1, usegmt=True)
+    soon = email.utils.formatdate(time.time() + 3, usegmt=True)  # whole seconds: +3 stays ahead
     app = Script((429, {"retry-after": soon}), 200)
     assert retrying(app, initial_interval=30.0).get("http://h/").status == 200
 
