@@ -33,14 +33,6 @@ if TYPE_CHECKING:
 _EMPTY = Headers()
 
 
-class _LoopPool(Protocol):
-    """What a transport's pools for one event loop (HTTP/1.1, HTTP/2 or HTTP/3) share."""
-
-    def open_count(self) -> int: ...
-
-    def close(self) -> None: ...
-
-
 @runtime_checkable
 class Transport(Protocol):
     """Executes requests; implement it to mock or wrap (middleware) the HTTP transport."""
@@ -69,7 +61,7 @@ def _weakly(method: Callable[_P, _R]) -> Callable[_P, _R]:
 
 
 class HTTPTransport(TransportCore):
-    """An HTTP transport: pooled HTTP/1.1 and HTTP/2 connections per origin and event loop.
+    """An HTTP transport: pooled HTTP/1.1, HTTP/2 and HTTP/3 connections per origin and event loop.
 
     Every option is keyword-only; invalid values raise ``ValueError`` at construction.
 
@@ -79,7 +71,8 @@ class HTTPTransport(TransportCore):
     :param tls_include_system_certs: also trust the OS store (default ``False``).
     :param http_version: ``None`` (default): HTTP/1.1 on plain TCP, ALPN with h2 preferred
         on TLS; ``HTTPVersion.HTTP1``: HTTP/1.1 only; ``HTTPVersion.HTTP2``: HTTP/2 only
-        (prior knowledge on plain TCP); ``HTTPVersion.HTTP3``: ``ValueError`` (not built).
+        (prior knowledge on plain TCP); ``HTTPVersion.HTTP3``: HTTP/3 over QUIC (prior
+        knowledge, https URLs; http URLs stay on HTTP/1.1) with the ``cpqwest[http3]`` extra.
     :param proxy: a proxy URL, ``Proxy`` or a sequence of them (default ``None``: the
         ``*_PROXY`` environment variables apply); accepted, proxying is not built yet.
     :param timeout: total deadline of an exchange in seconds, body included (``None``: none).
@@ -99,7 +92,8 @@ class HTTPTransport(TransportCore):
     :param enable_otel: OpenTelemetry spans and metrics when installed (default ``True``).
     :param meter_provider: OpenTelemetry meter provider (``None``: the global one).
     :param tracer_provider: OpenTelemetry tracer provider (``None``: the global one).
-    :raises ValueError: a negative, infinite or NaN timeout, unusable TLS material, HTTP/3.
+    :raises ValueError: a negative, infinite or NaN timeout, unusable TLS material, HTTP/3
+        without the ``cpqwest[http3]`` extra.
     """
 
     # a transport dropped with open connections says so (ResourceWarning), as asyncio's do
@@ -142,10 +136,12 @@ class HTTPTransport(TransportCore):
     async def _aclose(self) -> None:
         if not self._closed:
             self._closed = True
-            self._h1.close()
-            self._h2.close()
-            if self._h3 is not None:
-                self._h3.close()
+            for pools in self._all_pools():
+                pools.close()
+
+    def _all_pools(self) -> list[H1Pools | H2Pools]:
+        """The transport's pools: HTTP/1.1, HTTP/2 and (when asked for) HTTP/3."""
+        return [self._h1, self._h2] if self._h3 is None else [self._h1, self._h2, self._h3]
 
     def __del__(self) -> None:
         # Dropped without aclose(): close the pooled connections on their own loops (this may
@@ -154,16 +150,12 @@ class HTTPTransport(TransportCore):
             return
         self._closed = True
         open_connections = 0
-        pools: list[tuple[asyncio.AbstractEventLoop, _LoopPool]] = [
-            *self._h1.detach().items(), *self._h2.detach().items()
-        ]
-        if self._h3 is not None:
-            pools += self._h3.detach().items()
-        for loop, pool in pools:
-            open_connections += pool.open_count()
-            if not loop.is_closed():
-                with contextlib.suppress(RuntimeError):  # closed meanwhile
-                    loop.call_soon_threadsafe(pool.close)
+        for pools in self._all_pools():
+            for loop, pool in pools.detach().items():
+                open_connections += pool.open_count()
+                if not loop.is_closed():
+                    with contextlib.suppress(RuntimeError):  # closed meanwhile
+                        loop.call_soon_threadsafe(pool.close)
         if open_connections and self._warn_unclosed:
             warnings.warn(
                 f"unclosed {self!r} with {open_connections} open connection(s): they are closed"

@@ -212,8 +212,9 @@ def test_load_mode_exits_with_the_failure_code(http_server: HypercornServer) -> 
 # -- one test per exit status ------------------------------------------------------------------
 
 
-def test_exit_1_http3_unsupported() -> None:
-    assert_one_line_error(run_cli("--http3", "https://127.0.0.1:1/"), 1)
+def test_exit_7_http3_nothing_listening() -> None:
+    # HTTP/3 is there (the test extra has cpqwest[http3]): a closed UDP port is a connect error
+    assert_one_line_error(run_cli("--http3", "https://127.0.0.1:1/"), 7)
 
 
 def test_exit_2_usage() -> None:
