@@ -395,6 +395,21 @@ async def test_connection_closed_before_response(
     assert (await client.get(server.url_for("/"))).content == b"ok"
 
 
+async def test_hpack_length_overflow_is_a_connection_error(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    """A header string length past 2**28 (fuzz/fuzz_h2.py: MemoryError out of the read)."""
+
+    async def handler(req: H2Request) -> None:
+        block = b"\x88\x00\x00\xff\xff\xff\xff\xff\x48HHHH"  # :status 200, then the length
+        frame = hyperframe.frame.HeadersFrame(req.stream_id, data=block, flags=["END_HEADERS"])
+        await req.conn.send_raw(frame.serialize())
+
+    server = h2_server_factory(handler)
+    with pytest.raises(RemoteProtocolError, match="connection error detected"):
+        await asyncio.wait_for(client.get(server.url_for("/")), 10)
+
+
 async def test_prior_knowledge_to_http1_server(client: Client, scripted: Any) -> None:
     from servers.scripted import canned
 
