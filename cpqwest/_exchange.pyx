@@ -59,10 +59,14 @@ cdef class H1Pools:
     def current_pool(self):
         return self.pool_for(_get_running_loop())
 
-    def close(self):
+    def detach(self):
+        """Take every pool out ({loop: Pool}): later requests get new ones."""
         pools, self._pools = self._pools, {}
         self._last = None
-        for loop, pool in pools.items():
+        return pools
+
+    def close(self):
+        for loop, pool in self.detach().items():
             if loop.is_closed():
                 continue
             pool.close()

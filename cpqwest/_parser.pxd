@@ -23,6 +23,7 @@ cdef enum:
     H_CR = 6          # a CR in a field line
     H_END_CR = 7      # a CR at a line start: the head's last line
     H_DONE = 8        # the head ended: nothing to scan
+    H_ERROR = 9       # the head is malformed (`_scan_error`)
 
 cdef enum:
     MAX_HEADER_FIELDS = 100
@@ -45,6 +46,7 @@ cdef class ResponseParser:
     cdef bint _informational
     cdef int _scan                    # head scanner state (H_*)
     cdef int _scan_fields             # field lines the scanner has seen in this head
+    cdef str _scan_error
     cdef bint _any_fold               # an obs-fold in this head (`_folded` marks its fields)
     cdef bint _head_parsed            # llhttp finished a head since the scanner found its end
     cdef unsigned char _folded[MAX_HEADER_FIELDS + 2]
@@ -88,7 +90,8 @@ cdef class ResponseParser:
     # llhttp callbacks (plain C; they store an exception and return -1 on error)
     cdef int _append(self, const char* at, size_t n, int mode) noexcept
     cdef int _fail(self, str message) noexcept
-    cdef size_t _scan_head(self, const char* data, size_t n) except? 0
+    cdef size_t _scan_head(self, const char* data, size_t n)
+    cdef size_t _scan_fault(self, size_t at, str why)
     cdef void _mark_fold(self)
     cdef int _check_folds(self) noexcept
     cdef bint _name_is(self, int field, const char* lower, size_t n) noexcept

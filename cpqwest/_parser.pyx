@@ -10,7 +10,7 @@ from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeLatin1
-from libc.string cimport memcmp, memcpy, memset
+from libc.string cimport memchr, memcmp, memcpy, memset
 
 from cpqwest.llhttp cimport *
 
@@ -125,9 +125,6 @@ cdef int _on_headers_complete(llhttp_t* p) noexcept:
             return self._fail("unexpected 101 Switching Protocols: upgrades are not supported")
         # 1xx informational responses are skipped; they have no content whatever they say
         self._informational = True
-        self._len = 0
-        self._nfields = 0
-        self._line_start = 0
         return 1
     try:
         self.status = status
@@ -238,6 +235,7 @@ cdef class ResponseParser:
         self._reason_len = 0
         self._informational = False
         self._scan = H_PRE
+        self._scan_error = None
         self._scan_fields = 0
         self._any_fold = False
         self._head_parsed = False
@@ -364,6 +362,10 @@ cdef class ResponseParser:
                 return 1
             if err != HPE_OK:
                 break
+            if self._scan == H_ERROR:
+                # llhttp took the head up to the offending byte: the first error in the
+                # stream is reported, however the bytes were split
+                raise RemoteProtocolError("invalid HTTP response: " + self._scan_error)
             if self._scan == H_DONE and not self.head_done:
                 if not self._head_parsed:
                     # the scanner and llhttp disagree on where the head ends
@@ -385,41 +387,45 @@ cdef class ResponseParser:
                 llhttp_get_error_reason(&self._p).decode("latin-1"),
                 llhttp_errno_name(err).decode("latin-1")))
 
-    cdef size_t _scan_head(self, const char* data, size_t n) except? 0:
+    cdef size_t _scan_head(self, const char* data, size_t n):
         """Check the line structure of the head in `data` (RFC 9112 §2.2, §5.2) before llhttp,
         whose lenient mode (kept for obs-fold) would let framing tricks through: a bare CR, or
         whitespace right after the status line, ends a line or the head there. Returns how
-        many bytes belong to the head (all `n` while it goes on); raises RemoteProtocolError."""
+        many bytes belong to the head (all `n` while it goes on); at a fault, the bytes before
+        the offending one (state H_ERROR, `_scan_error` says why). Lines end at CRLF only: a
+        bare LF is left to llhttp, which refuses it."""
         cdef int state = self._scan
         cdef size_t i = 0
+        cdef const char* cr
         cdef char c
+        if state == H_ERROR:
+            return 0
         while i < n:
+            if state == H_LINE or state == H_STATUS:
+                # inside a line only a CR matters: memchr finds it at memory speed
+                cr = <const char*>memchr(data + i, b'\r', n - i)
+                if cr == NULL:
+                    break
+                i = cr - data + 1
+                state = H_CR if state == H_LINE else H_STATUS_CR
+                continue
             c = data[i]
             i += 1
-            if state == H_LINE or state == H_STATUS:
-                if c == b'\r':
-                    state = H_CR if state == H_LINE else H_STATUS_CR
-                elif c == b'\n':
-                    state = H_START if state == H_LINE else H_FIRST
-            elif state == H_START or state == H_FIRST:
+            if state == H_START or state == H_FIRST:
                 if c == b' ' or c == b'\t':
                     if state == H_FIRST:
-                        raise RemoteProtocolError(
-                            "invalid HTTP response: whitespace before a header field name")
+                        return self._scan_fault(i - 1, "whitespace before a header field name")
                     # obs-fold: unfolded by llhttp; its field is checked at headers-complete
                     self._mark_fold()
                     state = H_LINE
                 elif c == b'\r':
                     state = H_END_CR
-                elif c == b'\n':
-                    state = H_DONE
-                    break
                 else:
                     self._scan_fields += 1
                     state = H_LINE
             elif state == H_CR or state == H_STATUS_CR or state == H_END_CR:
                 if c != b'\n':
-                    raise RemoteProtocolError("invalid HTTP response: bare CR in the response head")
+                    return self._scan_fault(i - 1, "bare CR in the response head")
                 if state == H_END_CR:
                     state = H_DONE
                     break
@@ -427,7 +433,12 @@ cdef class ResponseParser:
             elif c != b'\r' and c != b'\n':   # H_PRE: llhttp skips empty lines here
                 state = H_STATUS
         self._scan = state
-        return i
+        return i if state == H_DONE else n
+
+    cdef size_t _scan_fault(self, size_t at, str why):
+        self._scan = H_ERROR
+        self._scan_error = why
+        return at
 
     cdef void _mark_fold(self):
         cdef int field = self._scan_fields - 1
@@ -514,6 +525,37 @@ cdef class ResponseParser:
 
     def feed_eof_py(self) -> bool:
         return self.feed_eof() == 1
+
+    def direct_window_py(self):
+        """The part of a collected body to read straight into (all but its last byte, which
+        goes through feed_data), None if no direct read is pending (the sync client)."""
+        if not self.direct_pending():
+            return None
+        return self.direct_window()
+
+    def direct_filled_py(self, size_t n) -> None:
+        """`n` bytes were read into the window."""
+        self.direct_filled(n)
+
+    def read_direct(self, data) -> int:
+        """What the protocol does on a direct read: copy the start of `data` into the
+        direct window. Returns how many bytes it took (0 when no direct read is pending)."""
+        if not self.direct_pending():
+            return 0
+        window = self.direct_window()
+        n = min(len(data), len(window))
+        window[:n] = data[:n]
+        self.direct_filled(n)
+        return n
+
+
+def set_direct_min(size_t n) -> int:
+    """Set the smallest Content-Length read directly (fuzzing and tests reach the direct
+    path with small inputs); returns the previous value."""
+    global DIRECT_MIN
+    old = DIRECT_MIN
+    DIRECT_MIN = n
+    return old
 
 
 # the `notable` bits, for Python callers

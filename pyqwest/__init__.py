@@ -15,9 +15,11 @@ from cpqwest._errors import (
 
 from ._client import Client
 from ._headers import Headers, HTTPHeaderName
+from ._multipart import Multipart, Part, SyncMultipart, SyncPart
 from ._request import Request
 from ._response import FullResponse, Response
 from ._sync_client import SyncClient
+from ._sync_http import SyncHTTPTransport, get_default_sync_transport
 from ._sync_request import SyncRequest
 from ._sync_response import SyncResponse
 from ._sync_transport import SyncTransport
@@ -32,6 +34,8 @@ __all__ = [
     "HTTPTransport",
     "HTTPVersion",
     "Headers",
+    "Multipart",
+    "Part",
     "ReadError",
     "RemoteProtocolError",
     "Request",
@@ -39,11 +43,15 @@ __all__ = [
     "StreamError",
     "StreamErrorCode",
     "SyncClient",
+    "SyncHTTPTransport",
+    "SyncMultipart",
+    "SyncPart",
     "SyncRequest",
     "SyncResponse",
     "SyncTransport",
     "TooManyRedirects",
     "Transport",
     "WriteError",
+    "get_default_sync_transport",
     "get_default_transport",
 ]

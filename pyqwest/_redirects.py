@@ -126,12 +126,9 @@ def next_request(
 def _as_utf8(location: str) -> str:
     """A ``Location`` value as browsers read its bytes (header values arrive decoded as
     latin-1): UTF-8, so the URL parser percent-encodes the characters meant (RFC 9110 §10.2.2,
-    RFC 3986 §2.5); bytes that are not UTF-8 are percent-encoded as they are."""
+    RFC 3986 §2.5). A value that is not UTF-8 stays as it is: ISO-8859-1 text, the field's
+    historical charset (and what a custom transport's str means)."""
     try:
-        raw = location.encode("latin-1")
-    except UnicodeEncodeError:
-        return location  # already text (a Response made by a custom transport)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)
+        return location.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return location

@@ -6,7 +6,7 @@ import codecs
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any, Protocol, final
+from typing import Any, Protocol, Self, final
 
 from cpqwest._errors import ReadError, RemoteProtocolError
 from cpqwest._protocol import WAIT
@@ -52,21 +52,27 @@ class FullResponse:
 
     @property
     def status(self) -> int:
+        """The status code."""
         return self._status
 
     @property
     def headers(self) -> Headers:
+        """The response headers."""
         return self._headers
 
     @property
     def content(self) -> bytes:
+        """The whole body (decoded from its content-coding)."""
         return self._content
 
     @property
     def trailers(self) -> Headers:
+        """The trailer fields (empty when the server sent none)."""
         return self._trailers
 
     def text(self) -> str:
+        """The body decoded with the content-type's ``charset`` (UTF-8 when there is none, or
+        when it names no text codec)."""
         try:
             return self._content.decode(_charset(self._headers), errors="replace")
         except (LookupError, UnicodeError):
@@ -75,6 +81,7 @@ class FullResponse:
             return self._content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
+        """``json.loads`` of the body, whatever the content-type says."""
         return json.loads(self._content)
 
     def __repr__(self) -> str:
@@ -103,9 +110,12 @@ class _BytesContent:
 class BodyState(Protocol):
     """The parser state a body source exposes to the response reading it."""
 
-    trailers: list[tuple[str, str]] | None
-    message_done: bool
-    body_size: int
+    @property
+    def trailers(self) -> list[tuple[str, str]] | None: ...
+    @property
+    def message_done(self) -> bool: ...
+    @property
+    def body_size(self) -> int: ...
 
 
 class BodySource(Protocol):
@@ -210,11 +220,76 @@ class _WireContent(WireBody):
                 raise StopAsyncIteration
 
 
-class Response:
-    """A response whose body streams in (`content`); close it (or `async with` it) when done."""
+class ResponseBase:
+    """What Response and SyncResponse share: the head, the trailers, the close state, and
+    that an unclosed wire response gives its connection up when collected."""
 
     __slots__ = ("__weakref__", "_closed", "_content", "_headers", "_http_version",
                  "_read_pending", "_status", "_trailers")
+
+    def _init(
+        self,
+        status: int,
+        http_version: HTTPVersion | None,
+        headers: Headers | None,
+        trailers: Headers | None,
+        content: Any,
+    ) -> None:
+        self._status = check_status(status)
+        self._http_version = HTTPVersion.HTTP1 if http_version is None else http_version
+        self._headers = Headers() if headers is None else headers
+        self._trailers = Headers() if trailers is None else trailers
+        self._content = content
+        self._closed = False
+        self._read_pending = False
+
+    @classmethod
+    def _wire(
+        cls, status: int, version: HTTPVersion, headers: Headers, body: type[WireBody],
+        conn: Any, decoder: Any,
+    ) -> Self:
+        self = cls.__new__(cls)
+        self._status = status
+        self._http_version = version
+        self._headers = headers
+        self._trailers = Headers()
+        self._content = body(self, conn, decoder)
+        self._closed = False
+        self._read_pending = False
+        return self
+
+    @property
+    def status(self) -> int:
+        """The status code."""
+        return self._status
+
+    @property
+    def http_version(self) -> HTTPVersion:
+        """The HTTP version the response came over."""
+        return self._http_version
+
+    @property
+    def headers(self) -> Headers:
+        """The response headers."""
+        return self._headers
+
+    @property
+    def trailers(self) -> Headers:
+        """The trailers; filled once the body has been read to its end."""
+        return self._trailers
+
+    def __del__(self) -> None:
+        # an unclosed response must not keep its connection (or the request body) alive
+        content = getattr(self, "_content", None)
+        if isinstance(content, WireBody):
+            with contextlib.suppress(Exception):
+                content.close()
+
+
+class Response(ResponseBase):
+    """A response whose body streams in (`content`); close it (or `async with` it) when done."""
+
+    __slots__ = ()
 
     def __init__(
         self,
@@ -225,53 +300,26 @@ class Response:
         content: bytes | AsyncIterator[Any] | None = None,
         trailers: Headers | None = None,
     ) -> None:
-        self._status = check_status(status)
-        self._http_version = HTTPVersion.HTTP1 if http_version is None else http_version
-        self._headers = Headers() if headers is None else headers
-        self._trailers = Headers() if trailers is None else trailers
-        self._content: Any = (
+        self._init(
+            status, http_version, headers, trailers,
             _BytesContent(content or b"") if content is None or isinstance(content, bytes)
-            else content
+            else content,
         )
-        self._closed = False
-        self._read_pending = False
 
     @classmethod
     def _from_wire(
         cls, status: int, version: HTTPVersion, headers: Headers, conn: BodySource,
         decoder: Any,
     ) -> Response:
-        self = cls.__new__(cls)
-        self._status = status
-        self._http_version = version
-        self._headers = headers
-        self._trailers = Headers()
-        self._content = _WireContent(self, conn, decoder)
-        self._closed = False
-        self._read_pending = False
-        return self
-
-    @property
-    def status(self) -> int:
-        return self._status
-
-    @property
-    def http_version(self) -> HTTPVersion:
-        return self._http_version
-
-    @property
-    def headers(self) -> Headers:
-        return self._headers
-
-    @property
-    def trailers(self) -> Headers:
-        return self._trailers
+        return cls._wire(status, version, headers, _WireContent, conn, decoder)
 
     @property
     def content(self) -> AsyncIterator[Any]:
+        """The body as an async iterator of ``bytes``/``memoryview`` chunks, decoded."""
         return self._content  # type: ignore[no-any-return]
 
     def aclose(self) -> Awaitable[None]:
+        """Close the body: a pending read raises :class:`ReadError`, later reads end; idempotent."""
         return self._aclose()
 
     async def _aclose(self) -> None:
@@ -294,13 +342,6 @@ class Response:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    def __del__(self) -> None:
-        # an unclosed response must not keep its connection (or the request body) alive
-        content = getattr(self, "_content", None)
-        if isinstance(content, _WireContent):
-            with contextlib.suppress(Exception):
-                content.close()
 
     def __repr__(self) -> str:
         return f"<Response [{self._status}]>"

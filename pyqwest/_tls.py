@@ -11,6 +11,7 @@ import tempfile
 import certifi
 
 _contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
+_roots: dict[ssl.SSLContext, tuple[bytes, str | None]] = {}  # quic_roots() per shared context
 _PEM_CERT = b"-----BEGIN CERTIFICATE-----"
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
 
@@ -35,6 +36,17 @@ def client_context(
     if ctx is None:
         ctx = _contexts[ident] = _build(ca_cert, key, cert, include_system, alpn)
     return ctx
+
+
+def quic_roots(ctx: ssl.SSLContext, include_system: bool) -> tuple[bytes, str | None]:
+    """The roots a TLS context trusts, for a TLS stack of its own (QUIC's): the PEM of those
+    it loaded, and the OS certificate directory it reads lazily when system certs are on."""
+    roots = _roots.get(ctx)
+    if roots is None:
+        pem = "".join(ssl.DER_cert_to_PEM_cert(der) for der in ctx.get_ca_certs(binary_form=True))
+        capath = ssl.get_default_verify_paths().capath if include_system else None
+        roots = _roots[ctx] = (pem.encode("ascii"), capath)
+    return roots
 
 
 def _build(

@@ -4,42 +4,33 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, Protocol, runtime_checkable
+import warnings
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, runtime_checkable
 
-from cpqwest._errors import ConnectTimeout, RemoteProtocolError
-from cpqwest._exchange import H1Pools, build_head
-from cpqwest._parser import HAS_CONTENT_ENCODING, HAS_LOCATION, HAS_SET_COOKIE
+from cpqwest._errors import connecting
+from cpqwest._exchange import H1Pools
+from cpqwest._parser import HAS_CONTENT_ENCODING
 from cpqwest._pool import Pool
 from cpqwest._protocol import H1Connection, H1Protocol
 
-from ._cookies import CookieJar
-from ._decompress import accept_encoding
-from ._dns import CACHE_TTL, Resolver, connect_socket
-from ._framing import body_framing
-from ._h2 import ALPNNegotiator, H2Connection, H2Pools, request_headers
+from ._dns import connect_socket
+from ._h2 import ALPNNegotiator, H2Connection, H2Pools
+from ._h2.pool import H2Pool
 from ._headers import Headers
-from ._options import check_timeout
-from ._policy import (
-    Codings,
-    Hop,
-    decode_whole,
-    notable_of,
-    outgoing_headers,
-    redirect,
-    response_decoder,
-    store_cookies,
-)
-from ._redirects import is_redirect
-from ._request import HeadersArg, ParamsArg, Request, check_method, to_content, to_headers
+from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
+from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
 from ._response import FullResponse, Response
-from ._tls import client_context, validate_tls_options
+from ._tls import quic_roots
+from ._transport_core import REPLAYABLE_METHODS, TransportCore
 from ._url import ParsedURL, parse_url, with_params
 from ._version import HTTPVersion
 
-_REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+if TYPE_CHECKING:
+    from ._h3 import H3Connection  # the http3 extra: imported only when HTTP/3 is asked for
+
 _EMPTY = Headers()
 
 
@@ -47,80 +38,88 @@ _EMPTY = Headers()
 class Transport(Protocol):
     """Executes requests; implement it to mock or wrap (middleware) the HTTP transport."""
 
-    def execute(self, request: Request) -> Awaitable[Response]: ...
+    def execute(self, request: Request) -> Awaitable[Response]:
+        """Send ``request`` and resolve to its :class:`Response` (streaming: at the head)."""
 
 
-class HTTPTransport:
-    """An HTTP transport: pooled HTTP/1.1 (and TLS) connections per origin and event loop."""
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
-    def __init__(
-        self,
-        *,
-        tls_ca_cert: bytes | None = None,
-        tls_key: bytes | None = None,
-        tls_cert: bytes | None = None,
-        tls_include_system_certs: bool = False,
-        http_version: HTTPVersion | None = None,
-        proxy: Any = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = 30.0,
-        read_timeout: float | None = None,
-        pool_idle_timeout: float | None = 90.0,
-        pool_max_idle_per_host: int | None = None,
-        tcp_keepalive_interval: float | None = 30.0,
-        enable_gzip: bool = True,
-        enable_brotli: bool = True,
-        enable_zstd: bool = True,
-        use_system_dns: bool = False,
-        enable_cookie_store: bool = False,
-        follow_redirects: bool = True,
-        max_redirects: int = 10,
-        enable_otel: bool = True,
-        meter_provider: Any = None,
-        tracer_provider: Any = None,
-    ) -> None:
-        if http_version == HTTPVersion.HTTP3:
-            raise ValueError("HTTP/3 is not supported yet")
-        validate_tls_options(tls_ca_cert, tls_key, tls_cert)
-        self._timeout = check_timeout(timeout)
-        self._connect_timeout = check_timeout(connect_timeout)
-        self._read_timeout = check_timeout(read_timeout)
-        idle_timeout = check_timeout(pool_idle_timeout)
-        self._keepalive = check_timeout(tcp_keepalive_interval)
-        if pool_max_idle_per_host is not None and pool_max_idle_per_host < 0:
-            raise ValueError("pool_max_idle_per_host must be non-negative")
-        self._http_version = http_version
-        # 0: ALPN decides over TLS, HTTP/1.1 on plain TCP; 1: HTTP/1.1 only; 2: HTTP/2 only
-        self._force = (
-            0 if http_version is None else 1 if http_version == HTTPVersion.HTTP1 else 2
-        )
-        # HTTP/1.1 connections offer only http/1.1; HTTP/2 ones offer h2 (and http/1.1 unless
-        # forced): the server's choice wins
-        self._ssl = client_context(
-            tls_ca_cert, tls_key, tls_cert, tls_include_system_certs, ("http/1.1",)
-        )
-        self._ssl_h2 = client_context(
-            tls_ca_cert, tls_key, tls_cert, tls_include_system_certs,
-            ("h2",) if self._force == 2 else ("h2", "http/1.1"),
-        )
-        # https origins whose server chose http/1.1 (auto mode): no more ALPN probing
-        self._h1_origins: set[tuple[str, str, int]] = set()
-        self._proxy = proxy
-        self._codings = Codings(enable_gzip, enable_brotli, enable_zstd)
-        self._accept_encoding = accept_encoding(enable_gzip, enable_brotli, enable_zstd)
-        self._resolver = Resolver(None if use_system_dns else CACHE_TTL)
-        self._jar = CookieJar() if enable_cookie_store else None
-        self._follow_redirects = follow_redirects
-        self._max_redirects = max_redirects
-        self._enable_otel = enable_otel
+
+def _weakly(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A bound method of a transport that does not keep the transport alive: its pools hold
+    it, and a transport nobody references must be collected (and its sockets closed) at once,
+    not when the cycle collector runs."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        bound = ref()
+        if bound is None:
+            raise RuntimeError("Request failed: already closed transport")
+        return bound(*args, **kwargs)
+
+    return call
+
+
+class HTTPTransport(TransportCore):
+    """An HTTP transport: pooled HTTP/1.1 and HTTP/2 connections per origin and event loop.
+
+    Every option is keyword-only; invalid values raise ``ValueError`` at construction.
+
+    :param tls_ca_cert: PEM roots to trust instead of certifi's (default ``None``).
+    :param tls_key: PEM private key of a client certificate (mTLS); needs ``tls_cert``.
+    :param tls_cert: PEM client certificate chain (mTLS); needs ``tls_key``.
+    :param tls_include_system_certs: also trust the OS store (default ``False``).
+    :param http_version: ``None`` (default): HTTP/1.1 on plain TCP, ALPN with h2 preferred
+        on TLS; ``HTTPVersion.HTTP1``: HTTP/1.1 only; ``HTTPVersion.HTTP2``: HTTP/2 only
+        (prior knowledge on plain TCP); ``HTTPVersion.HTTP3``: ``ValueError`` (not built).
+    :param proxy: a proxy URL, ``Proxy`` or a sequence of them (default ``None``: the
+        ``*_PROXY`` environment variables apply); accepted, proxying is not built yet.
+    :param timeout: total deadline of an exchange in seconds, body included (``None``: none).
+    :param connect_timeout: seconds to connect (default 30); over: :class:`ConnectTimeout`.
+    :param read_timeout: seconds allowed per read (``None``: no limit).
+    :param pool_idle_timeout: seconds an idle pooled connection is kept (default 90).
+    :param pool_max_idle_per_host: cap of idle connections per origin (``None``: no cap).
+    :param tcp_keepalive_interval: TCP keep-alive interval in seconds (default 30).
+    :param enable_gzip: advertise and decode gzip (and deflate) (default ``True``).
+    :param enable_brotli: advertise and decode br (default ``True``).
+    :param enable_zstd: advertise and decode zstd (default ``True``).
+    :param use_system_dns: ``getaddrinfo`` on every connect instead of the cached resolver
+        with happy eyeballs (default ``False``).
+    :param enable_cookie_store: keep ``set-cookie`` and send ``cookie`` (default ``False``).
+    :param follow_redirects: follow 3xx with ``location`` (default ``True``).
+    :param max_redirects: redirects allowed (default 10); over: :class:`TooManyRedirects`.
+    :param enable_otel: OpenTelemetry spans and metrics when installed (default ``True``).
+    :param meter_provider: OpenTelemetry meter provider (``None``: the global one).
+    :param tracer_provider: OpenTelemetry tracer provider (``None``: the global one).
+    :raises ValueError: a negative, infinite or NaN timeout, unusable TLS material, HTTP/3.
+    """
+
+    # a transport dropped with open connections says so (ResourceWarning), as asyncio's do
+    _warn_unclosed = True
+
+    def _init_pools(self, idle_timeout: float | None, max_idle: int | None) -> None:
         self._h1 = H1Pools(
-            self._connect, idle_timeout, pool_max_idle_per_host, self._timeout, self._read_timeout
+            _weakly(self._connect), idle_timeout, max_idle, self._timeout, self._read_timeout,
         )
         self._h2 = H2Pools(
-            self._connect_h2, idle_timeout, pool_max_idle_per_host, self._timeout,
+            _weakly(self._connect_h2), idle_timeout, max_idle, self._timeout,
             self._read_timeout,
         )
-        self._closed = False
+        self._h3: H2Pools | None = None
+        if self._force == 3:
+            h3 = _http3()
+            # the QUIC handshake checks the same roots and presents the same identity
+            _ca, key, cert, system_certs = self._tls_options
+            cadata, capath = quic_roots(self._ssl, system_certs)
+            self._h3_tls = h3.TLSSettings(cadata, capath, cert, key)
+            # QUIC's idle timeout (0: none) closes a connection idle in the pool, or whose
+            # server stopped answering, on both ends
+            self._h3_idle = idle_timeout or 0.0
+            self._h3 = H2Pools(
+                _weakly(self._connect_h3), idle_timeout, max_idle, self._timeout,
+                self._read_timeout,
+            )
 
     # --- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> HTTPTransport:
@@ -130,6 +129,7 @@ class HTTPTransport:
         await self.aclose()
 
     def aclose(self) -> Awaitable[None]:
+        """Close every pooled connection; later requests raise ``RuntimeError``. Idempotent."""
         return self._aclose()
 
     async def _aclose(self) -> None:
@@ -137,10 +137,34 @@ class HTTPTransport:
             self._closed = True
             self._h1.close()
             self._h2.close()
+            if self._h3 is not None:
+                self._h3.close()
 
-    def _check_open(self) -> None:
+    def __del__(self) -> None:
+        # Dropped without aclose(): close the pooled connections on their own loops (this may
+        # run in any thread, inside any callback of the loop).
         if self._closed:
-            raise RuntimeError("Request failed: already closed transport")
+            return
+        self._closed = True
+        open_connections = 0
+        pools: list[tuple[asyncio.AbstractEventLoop, Pool | H2Pool]] = [
+            *self._h1.detach().items(), *self._h2.detach().items()
+        ]
+        if self._h3 is not None:
+            pools += self._h3.detach().items()
+        for loop, pool in pools:
+            open_connections += pool.open_count()
+            if not loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # closed meanwhile
+                    loop.call_soon_threadsafe(pool.close)
+        if open_connections and self._warn_unclosed:
+            warnings.warn(
+                f"unclosed {self!r} with {open_connections} open connection(s): they are closed"
+                " now; call aclose() or use 'async with'",
+                ResourceWarning,
+                source=self,
+                stacklevel=1,
+            )
 
     # --- connecting ------------------------------------------------------------------------
     async def _connect(
@@ -187,11 +211,8 @@ class HTTPTransport:
         if scheme == "https":
             kwargs["ssl"] = tls
             kwargs["server_hostname"] = host
-        timeout = self._connect_timeout
-        if self._timeout is not None:
-            timeout = self._timeout if timeout is None else min(timeout, self._timeout)
-        try:
-            async with asyncio.timeout(timeout):
+        with connecting(host, port, "HTTP/2"):
+            async with asyncio.timeout(self._connect_budget()):
                 infos = await self._resolver.resolve(loop, host, port)
                 sock = await connect_socket(loop, infos)
                 try:
@@ -201,7 +222,9 @@ class HTTPTransport:
                     raise
                 if isinstance(proto, ALPNNegotiator):
                     proto = proto.protocol
-                self._tune_socket(transport)
+                raw = transport.get_extra_info("socket")
+                if raw is not None:
+                    self._tune_socket(raw)
                 if isinstance(proto, H2Connection):
                     ready = proto.ready()
                     if ready is not None:
@@ -210,72 +233,38 @@ class HTTPTransport:
                         except BaseException:
                             proto.close()
                             raise
-        except TimeoutError:
-            raise ConnectTimeout(f"Request failed: connection to {host}:{port} timed out") from None
-        except ssl.SSLError as exc:
-            raise ConnectionError(f"Request failed: TLS handshake with {host}: {exc}") from exc
-        except OSError as exc:
-            raise ConnectionError(f"Request failed: connecting to {host}:{port}: {exc}") from exc
-        except RemoteProtocolError as exc:
-            raise RemoteProtocolError(
-                f"Request failed: HTTP/2 connection to {host}:{port}: {exc}"
-            ) from exc
         return proto
 
-    def _tune_socket(self, transport: asyncio.BaseTransport) -> None:
-        sock = transport.get_extra_info("socket")
-        if sock is None:
-            return
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self._keepalive:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-                interval = max(1, int(self._keepalive))
-                if hasattr(socket, "TCP_KEEPIDLE"):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, interval)
-                if hasattr(socket, "TCP_KEEPINTVL"):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
-        except OSError:
-            pass
+    async def _connect_h3(
+        self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int]
+    ) -> H3Connection:
+        """A new HTTP/3 connection, ready for requests (the QUIC handshake is done)."""
+        h3 = _http3()
+        _scheme, host, port = key
+        with connecting(host, port, "HTTP/3"):
+            async with asyncio.timeout(self._connect_budget()):
+                infos = await self._resolver.resolve(loop, host, port)
+                conn: H3Connection = await h3.open_h3(
+                    loop, key, infos, lambda: h3.QuicCore(host, self._h3_tls, self._h3_idle)
+                )
+        return conn
+
+    def _connect_budget(self) -> float | None:
+        """connect_timeout, within the total timeout."""
+        timeout = self._connect_timeout
+        if self._timeout is not None:
+            timeout = self._timeout if timeout is None else min(timeout, self._timeout)
+        return timeout
+
+    def _mux_for(self, key: tuple[str, str, int]) -> tuple[H2Pools | None, HTTPVersion]:
+        """The multiplexed pools (HTTP/2 or HTTP/3) for an origin, None for HTTP/1.1."""
+        if self._wants_h2(key):
+            return self._h2, HTTPVersion.HTTP2
+        if self._force == 3 and key[0] == "https":
+            return self._h3, HTTPVersion.HTTP3
+        return None, HTTPVersion.HTTP1
 
     # --- requests --------------------------------------------------------------------------
-    def _head(
-        self,
-        method: str,
-        url: ParsedURL,
-        headers: Headers | None,
-        body: bytes | AsyncIterator[bytes],
-        is_json: bool,
-    ) -> tuple[bytes, int, bool, bool]:
-        """The request head bytes, the body length it declares (-1: none), whether the body
-        goes chunked, and whether the request asks to close the connection after it."""
-        body_len, chunked = body_framing(method, headers, body)
-        pairs = None
-        close_after = False
-        if headers:
-            pairs = headers._wire_pairs()
-            connection = headers.get("connection")
-            close_after = connection is not None and "close" in connection.lower()
-        head = build_head(
-            method, url.target, url.authority, pairs, is_json, body_len, chunked,
-            self._accept_encoding,
-        )
-        return head, body_len, chunked, close_after
-
-    def _h2_headers(
-        self,
-        method: str,
-        url: ParsedURL,
-        headers: Headers | None,
-        body: bytes | AsyncIterator[bytes],
-        is_json: bool,
-    ) -> list[tuple[str, str]]:
-        return request_headers(
-            method, url.scheme, url.authority, url.target,
-            headers._wire_pairs() if headers else None, is_json,
-            body_framing(method, headers, body)[0], self._accept_encoding,
-        )
-
     async def _fetch(
         self,
         method: str,
@@ -288,8 +277,7 @@ class HTTPTransport:
         self._check_open()
         check_method(method)
         parsed = parse_url(with_params(url, params) if params is not None else url)
-        body, is_json = to_content(content)
-        h = to_headers(headers)
+        h, body, is_json = to_body(headers, content)
         hops = 0
         while True:
             _version, status, notable, raw_headers, data, raw_trailers = await self._send(
@@ -314,6 +302,7 @@ class HTTPTransport:
             )
 
     def execute(self, request: Request) -> Awaitable[Response]:
+        """Send ``request``; resolves to the :class:`Response` as soon as its head arrived."""
         return self._execute(request)
 
     async def _execute(self, request: Request) -> Response:
@@ -347,33 +336,6 @@ class HTTPTransport:
                     continue
             return Response._from_wire(status, version, response_headers, source, decoder)
 
-    def _next_hop(
-        self,
-        method: str,
-        parsed: ParsedURL,
-        headers: Headers | None,
-        body: bytes | AsyncIterator[bytes],
-        is_json: bool,
-        status: int,
-        notable: int,
-        response_headers: Headers,
-        hops: int,
-    ) -> Hop | None:
-        """After a response with notable header fields: store its cookies, and the request its
-        redirect leads to (None: this response is the answer)."""
-        if notable & HAS_SET_COOKIE:
-            store_cookies(self._jar, parsed, response_headers)
-        if notable & HAS_LOCATION and self._follow_redirects and is_redirect(status):
-            return redirect(
-                method, parsed, headers, body, is_json, status, response_headers, hops + 1,
-                self._max_redirects,
-            )
-        return None
-
-    def _wants_h2(self, key: tuple[str, str, int]) -> bool:
-        force = self._force
-        return force == 2 or (not force and key[0] == "https" and key not in self._h1_origins)
-
     async def _send(
         self,
         method: str,
@@ -390,20 +352,21 @@ class HTTPTransport:
             headers = outgoing_headers(parsed, headers, self._jar)
         key = (parsed.scheme, parsed.host, parsed.port)
         streamed = not isinstance(body, bytes)
-        replayable = method in _REPLAYABLE_METHODS and not streamed
+        replayable = method in REPLAYABLE_METHODS and not streamed
         try:
-            if self._wants_h2(key):
-                result = await self._h2.exchange(
+            mux, version = self._mux_for(key)
+            if mux is not None:
+                result = await mux.exchange(
                     key, self._h2_headers(method, parsed, headers, body, is_json), body or None,
                     buffered, replayable,
                 )
                 if result is not None:
                     if buffered:
                         status, raw_headers, data, raw_trailers = result
-                        return (HTTPVersion.HTTP2, status, notable_of(raw_headers), raw_headers,
-                                data, raw_trailers)
-                    return (HTTPVersion.HTTP2, result.status, notable_of(result.headers),
-                            result.headers, result, None)
+                        return (version, status, notable_of(raw_headers), raw_headers, data,
+                                raw_trailers)
+                    return (version, result.status, notable_of(result.headers), result.headers,
+                            result, None)
                 # ALPN chose http/1.1 for this origin: on with HTTP/1.1
             head, body_len, chunked, close_after = self._head(
                 method, parsed, headers, body, is_json
@@ -421,6 +384,18 @@ class HTTPTransport:
             return HTTPVersion.HTTP1, status, notable, raw_headers, data, raw_trailers
         p = result.parser
         return HTTPVersion.HTTP1, p.status, p.notable, p.headers, result, None
+
+
+def _http3() -> Any:
+    """The HTTP/3 package; ValueError naming the extra when its QUIC library is missing."""
+    try:
+        from . import _h3
+    except ImportError as exc:
+        raise ValueError(
+            "HTTP/3 needs the optional extra cpqwest[http3] (pip install 'cpqwest[http3]'): "
+            f"{exc}"
+        ) from exc
+    return _h3
 
 
 async def _close_body(body: Any) -> None:
@@ -442,6 +417,9 @@ def get_default_transport() -> HTTPTransport:
 
 
 class _DefaultTransport(HTTPTransport):
+    # never closed by design: nothing to warn about when it goes at interpreter exit
+    _warn_unclosed = False
+
     async def _aclose(self) -> None:
         # shared by every default Client: closing it would break the others
         return None

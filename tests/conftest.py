@@ -46,7 +46,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from servers import HypercornServer, LoopThread, ScriptedServer, kitchensink_app
 
 # fixtures of the HTTP-semantics app (content codings, redirects, cookies)
-from servers.semantics import semantics_server, semantics_tls_server  # noqa: F401
+from servers.semantics import (  # noqa: F401
+    semantics_h3_server,
+    semantics_server,
+    semantics_tls_server,
+)
 
 # Loopback tests must never be routed through a proxy from the developer's environment
 # (HTTPTransport honours the usual *_PROXY variables when no proxy= is given).
@@ -300,6 +304,22 @@ def mtls_server(
     server.stop()
 
 
+@pytest.fixture(scope="session")
+def h3_server(
+    server_loop: LoopThread, server_cert_files: dict[str, str]
+) -> Iterator[HypercornServer]:
+    """The kitchensink app over TLS and, on the same port number, HTTP/3 over QUIC."""
+    server = HypercornServer(
+        server_loop,
+        kitchensink_app,
+        certfile=server_cert_files["certfile"],
+        keyfile=server_cert_files["keyfile"],
+        quic=True,
+    ).start()
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def scripted_factory(server_loop: LoopThread) -> Iterator[Callable[..., ScriptedServer]]:
     made: list[ScriptedServer] = []
@@ -380,3 +400,34 @@ def h2_server_factory(server_loop: LoopThread) -> Iterator[Callable[..., Any]]:
         errors.extend(server.errors)
     if errors:
         raise AssertionError(f"h2 server handler failed: {errors!r}") from errors[0]
+
+
+@pytest.fixture
+def make_sync_transport(ca_pem: bytes) -> Iterator[Callable[..., Any]]:
+    """``make_sync_transport(**options)``: a SyncHTTPTransport trusting ``ca`` (unless
+    ``tls_ca_cert`` is given), closed at teardown."""
+    import pyqwest
+
+    made: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        options.setdefault("tls_ca_cert", ca_pem)
+        t = pyqwest.SyncHTTPTransport(**options)
+        made.append(t)
+        return t
+
+    yield make
+    for t in made:
+        t.close()
+
+
+@pytest.fixture
+def sync_transport(make_sync_transport: Callable[..., Any]) -> Any:
+    return make_sync_transport()
+
+
+@pytest.fixture
+def sync_client(sync_transport: Any) -> Any:
+    import pyqwest
+
+    return pyqwest.SyncClient(sync_transport)

@@ -436,6 +436,25 @@ async def test_too_many_response_headers(
     assert len(server.connections) == 1
 
 
+@pytest.mark.parametrize("status", ["099", "000"])
+async def test_status_below_100_is_a_protocol_error(
+    client: Client, h2_server_factory: ServerFactory, status: str
+) -> None:
+    """As on HTTP/1.1: no informational response, no final one (spec: 100-999)."""
+
+    async def handler(req: H2Request) -> None:
+        if req.path == "/bad":
+            req.conn.h2.send_headers(req.stream_id, [(":status", status)], end_stream=True)
+            await req.conn.flush()
+        else:
+            await req.respond(200, b"ok")
+
+    server = h2_server_factory(handler)
+    with pytest.raises(RemoteProtocolError, match=f"invalid :status b'{status}'"):
+        await client.get(server.url_for("/bad"))
+    assert (await client.get(server.url_for("/"))).content == b"ok"
+
+
 # --- concurrency limit ----------------------------------------------------------------------------
 
 

@@ -19,17 +19,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import h2.exceptions
 import h2.settings
 
 from cpqwest._errors import RemoteProtocolError
 
+from .._mux import MuxConnection
 from . import library
-from .errors import NOT_RESENDABLE, STALE, UNPROCESSED, reason
+from .errors import UNPROCESSED, reason
 from .headers import MAX_HEAD_BYTES
 from .library import (
     ConnectionTerminated,
@@ -41,10 +41,7 @@ from .library import (
     TrailersReceived,
     WindowUpdated,
 )
-from .stream import H2Stream, upload
-
-if TYPE_CHECKING:
-    from .pool import H2Pool
+from .stream import H2Stream
 
 # Receive windows: the connection's is raised at once; streams' via SETTINGS.
 CONN_WINDOW = 16 << 20
@@ -65,31 +62,17 @@ _SETTINGS = {
 }
 
 
-class H2Connection(asyncio.Protocol):
+class H2Connection(MuxConnection, asyncio.Protocol):
     """One HTTP/2 connection: an asyncio protocol driving an h2 state machine."""
 
+    streams: dict[int, H2Stream]  # type: ignore[assignment]
+
     def __init__(self, loop: asyncio.AbstractEventLoop, key: Any) -> None:
-        self.loop = loop
-        self.key = key
+        super().__init__(loop, key)
         self.transport: asyncio.Transport | None = None
         self.h2 = library.new_state(_SETTINGS, MAX_FRAME_SIZE)
-        self.streams: dict[int, H2Stream] = {}
-        self.nopen = 0  # our streams h2 counts as open
-        self.max_streams = 100  # the peer's SETTINGS_MAX_CONCURRENT_STREAMS once known
-        self.usable = True  # takes new streams (not closed, no GOAWAY)
-        self.closed = False
-        self.served = 0  # streams completed: a later failure may be a stale connection
-        self.write_paused = False
-        self.pool: H2Pool | None = None
-        self.idle_since = 0.0
-        self._idle_timer: asyncio.TimerHandle | None = None
-        self._ready: asyncio.Future[None] | None = loop.create_future()
-        self._cap_waiters: deque[asyncio.Future[None]] = deque()
-        self._write_waiters: list[asyncio.Future[None]] = []
         self._blocked: set[H2Stream] = set()  # streams waiting for flow-control window
-        self._flush_pending = False
         self._unread_answers = 0  # bytes h2 queued in answer to reads while writing was paused
-        self._goaway_last = -1  # last-stream-id of a graceful GOAWAY being drained
 
     # --- asyncio protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -176,19 +159,9 @@ class H2Connection(asyncio.Protocol):
         self._fail(cause)
         self._wake_writers()
 
-    def pause_writing(self) -> None:
-        self.write_paused = True
-
     def resume_writing(self) -> None:
-        self.write_paused = False
         self._unread_answers = 0
-        self._wake_writers()
-
-    def _wake_writers(self) -> None:
-        waiters, self._write_waiters = self._write_waiters, []
-        for w in waiters:
-            if not w.done():
-                w.set_result(None)
+        super().resume_writing()
 
     # --- writing ----------------------------------------------------------------------------
     def flush(self) -> None:
@@ -196,28 +169,6 @@ class H2Connection(asyncio.Protocol):
         data = self.h2.data_to_send()
         if data and not self.closed:
             self.transport.write(data)  # type: ignore[union-attr]
-
-    def flush_soon(self) -> None:
-        if not self._flush_pending:
-            self._flush_pending = True
-            try:
-                self.loop.call_soon(self.flush)
-            except RuntimeError:  # the loop is closed
-                self._flush_pending = False
-
-    def writable(self) -> asyncio.Future[None]:
-        w = self.loop.create_future()
-        self._write_waiters.append(w)
-        return w
-
-    # --- streams ----------------------------------------------------------------------------
-    def ready(self) -> asyncio.Future[None] | None:
-        """None once the server's SETTINGS arrived, else a future resolved then."""
-        return self._ready
-
-    @property
-    def available(self) -> bool:
-        return self.usable and self.nopen < self.max_streams
 
     def open_stream(
         self,
@@ -231,49 +182,9 @@ class H2Connection(asyncio.Protocol):
         h = self.h2
         sid = h.get_next_available_stream_id()
         stream = H2Stream(self, sid, buffered)
-        end = body is None
-        h.send_headers(sid, headers, end_stream=end)
-        self.streams[sid] = stream
-        self.nopen += 1
-        if end:
-            stream.sent_end = True
-        elif isinstance(body, bytes):
-            stream._send_body(body)
-        else:
-            stream.upload_task = self.loop.create_task(upload(stream, body))
-        if timeout is not None or read_timeout is not None:
-            stream._start_timers(timeout, read_timeout)
-        self.flush_soon()
+        h.send_headers(sid, headers, end_stream=body is None)
+        self._start(stream, body, timeout, read_timeout)
         return stream
-
-    def wait_capacity(self) -> asyncio.Future[None]:
-        w = self.loop.create_future()
-        self._cap_waiters.append(w)
-        return w
-
-    def wake_capacity(self, n: int = 1) -> None:
-        waiters = self._cap_waiters
-        while waiters and n:
-            w = waiters.popleft()
-            if not w.done():
-                w.set_result(None)
-                n -= 1
-
-    def _stream_closed(self, stream: H2Stream) -> None:
-        self.nopen -= 1
-        # recv_end: h2 closes the stream (on END_STREAM) before the response is marked done
-        if self.streams.pop(stream.id, None) is not None and (
-            stream.recv_end or stream.message_done
-        ):
-            self.served += 1
-        if self._cap_waiters:
-            self.wake_capacity()
-        if not self.streams:
-            if self._goaway_last >= 0 or not self.usable:
-                # draining after a GOAWAY (or its pool closed): done now
-                self.close()
-            else:
-                self._went_idle()
 
     def _on_window(self, stream_id: int) -> None:
         if stream_id:
@@ -316,78 +227,10 @@ class H2Connection(asyncio.Protocol):
         if not self.streams:
             self.close()
 
-    def _unusable(self) -> None:
-        """No new streams; closed once the last open one ends (at once when none is)."""
-        self._retire()
-        if not self.streams:
-            self.close()
-
-    def _retire(self) -> None:
-        """No new streams: out of the pool."""
-        if self.usable:
-            self.usable = False
-            pool = self.pool
-            if pool is not None:
-                pool.forget(self)
-        # waiters for a slot look for another connection
-        self.wake_capacity(len(self._cap_waiters))
-
-    def _fail(self, cause: BaseException) -> None:
-        """The connection is broken: every stream on it fails, it leaves the pool."""
-        self._retire()
-        w = self._ready
-        if w is not None and not w.done():
-            # kept: whoever asks `ready()` later (the connector) gets the failure too
-            w.set_exception(cause)
-            w.exception()  # retrieved: nobody may be waiting
-        stale = self.served > 0
-        for s in list(self.streams.values()):
-            if stale and not s.got_bytes and s.resend == NOT_RESENDABLE:
-                s.resend = STALE
-            s._h2_closed = True
-            s._fail(cause)
-        self.streams.clear()
-        self.nopen = 0
-        self.close()
-
-    def _went_idle(self) -> None:
-        pool = self.pool
-        if pool is None:
-            return
-        if pool.max_idle == 0 or pool.closed:
-            self.close()
-            return
-        self.idle_since = self.loop.time()
-        if self._idle_timer is None and pool.idle_timeout is not None:
-            self._idle_timer = self.loop.call_at(
-                self.idle_since + pool.idle_timeout, self._on_idle_timer
-            )
-
-    def _on_idle_timer(self) -> None:
-        self._idle_timer = None
-        pool = self.pool
-        if self.closed or self.streams or pool is None or pool.idle_timeout is None:
-            return
-        due = self.idle_since + pool.idle_timeout
-        if self.loop.time() >= due:
-            self.close()
-        else:
-            self._idle_timer = self.loop.call_at(due, self._on_idle_timer)
-
     def close(self) -> None:
         """Close politely (GOAWAY) and for good; streams still open fail."""
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
-        self._retire()
-        if self.closed:
+        if not self._begin_close():
             return
-        self.closed = True
-        if self.streams:
-            for s in list(self.streams.values()):
-                s._h2_closed = True
-                s._fail(ConnectionResetError("connection closed"))
-            self.streams.clear()
         t = self.transport
         if t is None or t.is_closing():
             return

@@ -1,6 +1,6 @@
-"""HTTP/2 connection pools: `H2Pool` holds one transport's connections on one event loop (one
-per origin) and runs exchanges on them (stream slots, retries); `H2Pools` keeps one `H2Pool`
-per running event loop."""
+"""Pools of multiplexed connections (HTTP/2, and HTTP/3 too): `H2Pool` holds one transport's
+connections on one event loop (one per origin) and runs exchanges on them (stream slots,
+retries); `H2Pools` keeps one `H2Pool` per running event loop."""
 
 from __future__ import annotations
 
@@ -12,10 +12,10 @@ import h2.exceptions
 
 from cpqwest._errors import RemoteProtocolError
 
-from .connection import H2Connection
+from .._mux import MuxConnection
 from .errors import may_resend
 
-Connect = Callable[[asyncio.AbstractEventLoop, Any], Awaitable[H2Connection | None]]
+Connect = Callable[[asyncio.AbstractEventLoop, Any], Awaitable[MuxConnection | None]]
 
 
 class H2Pool:
@@ -38,16 +38,16 @@ class H2Pool:
         self._connect = connect
         self.idle_timeout = idle_timeout
         self.max_idle = max_idle
-        self.conns: dict[Any, H2Connection] = {}
+        self.conns: dict[Any, MuxConnection] = {}
         self._connecting: dict[Any, asyncio.Future[Any]] = {}
         self.closed = False
 
-    def forget(self, conn: H2Connection) -> None:
+    def forget(self, conn: MuxConnection) -> None:
         """`conn` takes no new streams: no longer handed out."""
         if self.conns.get(conn.key) is conn:
             del self.conns[conn.key]
 
-    async def acquire(self, key: Any, deadline: float | None = None) -> H2Connection | None:
+    async def acquire(self, key: Any, deadline: float | None = None) -> MuxConnection | None:
         """A connection to `key` with a free stream slot (waiting for one until `deadline`, a
         loop time, or connecting); None when the connector found the origin speaks
         HTTP/1.1."""
@@ -97,7 +97,7 @@ class H2Pool:
                         "request"
                     )
 
-    async def _open(self, key: Any) -> H2Connection | None:
+    async def _open(self, key: Any) -> MuxConnection | None:
         """Connect (the one connector for `key`; concurrent acquirers wait for it)."""
         fut: asyncio.Future[Any] = self.loop.create_future()
         self._connecting[key] = fut
@@ -173,8 +173,8 @@ class H2Pool:
             waiter = stream._waiter
             try:
                 if buffered:
-                    return await waiter  # type: ignore[misc]
-                await waiter  # type: ignore[misc]
+                    return await waiter
+                await waiter
                 return stream
             except asyncio.CancelledError:
                 stream.abort()
@@ -187,6 +187,10 @@ class H2Pool:
                 # REFUSED_STREAM leaves the connection up: the retry goes to a new one all the
                 # same (as curl does), and that one takes the streams that follow
                 conn._unusable()
+
+    def open_count(self) -> int:
+        """Connections of this pool that are still open."""
+        return sum(1 for conn in self.conns.values() if not conn.closed)
 
     def close(self) -> None:
         """No new streams; connections close as their streams end."""
@@ -208,7 +212,7 @@ MAX_ATTEMPTS = 3
 _HTTP1 = object()
 
 
-async def _slot(conn: H2Connection, until: float | None, expired: BaseException) -> None:
+async def _slot(conn: MuxConnection, until: float | None, expired: BaseException) -> None:
     """Wait until `conn` may have a free stream slot (or is gone); at loop time `until`,
     raise `expired`."""
     w = conn.wait_capacity()
@@ -288,8 +292,12 @@ class H2Pools:
             key, headers, body, buffered, replayable, self.timeout, self.read_timeout
         )
 
-    def close(self) -> None:
+    def detach(self) -> dict[asyncio.AbstractEventLoop, H2Pool]:
+        """Take every pool out: later requests get new ones."""
         pools, self._pools = self._pools, {}
         self._last = None
-        for pool in pools.values():
+        return pools
+
+    def close(self) -> None:
+        for pool in self.detach().values():
             pool.close()

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import h2.exceptions
@@ -241,6 +241,10 @@ class H2Stream:
             self._reset(PROTOCOL_ERROR)
 
     # --- sending ----------------------------------------------------------------------------
+    def upload(self, body: AsyncIterator[Any]) -> Coroutine[Any, Any, None]:
+        """The pump of a streamed request body (run as the stream's upload task)."""
+        return upload(self, body)
+
     def _send_body(self, body: bytes) -> None:
         """Send as much of a bytes body as the windows allow now; the rest goes from a task."""
         conn = self.conn
@@ -278,7 +282,7 @@ class H2Stream:
             if self.error is not None:
                 raise mapped(self.error, "Request failed: ", WriteError)
             if self._h2_closed or conn.closed:
-                raise _StopUpload
+                raise StopUpload
             if conn.write_paused:
                 await conn.writable()
                 continue
@@ -421,7 +425,7 @@ class H2Stream:
             self._reset(CANCEL)
 
 
-class _StopUpload(Exception):
+class StopUpload(Exception):
     """The stream ended while its body was still being sent: stop quietly."""
 
 
@@ -441,7 +445,7 @@ async def upload(stream: H2Stream, body: AsyncIterator[Any]) -> None:
         stream.end_request()
     except asyncio.CancelledError:
         raise
-    except _StopUpload:
+    except StopUpload:
         pass
     except WriteError as e:
         exc = e
