@@ -219,14 +219,15 @@ cdef Py_ssize_t _integer(const unsigned char* p, Py_ssize_t n, Py_ssize_t* pos,
         while True:
             if i >= n:
                 raise HPACKDecodingError("Unable to decode HPACK integer representation")
+            if shift > INT_MAX_BITS - 7:
+                # checked before the shift: 127 << 28 overflows a C int (it went negative)
+                raise HPACKDecodingError("HPACK integer too large")
             b = p[i]
             i += 1
-            value += (b & 0x7F) << shift
+            value += (<Py_ssize_t>(b & 0x7F)) << shift
             shift += 7
             if not b & 0x80:
                 break
-            if shift > INT_MAX_BITS:
-                raise HPACKDecodingError("HPACK integer too large")
     pos[0] = i
     return value
 

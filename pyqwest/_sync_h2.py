@@ -156,7 +156,6 @@ class SyncH2Connection:
         self.error: BaseException | None = None
         self.idle_since = time.monotonic()
         self._settings_seen = False
-        self._conn_unacked = 0
         self._goaway_last = -1
 
     # --- setup -----------------------------------------------------------------------------
@@ -401,8 +400,9 @@ class SyncH2Connection:
 
     def _receive(self, data: bytes) -> None:
         """Feed h2 and dispatch its events (lock held)."""
+        h = self.h2
         try:
-            events: list[Any] = self.h2.receive_data(data)
+            events: list[Any] = h.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             self._flush()
             self._fail(RemoteProtocolError(f"connection error detected: {exc}"))
@@ -416,7 +416,7 @@ class SyncH2Connection:
             if s is not None:
                 touched.add(s)
             if cls is DataReceived:
-                self._conn_unacked += ev.flow_controlled_length
+                h.unacked += ev.flow_controlled_length
                 if s is not None:
                     if ev.data:
                         s._body.append(ev.data)
@@ -452,9 +452,9 @@ class SyncH2Connection:
                 wake_all = True  # the streams it failed
             elif cls is WindowUpdated and not ev.stream_id:
                 wake_all = True  # every sender may go on
-        if self._conn_unacked >= CONN_ACK_BATCH:
-            self.h2.increment_flow_control_window(self._conn_unacked)
-            self._conn_unacked = 0
+        # h.unacked also holds the credit of frames H2State dropped on streams we reset
+        if h.unacked >= CONN_ACK_BATCH:
+            h.ack_connection()
         self._flush()
         if wake_all:
             self._wake_all()

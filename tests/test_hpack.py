@@ -51,6 +51,10 @@ def test_str_headers_when_not_raw() -> None:
         b"\x40\x05ab",  # truncated name
         b"\x00\x81\xff",  # Huffman string with EOS padding too long
         b"\x82\x3f\xe1\x1f",  # table size update after a field
+        # string lengths past 2**28 that wrapped negative in C (fuzz/fuzz_h2.py found it)
+        b"\x00\x00\xff\xff\xff\xff\xff\x48HHHH",  # Huffman value
+        b"\x00\x00\x7f\xff\xff\xff\xff\x48HHHH",  # plain value
+        b"\x00\x7f\xff\xff\xff\xff\x48HHHH",  # plain name
     ],
 )
 def test_malformed_blocks_raise_hpack_errors(block: bytes) -> None:
