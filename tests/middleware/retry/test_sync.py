@@ -88,6 +88,30 @@ def test_real_connect_refused_reraised_as_is(make_sync_transport, refused_port):
     assert isinstance(info.value.__cause__, ConnectionRefusedError)
 
 
+def test_real_deadline_passed_is_not_retried(real):
+    """A GET timing out is retried by default; once the call's deadline has passed, the
+    TimeoutError is the caller's (no tries that can only fail, no 'Maximum retry attempts')."""
+    transport, base = real
+    client = SyncClient(SyncRetryTransport(transport, **FAST))
+    with pytest.raises(TimeoutError) as info:
+        client.get(f"{base}/stall?where=headers&sleep=3", timeout=0.2)
+    assert type(info.value) is TimeoutError
+
+
+def test_real_deadline_under_httpx_is_read_timeout(real):
+    transport, base = real
+    client = httpx.Client(transport=PyqwestTransport(SyncRetryTransport(transport, **FAST)))
+    with client, pytest.raises(httpx.ReadTimeout):
+        client.get(f"{base}/stall?where=headers&sleep=3", timeout=0.1)
+
+
+def test_no_retry_whose_wait_ends_past_the_deadline():
+    app = Script(500, 200)
+    client = retrying(app, initial_interval=5.0, max_interval=5.0)
+    assert client.get("http://h/", timeout=2).status == 500
+    assert len(app.bodies) == 1
+
+
 def test_real_under_httpx(make_sync_transport, http_server):
     retrying_transport = SyncRetryTransport(make_sync_transport(), **FAST)
     with httpx.Client(transport=PyqwestTransport(retrying_transport)) as client:
