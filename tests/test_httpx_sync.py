@@ -1,6 +1,6 @@
-"""pyqwest.httpx.PyqwestTransport (API.md §3.1), driven by httpx's own Client over WSGITransport
-with the Flask app (the blocking HTTP transport is not there yet), and sync transports that fail
-on purpose."""
+"""pyqwest.httpx.PyqwestTransport (API.md §3.1), driven by httpx's own Client: over
+SyncHTTPTransport against the kitchensink app under hypercorn, over WSGITransport with the Flask
+app, and over sync transports that fail on purpose."""
 
 from __future__ import annotations
 
@@ -10,11 +10,125 @@ from typing import Any
 import httpx
 import pytest
 from servers.flask_app import app as flask_app
+from test_errors import refused_port  # noqa: F401
 from test_httpx import MAPPINGS
 
+import pyqwest
 from pyqwest import HTTPVersion, SyncRequest, SyncResponse
 from pyqwest.httpx import PyqwestTransport
 from pyqwest.testing import WSGITransport
+
+# --- over SyncHTTPTransport, against the kitchensink under hypercorn -----------------------
+
+
+@pytest.fixture(params=["h1", "h2"])
+def kitchensink(request, make_sync_transport, http_server, https_server):
+    """An httpx.Client over PyqwestTransport(SyncHTTPTransport), the kitchensink's URL and the
+    HTTP version (h1: plaintext; h2: TLS with HTTP/2 forced)."""
+    if request.param == "h1":
+        transport, base = make_sync_transport(), http_server.url
+    else:
+        transport, base = make_sync_transport(http_version=HTTPVersion.HTTP2), https_server.url
+    with httpx.Client(transport=PyqwestTransport(transport)) as client:
+        yield client, base, request.param
+
+
+def test_real_get_with_params_and_headers(kitchensink):
+    client, base, version = kitchensink
+    resp = client.get(base + "/echo", params={"foo": "bar"}, headers={"x-hello": "w"})
+    assert resp.status_code == 200
+    assert resp.headers["x-echo-query-string"] == "foo=bar"
+    assert resp.headers["x-echo-x-hello"] == "w"
+    assert resp.headers.get_list("x-echo-host") == [base.split("://")[1]]
+    assert resp.http_version == ("HTTP/1.1" if version == "h1" else "HTTP/2")
+
+
+def test_real_buffered_and_streamed_request_bodies(kitchensink):
+    client, base, _ = kitchensink
+
+    def chunks() -> Iterator[bytes]:
+        yield b"stream "
+        yield b"chunks"
+
+    assert client.post(base + "/echo", content=b"bytes").content == b"bytes"
+    assert client.post(base + "/echo", content=chunks()).content == b"stream chunks"
+
+
+def test_real_streamed_response(kitchensink):
+    from servers.kitchensink import payload
+
+    client, base, _ = kitchensink
+    with client.stream("GET", base + "/chunked/100000?chunks=7") as resp:
+        assert resp.status_code == 200
+        body = b"".join(resp.iter_bytes())
+    assert body == payload(100_000)
+
+
+def test_real_trailers_over_http2(make_sync_transport, https_server):
+    transport = PyqwestTransport(make_sync_transport(http_version=HTTPVersion.HTTP2))
+    with httpx.Client(transport=transport) as client, client.stream(
+        "POST", https_server.url + "/echo", headers={"te": "trailers"}, content=b"x" * 100
+    ) as resp:
+        assert resp.read() == b"x" * 100
+        trailers = resp.extensions["get_trailers"]()
+    assert isinstance(trailers, httpx.Headers)
+    assert dict(trailers) == {"x-echo-trailer": "last info"}
+
+
+def test_real_timeout_before_headers_is_read_timeout(kitchensink):
+    client, base, _ = kitchensink
+    client.timeout = httpx.Timeout(0.1)
+    with pytest.raises(httpx.ReadTimeout) as info:
+        client.get(base + "/stall?where=headers&sleep=3")
+    assert isinstance(info.value.__cause__, TimeoutError)
+
+
+def test_real_timeout_mid_body_is_read_timeout_after_partial_body(kitchensink):
+    client, base, _ = kitchensink
+    client.timeout = httpx.Timeout(0.25)
+    got: list[bytes] = []
+    with client.stream("GET", base + "/slow-body?chunks=3&delay=3") as resp, pytest.raises(
+        httpx.ReadTimeout
+    ) as info:
+        for chunk in resp.iter_raw():
+            got.append(chunk)
+    assert b"".join(got) == b"chunk0\n"
+    assert isinstance(info.value.__cause__, TimeoutError)
+
+
+def test_real_connect_refused_is_connect_error(make_sync_transport, refused_port):  # noqa: F811
+    client = httpx.Client(transport=PyqwestTransport(make_sync_transport()))
+    with client, pytest.raises(httpx.ConnectError) as info:
+        client.get(f"http://127.0.0.1:{refused_port}/")
+    assert type(info.value) is httpx.ConnectError
+    assert isinstance(info.value.__cause__, ConnectionError)
+
+
+def test_real_redirects_followed_by_pyqwest(make_sync_transport, http_server):
+    with httpx.Client(transport=PyqwestTransport(make_sync_transport())) as client:
+        resp = client.get(http_server.url + "/redirect/3")
+    assert (resp.status_code, resp.headers["x-echo-raw-path"], resp.history) == (200, "/echo", [])
+
+
+def test_real_redirects_followed_by_httpx(make_sync_transport, http_server):
+    transport = PyqwestTransport(make_sync_transport(follow_redirects=False))
+    with httpx.Client(transport=transport) as client:
+        first = client.get(http_server.url + "/redirect/3")
+        assert (first.status_code, first.headers["location"]) == (302, "/redirect/2")
+        resp = client.get(http_server.url + "/redirect/3", follow_redirects=True)
+    assert (resp.status_code, resp.headers["x-echo-raw-path"]) == (200, "/echo")
+    assert [r.status_code for r in resp.history] == [302, 302, 302]
+
+
+def test_real_too_many_redirects(make_sync_transport, http_server):
+    transport = PyqwestTransport(make_sync_transport(max_redirects=2))
+    client = httpx.Client(transport=transport)
+    with client, pytest.raises(httpx.TooManyRedirects) as info:
+        client.get(http_server.url + "/redirect/3")
+    assert isinstance(info.value.__cause__, pyqwest.TooManyRedirects)
+
+
+# --- over WSGITransport with the Flask app -------------------------------------------------
 
 
 def flask(**kw: Any) -> httpx.Client:

@@ -33,6 +33,9 @@ Endpoints:
 ``/slow-body``       ``?chunks=5&delay=0.05``: that many chunks ``b"chunk<i>\\n"``, sleeping
                      in between.
 ``/response-headers`` every query pair becomes a response header; body ``b"ok"``.
+``/flaky/<key>``     the first ``?fail=`` (default 1) requests for ``<key>`` answer ``?status=``
+                     (default 500, body ``b"fail <i>"``), later ones 200 ``b"ok"``; the
+                     per-key count is app-wide, so each test uses its own key.
 """
 
 from __future__ import annotations
@@ -48,6 +51,8 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 
 _PATTERN = bytes(range(256)) * 256  # 64 KiB
+
+_flaky_counts: dict[str, int] = {}  # /flaky/<key>: requests seen per key
 
 
 def payload(n: int, offset: int = 0) -> bytes:
@@ -291,5 +296,11 @@ async def app(scope: Scope, receive: Receive, send: Send) -> None:
             for k, v in parse_qsl(scope["query_string"].decode("latin-1"), keep_blank_values=True)
         ]
         await _send_simple(scope, send, 200, b"ok", extra)
+    elif head == "flaky" and len(parts) == 2:
+        seen = _flaky_counts[parts[1]] = _flaky_counts.get(parts[1], 0) + 1
+        if seen <= int(q.get("fail", "1")):
+            await _send_simple(scope, send, int(q.get("status", "500")), f"fail {seen}".encode())
+        else:
+            await _send_simple(scope, send, 200, b"ok")
     else:
         await _send_simple(scope, send, 404, b"not found", [(b"content-type", b"text/plain")])

@@ -8,6 +8,7 @@ from typing import final
 
 from ..._sync_request import SyncRequest
 from ..._sync_response import SyncResponse
+from ..._sync_timeout import sync_deadline
 from ..._sync_transport import SyncTransport
 from ._shared import END, Recording, RetryMode, RetryOptions, request_mode
 
@@ -78,10 +79,13 @@ class SyncRetryTransport(RetryOptions[SyncTransport, SyncRequest, SyncResponse])
 
     @final
     def execute_sync(self, request: SyncRequest) -> SyncResponse:
-        """Execute `request`, retrying per the hooks; retried responses are closed."""
+        """Execute `request`, retrying per the hooks; retried responses are closed. Within a
+        sync deadline (`set_sync_timeout`, `SyncClient(timeout=)`), a try that could not start
+        before it is not made: the last outcome is handed back as it is."""
         mode = request_mode(self.should_retry_request(request))
         if mode is None:
             return self._transport.execute_sync(request)
+        deadline = sync_deadline()
         budget = self._budget()
         content = request.content
         body: _Recorded | _Unread | None = None
@@ -91,7 +95,13 @@ class SyncRetryTransport(RetryOptions[SyncTransport, SyncRequest, SyncResponse])
             while True:
                 outcome = self._try(request, body)
                 pulled = body.pulled if isinstance(body, _Unread) else None
-                wait = self._retry(budget, request, outcome, pulled)
+                if deadline is not None and time.monotonic() >= deadline:
+                    wait = None  # no time left: another try could only time out at once
+                else:
+                    wait = self._retry(budget, request, outcome, pulled)
+                    if (wait is not None and deadline is not None
+                            and time.monotonic() + wait >= deadline):
+                        wait = None
                 if wait is None:
                     if isinstance(outcome, Exception):
                         raise outcome

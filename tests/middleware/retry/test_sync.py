@@ -1,18 +1,23 @@
-"""pyqwest.middleware.retry.SyncRetryTransport (API.md §3.6) over WSGITransport with a scripted
-WSGI app (the blocking HTTP transport is not there yet), plus sync transports that fail on
-purpose. The decisions are the async transport's (shared code): these pin the sync plumbing."""
+"""pyqwest.middleware.retry.SyncRetryTransport (API.md §3.6) over SyncHTTPTransport against the
+kitchensink app under hypercorn, over WSGITransport with a scripted WSGI app, plus sync
+transports that fail on purpose. The decisions are the async transport's (shared code): these
+pin the sync plumbing."""
 
 from __future__ import annotations
 
 import email.utils
 import time
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import httpx
 import pytest
+from test_errors import refused_port  # noqa: F401
 
-from pyqwest import ReadError, SyncClient, SyncRequest, SyncResponse
+from pyqwest import HTTPVersion, ReadError, SyncClient, SyncRequest, SyncResponse
 from pyqwest._pyqwest import _Backoff
+from pyqwest.httpx import PyqwestTransport
 from pyqwest.middleware.retry import RetryMode, SyncRetryTransport
 from pyqwest.testing import WSGITransport
 
@@ -41,6 +46,87 @@ def retrying(app: Any, **options: Any) -> SyncClient:
 def test_backoff_reexported_from_pyqwest_private_module():
     backoff = _Backoff(0.01, 0.0, 3.0, 0.05)
     assert [backoff.next_backoff() for _ in range(4)] == pytest.approx([0.01, 0.03, 0.05, 0.05])
+
+
+# --- over SyncHTTPTransport, against the kitchensink under hypercorn -----------------------
+
+
+@pytest.fixture(params=["h1", "h2"])
+def real(request, make_sync_transport, http_server, https_server):
+    """(SyncHTTPTransport, kitchensink URL) per HTTP version (h2: TLS, HTTP/2 forced)."""
+    if request.param == "h1":
+        return make_sync_transport(), http_server.url
+    return make_sync_transport(http_version=HTTPVersion.HTTP2), https_server.url
+
+
+def test_real_500_then_200(real):
+    transport, base = real
+    client = SyncClient(SyncRetryTransport(transport, **FAST))
+    resp = client.get(f"{base}/flaky/{uuid.uuid4().hex}?fail=2")
+    assert (resp.status, resp.content) == (200, b"ok")
+
+
+def test_real_streamed_500_then_200(real):
+    transport, base = real
+    client = SyncClient(SyncRetryTransport(transport, **FAST))
+    with client.stream("GET", f"{base}/flaky/{uuid.uuid4().hex}?fail=3") as resp:
+        assert (resp.status, b"".join(resp.content)) == (200, b"ok")
+
+
+def test_real_budget_exhausted(real):
+    transport, base = real
+    client = SyncClient(SyncRetryTransport(transport, **FAST, max_retries=2))
+    with pytest.raises(ReadError, match=r"^Maximum retry attempts exceeded: 2$"):
+        client.get(f"{base}/status/503")
+
+
+def test_real_connect_refused_reraised_as_is(make_sync_transport, refused_port):  # noqa: F811
+    client = SyncClient(SyncRetryTransport(make_sync_transport(), **FAST, max_retries=1))
+    with pytest.raises(ConnectionError) as info:
+        client.get(f"http://127.0.0.1:{refused_port}/")
+    assert type(info.value) is ConnectionError  # not the ReadError of an exhausted budget
+    assert isinstance(info.value.__cause__, ConnectionRefusedError)
+
+
+def test_real_deadline_passed_is_not_retried(real):
+    """A GET timing out is retried by default; once the call's deadline has passed, the
+    TimeoutError is the caller's (no tries that can only fail, no 'Maximum retry attempts')."""
+    transport, base = real
+    client = SyncClient(SyncRetryTransport(transport, **FAST))
+    with pytest.raises(TimeoutError) as info:
+        client.get(f"{base}/stall?where=headers&sleep=3", timeout=0.2)
+    assert type(info.value) is TimeoutError
+
+
+def test_real_deadline_under_httpx_is_read_timeout(real):
+    transport, base = real
+    client = httpx.Client(transport=PyqwestTransport(SyncRetryTransport(transport, **FAST)))
+    with client, pytest.raises(httpx.ReadTimeout):
+        client.get(f"{base}/stall?where=headers&sleep=3", timeout=0.1)
+
+
+def test_no_retry_whose_wait_ends_past_the_deadline():
+    app = Script(500, 200)
+    client = retrying(app, initial_interval=30.0, max_interval=30.0)
+    assert client.get("http://h/", timeout=5).status == 500
+    assert len(app.bodies) == 1
+
+
+def test_real_under_httpx_500_then_200(make_sync_transport, http_server):
+    retrying_transport = SyncRetryTransport(make_sync_transport(), **FAST)
+    with httpx.Client(transport=PyqwestTransport(retrying_transport)) as client:
+        resp = client.get(f"{http_server.url}/flaky/{uuid.uuid4().hex}?fail=1")
+    assert (resp.status_code, resp.content) == (200, b"ok")
+
+
+def test_real_under_httpx_budget_exhausted_is_read_error(make_sync_transport, http_server):
+    client = httpx.Client(
+        transport=PyqwestTransport(SyncRetryTransport(make_sync_transport(), **FAST)))
+    with client, pytest.raises(httpx.ReadError, match=r"^Maximum retry attempts exceeded: 4$"):
+        client.get(f"{http_server.url}/status/500")
+
+
+# --- over WSGITransport --------------------------------------------------------------------
 
 
 def test_500_then_200():
