@@ -15,6 +15,7 @@ from cpqwest._errors import (
 
 from ._client import Client
 from ._headers import Headers, HTTPHeaderName
+from ._proxy import Proxy
 from ._request import Request
 from ._response import FullResponse, Response
 from ._sync_client import SyncClient
@@ -33,6 +34,7 @@ __all__ = [
     "HTTPTransport",
     "HTTPVersion",
     "Headers",
+    "Proxy",
     "ReadError",
     "RemoteProtocolError",
     "Request",
