@@ -18,6 +18,7 @@ from ._dns import connect_socket
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools
 from ._headers import Headers
 from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
+from ._proxy_connect import open_via_proxy
 from ._request import HeadersArg, ParamsArg, Request, check_method, to_content, to_headers
 from ._response import FullResponse, Response
 from ._transport_core import REPLAYABLE_METHODS, TransportCore
@@ -64,7 +65,7 @@ class HTTPTransport(TransportCore):
 
     # --- connecting ------------------------------------------------------------------------
     async def _connect(
-        self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], pool: Pool
+        self, loop: asyncio.AbstractEventLoop, key: tuple[Any, ...], pool: Pool
     ) -> H1Connection:
         """A new HTTP/1.1 connection (TLS: ALPN offers only http/1.1)."""
         conn: H1Connection = await self._open(
@@ -74,7 +75,7 @@ class HTTPTransport(TransportCore):
         return conn
 
     async def _connect_h2(
-        self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int]
+        self, loop: asyncio.AbstractEventLoop, key: tuple[Any, ...]
     ) -> H2Connection | None:
         """A new HTTP/2 connection, ready for requests (the server's SETTINGS arrived); None
         when ALPN chose http/1.1: that connection then waits in the HTTP/1.1 pool."""
@@ -97,12 +98,12 @@ class HTTPTransport(TransportCore):
     async def _open(
         self,
         loop: asyncio.AbstractEventLoop,
-        key: tuple[str, str, int],
+        key: tuple[Any, ...],
         tls: ssl.SSLContext,
         factory: Any,
     ) -> Any:
         """Connect and return the protocol (for HTTP/2: once the server's SETTINGS came)."""
-        scheme, host, port = key
+        scheme, host, port = key[0], key[1], key[2]
         kwargs: dict[str, Any] = {}
         if scheme == "https":
             kwargs["ssl"] = tls
@@ -112,13 +113,21 @@ class HTTPTransport(TransportCore):
             timeout = self._timeout if timeout is None else min(timeout, self._timeout)
         with connecting(host, port):
             async with asyncio.timeout(timeout):
-                infos = await self._resolver.resolve(loop, host, port)
-                sock = await connect_socket(loop, infos)
-                try:
-                    transport, proto = await loop.create_connection(factory, sock=sock, **kwargs)
-                except BaseException:
-                    sock.close()
-                    raise
+                if len(key) > 3:
+                    transport, proto = await open_via_proxy(
+                        loop, self._resolver, key[3], (scheme, host, port), kwargs.get("ssl"),
+                        self._ssl, factory, self._force == 2,
+                    )
+                else:
+                    infos = await self._resolver.resolve(loop, host, port)
+                    sock = await connect_socket(loop, infos)
+                    try:
+                        transport, proto = await loop.create_connection(
+                            factory, sock=sock, **kwargs
+                        )
+                    except BaseException:
+                        sock.close()
+                        raise
                 if isinstance(proto, ALPNNegotiator):
                     proto = proto.protocol
                 raw = transport.get_extra_info("socket")
@@ -220,7 +229,7 @@ class HTTPTransport(TransportCore):
         is the body source (the HTTP/1.1 connection or the HTTP/2 stream) and trailers None."""
         if self._jar is not None or parsed.userinfo is not None:
             headers = outgoing_headers(parsed, headers, self._jar)
-        key = (parsed.scheme, parsed.host, parsed.port)
+        key = self._route(parsed)
         streamed = not isinstance(body, bytes)
         replayable = method in REPLAYABLE_METHODS and not streamed
         try:
@@ -237,7 +246,9 @@ class HTTPTransport(TransportCore):
                     return (HTTPVersion.HTTP2, result.status, notable_of(result.headers),
                             result.headers, result, None)
                 # ALPN chose http/1.1 for this origin: on with HTTP/1.1
-            head, wire, chunked, close_after = self._head(method, parsed, headers, body, is_json)
+            head, wire, chunked, close_after = self._head(
+                method, parsed, headers, body, is_json, key
+            )
             result = await self._h1.exchange(
                 key, head, wire, method == "HEAD", buffered, replayable, chunked, close_after,
             )
