@@ -15,6 +15,7 @@ from cpqwest._errors import (
 
 from ._client import Client
 from ._headers import Headers, HTTPHeaderName
+from ._multipart import Multipart, Part, SyncMultipart, SyncPart
 from ._proxy import Proxy
 from ._request import Request
 from ._response import FullResponse, Response
@@ -34,6 +35,8 @@ __all__ = [
     "HTTPTransport",
     "HTTPVersion",
     "Headers",
+    "Multipart",
+    "Part",
     "Proxy",
     "ReadError",
     "RemoteProtocolError",
@@ -43,6 +46,8 @@ __all__ = [
     "StreamErrorCode",
     "SyncClient",
     "SyncHTTPTransport",
+    "SyncMultipart",
+    "SyncPart",
     "SyncRequest",
     "SyncResponse",
     "SyncTransport",
