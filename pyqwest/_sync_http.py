@@ -31,7 +31,7 @@ from ._sync_proxy import open_via_proxy_sync
 from ._sync_request import SyncRequest
 from ._sync_response import SyncResponse
 from ._sync_timeout import sync_deadline
-from ._sync_tls import TLSSocket
+from ._sync_tls import TLSSocket, start_tls
 from ._transport_core import REPLAYABLE_METHODS, TransportCore
 from ._url import ParsedURL
 from ._version import HTTPVersion
@@ -293,10 +293,7 @@ class SyncHTTPTransport(TransportCore):
                 self._tune_socket(raw)
                 if scheme != "https":
                     return raw
-                raw.settimeout(time_left(until))
-                sock = TLSSocket(raw, tls, host)
-                sock.handshake()
-                return sock
+                return start_tls(raw, tls, host, time_left(until))
             except BaseException:
                 raw.close()
                 raise

@@ -13,7 +13,7 @@ from ._deadline import time_left
 from ._dns import Resolver, connect_socket_sync
 from ._proxy import Proxy
 from ._proxy_handshake import needs_local_dns, plan
-from ._sync_tls import TLSSocket
+from ._sync_tls import TLSSocket, start_tls
 
 _READ = 65536
 
@@ -46,8 +46,7 @@ def open_via_proxy_sync(
         tune(raw)
         raw.settimeout(time_left(until))
         if proxy.kind == "https":
-            sock = TLSSocket(raw, proxy_tls, proxy.host)
-            sock.handshake()
+            sock = start_tls(raw, proxy_tls, proxy.host, time_left(until))
         if handshake is not None:
             out = handshake.start()
             while True:
@@ -61,9 +60,7 @@ def open_via_proxy_sync(
                     raise handshake.closed()
                 out = handshake.feed(data)
         if origin_tls is not None:
-            sock.settimeout(time_left(until))
-            sock = TLSSocket(sock, origin_tls, host)
-            sock.handshake()
+            sock = start_tls(sock, origin_tls, host, time_left(until))
         return sock
     except BaseException:
         raw.close()

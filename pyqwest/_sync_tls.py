@@ -157,3 +157,14 @@ class TLSSocket:
     def close(self) -> None:
         """Close the raw socket (no close_notify: the connection is given up)."""
         self.raw.close()
+
+
+def start_tls(
+    sock: socket.socket | TLSSocket, ctx: ssl.SSLContext, host: str, timeout: float | None
+) -> TLSSocket:
+    """TLS to `host` over `sock` (a TCP socket, or a proxy's TLSSocket: TLS in TLS), the
+    handshake done within `timeout` per read and write."""
+    sock.settimeout(timeout)
+    tls = TLSSocket(sock, ctx, host)
+    tls.handshake()
+    return tls
