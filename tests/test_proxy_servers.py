@@ -340,3 +340,33 @@ async def test_proxy_refused(make_transport: Any) -> None:
     with pytest.raises(ConnectionError, match=f"proxy 127.0.0.1:{port}") as info:
         await pyqwest.Client(t).get("https://127.0.0.1:1/")
     assert "pass" not in str(info.value)
+
+
+async def test_credentials_never_follow_a_redirect(
+    scripted: ScriptedServer, make_transport: Any, http_server: Any
+) -> None:
+    async def handler(conn: Conn) -> None:
+        req = await conn.read_request()
+        assert req is not None and req.header("proxy-authorization") == "Basic dXNlcjpwYXNz"
+        await conn.send_response(302, headers=[("location", http_server.url + "/echo")])
+
+    scripted.handler = handler
+    # the redirect leads to a host the proxy does not serve: it goes direct, without them
+    t = make_transport(proxy=Proxy(scripted.url, auth=AUTH, no_proxy="127.0.0.1"))
+    resp = await pyqwest.Client(t).get("http://pyqwest.invalid/start")
+    assert resp.status == 200
+    _check_echo(resp.headers, http_server)
+
+
+def test_credentials_never_follow_a_redirect_sync(
+    scripted: ScriptedServer, make_sync_transport: Any, http_server: Any
+) -> None:
+    async def handler(conn: Conn) -> None:
+        await conn.read_request()
+        await conn.send_response(302, headers=[("location", http_server.url + "/echo")])
+
+    scripted.handler = handler
+    t = make_sync_transport(proxy=Proxy(scripted.url, auth=AUTH, no_proxy="127.0.0.1"))
+    resp = pyqwest.SyncClient(t).get("http://pyqwest.invalid/start")
+    assert resp.status == 200
+    _check_echo(resp.headers, http_server)
