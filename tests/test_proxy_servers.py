@@ -370,3 +370,54 @@ def test_credentials_never_follow_a_redirect_sync(
     resp = pyqwest.SyncClient(t).get("http://pyqwest.invalid/start")
     assert resp.status == 200
     _check_echo(resp.headers, http_server)
+
+
+def _open_fds() -> int:
+    import os
+
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
+async def test_failed_handshakes_leak_nothing(
+    scripted: ScriptedServer, make_transport: Any, https_server: Any, socks: ProxyProcess
+) -> None:
+    scripted.handler = _connect_reply(b"HTTP/1.1 502 Bad Gateway\r\n\r\n")
+    t = make_transport(proxy=scripted.url)
+    t_socks = make_transport(proxy=socks.url("socks5h", "user:secret"))
+    client, client_socks = pyqwest.Client(t), pyqwest.Client(t_socks)
+    for c in (client, client_socks):  # warm-up: lazily made objects are not leaks
+        with pytest.raises(ConnectionError):
+            await c.get(https_server.url + "/echo")
+    before = _open_fds()
+    for _ in range(10):
+        for c in (client, client_socks):
+            with pytest.raises(ConnectionError):
+                await c.get(https_server.url + "/echo")
+    import asyncio
+
+    await asyncio.sleep(0.1)  # let aborted transports finish closing
+    assert _open_fds() <= before
+    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
+    assert tasks == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
+def test_failed_handshakes_leak_nothing_sync(
+    scripted: ScriptedServer, make_sync_transport: Any, https_server: Any, socks: ProxyProcess
+) -> None:
+    import threading
+
+    scripted.handler = _connect_reply(b"HTTP/1.1 502 Bad Gateway\r\n\r\n")
+    clients = [pyqwest.SyncClient(make_sync_transport(proxy=scripted.url)),
+               pyqwest.SyncClient(make_sync_transport(proxy=socks.url("socks5", "user:secret")))]
+    for c in clients:
+        with pytest.raises(ConnectionError):
+            c.get(https_server.url + "/echo")
+    before, threads = _open_fds(), threading.active_count()
+    for _ in range(10):
+        for c in clients:
+            with pytest.raises(ConnectionError):
+                c.get(https_server.url + "/echo")
+    assert _open_fds() <= before
+    assert threading.active_count() <= threads
