@@ -421,3 +421,16 @@ def test_failed_handshakes_leak_nothing_sync(
                 c.get(https_server.url + "/echo")
     assert _open_fds() <= before
     assert threading.active_count() <= threads
+
+
+async def test_forced_http2_to_http_origin_tunnels(
+    make_transport: Any, make_sync_transport: Any, tiny: ProxyProcess, http_server: Any
+) -> None:
+    # h2c prior knowledge cannot be forwarded: the request goes through a CONNECT tunnel
+    t = make_transport(proxy=tiny.url(auth=CRED), http_version=HTTPVersion.HTTP2)
+    async with pyqwest.Client(t).stream("GET", http_server.url + "/echo") as resp:
+        assert resp.http_version == HTTPVersion.HTTP2
+        _check_echo(resp.headers, http_server)
+    st = make_sync_transport(proxy=tiny.url(auth=CRED), http_version=HTTPVersion.HTTP2)
+    with pyqwest.SyncClient(st).stream("GET", http_server.url + "/echo") as sresp:
+        assert sresp.http_version == HTTPVersion.HTTP2
