@@ -16,6 +16,7 @@ from cpqwest._errors import (
 from ._client import Client
 from ._headers import Headers, HTTPHeaderName
 from ._multipart import Multipart, Part, SyncMultipart, SyncPart
+from ._proxy import Proxy
 from ._request import Request
 from ._response import FullResponse, Response
 from ._sync_client import SyncClient
@@ -36,6 +37,7 @@ __all__ = [
     "Headers",
     "Multipart",
     "Part",
+    "Proxy",
     "ReadError",
     "RemoteProtocolError",
     "Request",

@@ -13,6 +13,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from types import TracebackType
+from typing import Any
 
 from cpqwest._errors import ReadError, RemoteProtocolError, connecting
 from cpqwest._parser import HAS_CONTENT_ENCODING
@@ -26,15 +27,16 @@ from ._response import FullResponse
 from ._sync_h1 import SyncH1Connection, close_body
 from ._sync_h2 import SyncH2Connection, SyncH2Stream, Unusable
 from ._sync_pool import SyncPool
+from ._sync_proxy import open_via_proxy_sync
 from ._sync_request import SyncRequest
 from ._sync_response import SyncResponse
 from ._sync_timeout import sync_deadline
-from ._sync_tls import TLSSocket
+from ._sync_tls import TLSSocket, start_tls
 from ._transport_core import REPLAYABLE_METHODS, TransportCore
 from ._url import ParsedURL
 from ._version import HTTPVersion
 
-Key = tuple[str, str, int]
+Key = tuple[Any, ...]  # (scheme, host, port[, Proxy])
 
 
 class SyncHTTPTransport(TransportCore):
@@ -154,7 +156,7 @@ class SyncHTTPTransport(TransportCore):
         also streams the server refused or never processed)."""
         if self._jar is not None or parsed.userinfo is not None:
             headers = outgoing_headers(parsed, headers, self._jar)
-        key = (parsed.scheme, parsed.host, parsed.port)
+        key = self._route(parsed)
         streamed = not isinstance(body, bytes)
         replayable = method in REPLAYABLE_METHODS and not streamed
         fresh: SyncH1Connection | None = None
@@ -169,7 +171,7 @@ class SyncHTTPTransport(TransportCore):
                 fresh = result  # ALPN chose http/1.1: this new connection carries it
             # the head first: a caller's framing fields it refuses leave no connection in use
             head, length, chunked, close_after = self._head(
-                method, parsed, headers, body, is_json
+                method, parsed, headers, body, is_json, key
             )
             if fresh is None:
                 fresh = self._pool.checkout(key)  # type: ignore[assignment]
@@ -244,7 +246,7 @@ class SyncHTTPTransport(TransportCore):
                 conn = self._h2_conns.get(key)
                 if conn is not None and conn is not failed and conn.take(self._idle_timeout):
                     return conn  # another thread connected meanwhile
-            _scheme, host, port = key
+            host, port = key[1], key[2]
             until = earliest(deadline, self._connect_timeout)
             sock = self._open(key, until, self._ssl_h2)
             if (isinstance(sock, TLSSocket) and not self._force
@@ -280,18 +282,21 @@ class SyncHTTPTransport(TransportCore):
         self, key: Key, until: float | None, tls: ssl.SSLContext
     ) -> socket.socket | TLSSocket:
         """A connected socket (TLS handshake done on https) by `until`; connect errors."""
-        scheme, host, port = key
+        scheme, host, port = key[0], key[1], key[2]
         with connecting(host, port):
+            if len(key) > 3:
+                return open_via_proxy_sync(
+                    self._resolver, key[3], (scheme, host, port),
+                    tls if scheme == "https" else None, self._ssl, until, self._force == 2,
+                    self._tune_socket,
+                )
             infos = self._resolver.resolve_sync(host, port)
             raw = connect_socket_sync(infos, until)
             try:
                 self._tune_socket(raw)
                 if scheme != "https":
                     return raw
-                raw.settimeout(time_left(until))
-                sock = TLSSocket(raw, tls, host)
-                sock.handshake()
-                return sock
+                return start_tls(raw, tls, host, time_left(until))
             except BaseException:
                 raw.close()
                 raise

@@ -23,7 +23,9 @@ class TLSSocket:
 
     __slots__ = ("_in", "_lock", "_obj", "_out", "_send_lock", "raw")
 
-    def __init__(self, raw: socket.socket, ctx: ssl.SSLContext, server_hostname: str) -> None:
+    def __init__(
+        self, raw: socket.socket | TLSSocket, ctx: ssl.SSLContext, server_hostname: str
+    ) -> None:
         self.raw = raw
         self._in = ssl.MemoryBIO()
         self._out = ssl.MemoryBIO()
@@ -124,7 +126,18 @@ class TLSSocket:
                 self._in.write(data)
         return bool(data)
 
+    def recv(self, size: int) -> bytes:
+        """Up to `size` bytes of application data; b"" at the end (TLS inside TLS reads its
+        records from here: an https:// proxy's tunnel)."""
+        buf = bytearray(size)
+        n = self.recv_into(memoryview(buf))
+        return bytes(buf[:n])
+
     # --- plain socket calls, passed through ----------------------------------------------
+    def setblocking(self, flag: bool) -> None:
+        """Blocking or not, as the raw socket's."""
+        self.raw.setblocking(flag)
+
     def settimeout(self, timeout: float | None) -> None:
         """Timeout of each blocking read and write."""
         self.raw.settimeout(timeout)
@@ -144,3 +157,14 @@ class TLSSocket:
     def close(self) -> None:
         """Close the raw socket (no close_notify: the connection is given up)."""
         self.raw.close()
+
+
+def start_tls(
+    sock: socket.socket | TLSSocket, ctx: ssl.SSLContext, host: str, timeout: float | None
+) -> TLSSocket:
+    """TLS to `host` over `sock` (a TCP socket, or a proxy's TLSSocket: TLS in TLS), the
+    handshake done within `timeout` per read and write."""
+    sock.settimeout(timeout)
+    tls = TLSSocket(sock, ctx, host)
+    tls.handshake()
+    return tls

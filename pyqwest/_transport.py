@@ -20,6 +20,7 @@ from ._dns import connect_socket
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools
 from ._headers import Headers
 from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
+from ._proxy_connect import open_via_proxy
 from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
 from ._response import FullResponse, Response
 from ._tls import quic_roots
@@ -167,7 +168,7 @@ class HTTPTransport(TransportCore):
 
     # --- connecting ------------------------------------------------------------------------
     async def _connect(
-        self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], pool: Pool
+        self, loop: asyncio.AbstractEventLoop, key: tuple[Any, ...], pool: Pool
     ) -> H1Connection:
         """A new HTTP/1.1 connection (TLS: ALPN offers only http/1.1)."""
         conn: H1Connection = await self._open(
@@ -177,7 +178,7 @@ class HTTPTransport(TransportCore):
         return conn
 
     async def _connect_h2(
-        self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int]
+        self, loop: asyncio.AbstractEventLoop, key: tuple[Any, ...]
     ) -> H2Connection | None:
         """A new HTTP/2 connection, ready for requests (the server's SETTINGS arrived); None
         when ALPN chose http/1.1: that connection then waits in the HTTP/1.1 pool."""
@@ -200,25 +201,33 @@ class HTTPTransport(TransportCore):
     async def _open(
         self,
         loop: asyncio.AbstractEventLoop,
-        key: tuple[str, str, int],
+        key: tuple[Any, ...],
         tls: ssl.SSLContext,
         factory: Any,
     ) -> Any:
         """Connect and return the protocol (for HTTP/2: once the server's SETTINGS came)."""
-        scheme, host, port = key
+        scheme, host, port = key[0], key[1], key[2]
         kwargs: dict[str, Any] = {}
         if scheme == "https":
             kwargs["ssl"] = tls
             kwargs["server_hostname"] = host
         with connecting(host, port, "HTTP/2"):
             async with asyncio.timeout(self._connect_budget()):
-                infos = await self._resolver.resolve(loop, host, port)
-                sock = await connect_socket(loop, infos)
-                try:
-                    transport, proto = await loop.create_connection(factory, sock=sock, **kwargs)
-                except BaseException:
-                    sock.close()
-                    raise
+                if len(key) > 3:
+                    transport, proto = await open_via_proxy(
+                        loop, self._resolver, key[3], (scheme, host, port), kwargs.get("ssl"),
+                        self._ssl, factory, self._force == 2,
+                    )
+                else:
+                    infos = await self._resolver.resolve(loop, host, port)
+                    sock = await connect_socket(loop, infos)
+                    try:
+                        transport, proto = await loop.create_connection(
+                            factory, sock=sock, **kwargs
+                        )
+                    except BaseException:
+                        sock.close()
+                        raise
                 if isinstance(proto, ALPNNegotiator):
                     proto = proto.protocol
                 raw = transport.get_extra_info("socket")
@@ -255,11 +264,13 @@ class HTTPTransport(TransportCore):
             timeout = self._timeout if timeout is None else min(timeout, self._timeout)
         return timeout
 
-    def _mux_for(self, key: tuple[str, str, int]) -> tuple[H2Pools | None, HTTPVersion]:
+    def _mux_for(self, key: tuple[Any, ...]) -> tuple[H2Pools | None, HTTPVersion]:
         """The multiplexed pools (HTTP/2 or HTTP/3) for an origin, None for HTTP/1.1."""
         if self._wants_h2(key):
             return self._h2, HTTPVersion.HTTP2
-        if self._force == 3 and key[0] == "https":
+        if self._force == 3 and key[0] == "https" and len(key) == 3:
+            # QUIC cannot cross an HTTP or SOCKS5 (TCP) proxy: a proxied request keeps to the
+            # proxy and goes over TCP to the origin
             return self._h3, HTTPVersion.HTTP3
         return None, HTTPVersion.HTTP1
 
@@ -349,7 +360,7 @@ class HTTPTransport(TransportCore):
         is the body source (the HTTP/1.1 connection or the HTTP/2 stream) and trailers None."""
         if self._jar is not None or parsed.userinfo is not None:
             headers = outgoing_headers(parsed, headers, self._jar)
-        key = (parsed.scheme, parsed.host, parsed.port)
+        key = self._route(parsed)
         streamed = not isinstance(body, bytes)
         replayable = method in REPLAYABLE_METHODS and not streamed
         try:
@@ -368,7 +379,7 @@ class HTTPTransport(TransportCore):
                             result, None)
                 # ALPN chose http/1.1 for this origin: on with HTTP/1.1
             head, body_len, chunked, close_after = self._head(
-                method, parsed, headers, body, is_json
+                method, parsed, headers, body, is_json, key
             )
             result = await self._h1.exchange(
                 key, head, body if body or chunked else None, method == "HEAD", buffered,

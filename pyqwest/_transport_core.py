@@ -19,6 +19,7 @@ from ._h2 import request_headers
 from ._headers import Headers
 from ._options import check_timeout
 from ._policy import Codings, Hop, redirect, store_cookies
+from ._proxy import Proxy, env_proxies, forwards, proxies_option, select_proxy
 from ._redirects import is_redirect
 from ._tls import client_context, validate_tls_options
 from ._url import ParsedURL
@@ -88,8 +89,9 @@ class TransportCore:
             ("h2",) if self._force == 2 else ("h2", "http/1.1"),
         )
         # https origins whose server chose http/1.1 (auto mode): no more ALPN probing
-        self._h1_origins: set[tuple[str, str, int]] = set()
-        self._proxy = proxy
+        self._h1_origins: set[tuple[Any, ...]] = set()
+        # proxies given switch the environment's off (as in reqwest); read once, here
+        self._proxies = proxies_option(proxy) or env_proxies()
         self._codings = Codings(enable_gzip, enable_brotli, enable_zstd)
         self._accept_encoding = accept_encoding(enable_gzip, enable_brotli, enable_zstd)
         self._resolver = Resolver(None if use_system_dns else CACHE_TTL)
@@ -121,6 +123,16 @@ class TransportCore:
         except OSError:
             pass
 
+    def _route(self, url: ParsedURL) -> tuple[Any, ...]:
+        """The pool key of a request: (scheme, host, port), plus the Proxy it goes through, so
+        proxied and direct connections never serve each other's requests."""
+        key = (url.scheme, url.host, url.port)
+        if self._proxies:
+            proxy = select_proxy(self._proxies, url.scheme, url.host)
+            if proxy is not None:
+                return (*key, proxy)
+        return key
+
     # --- the request head --------------------------------------------------------------------
     def _head(
         self,
@@ -129,6 +141,7 @@ class TransportCore:
         headers: Headers | None,
         body: Body,
         is_json: bool,
+        key: tuple[Any, ...] = (),
     ) -> tuple[bytes, int, bool, bool]:
         """The request head bytes, the body length it declares (-1: none), whether the body
         goes chunked, and whether the request asks to close the connection after it."""
@@ -139,8 +152,15 @@ class TransportCore:
             pairs = headers._wire_pairs()
             connection = headers.get("connection")
             close_after = connection is not None and "close" in connection.lower()
+        target = url.target
+        if len(key) > 3:
+            proxy: Proxy = key[3]
+            if forwards(proxy, url.scheme, self._force == 2):
+                # absolute-form to the proxy, with its credentials and headers (§3.5)
+                target = f"{url.scheme}://{url.authority}{target}"
+                pairs = (pairs or []) + proxy.head_pairs()
         head = build_head(
-            method, url.target, url.authority, pairs, is_json, body_len, chunked,
+            method, target, url.authority, pairs, is_json, body_len, chunked,
             self._auto_accept_encoding(headers),
         )
         return head, body_len, chunked, close_after
@@ -194,6 +214,6 @@ class TransportCore:
             )
         return None
 
-    def _wants_h2(self, key: tuple[str, str, int]) -> bool:
+    def _wants_h2(self, key: tuple[Any, ...]) -> bool:
         force = self._force
         return force == 2 or (not force and key[0] == "https" and key not in self._h1_origins)
