@@ -331,3 +331,13 @@ class Response(ResponseBase):
 
     def __repr__(self) -> str:
         return f"<Response [{self._status}]>"
+
+
+async def read_full(response: Response) -> FullResponse:
+    """Drain a streaming response into a FullResponse; the response is closed afterwards."""
+    try:
+        chunks = [bytes(c) async for c in response.content]
+    finally:
+        await response.aclose()
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return FullResponse(response.status, response.headers, body, response.trailers)
