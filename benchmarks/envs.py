@@ -38,6 +38,8 @@ CLIENTS: dict[str, ClientSpec] = {
         ClientSpec("ours", "pyqwest_api", (UVLOOP,), from_checkout=True),
         ClientSpec("aiohttp", "aiohttp_client", ("aiohttp==3.14.5", UVLOOP)),
         ClientSpec("httpx", "httpx_client", ("httpx[http2]==0.28.1", UVLOOP)),
+        # httpx's API over our transport (pyqwest.httpx), to compare with httpx's own
+        ClientSpec("httpx_ours", "httpx_pyqwest", ("httpx==0.28.1", UVLOOP), from_checkout=True),
         ClientSpec("pyreqwest", "pyreqwest_client", ("pyreqwest==0.15.1", UVLOOP)),
         # sync-only peers (the sync scenarios; n/a on the async ones)
         ClientSpec("urllib3", "urllib3_client", ("urllib3==2.8.0",)),

@@ -50,6 +50,8 @@ class RemoteProtocolError(Exception):
 
 
 class StreamErrorCode(IntEnum):
+    """HTTP/2 error codes (RFC 9113 §7) a stream reset carries; unknown codes are INTERNAL_ERROR."""
+
     NO_ERROR = 0
     PROTOCOL_ERROR = 1
     INTERNAL_ERROR = 2

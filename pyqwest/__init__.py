@@ -15,6 +15,7 @@ from cpqwest._errors import (
 
 from ._client import Client
 from ._headers import Headers, HTTPHeaderName
+from ._multipart import Multipart, Part, SyncMultipart, SyncPart
 from ._request import Request
 from ._response import FullResponse, Response
 from ._sync_client import SyncClient
@@ -33,6 +34,8 @@ __all__ = [
     "HTTPTransport",
     "HTTPVersion",
     "Headers",
+    "Multipart",
+    "Part",
     "ReadError",
     "RemoteProtocolError",
     "Request",
@@ -41,6 +44,8 @@ __all__ = [
     "StreamErrorCode",
     "SyncClient",
     "SyncHTTPTransport",
+    "SyncMultipart",
+    "SyncPart",
     "SyncRequest",
     "SyncResponse",
     "SyncTransport",

@@ -7,11 +7,12 @@ from types import TracebackType
 from typing import Any
 
 from ._headers import Headers
+from ._multipart import Multipart
 from ._request import HeadersArg, ParamsArg, Request
 from ._response import FullResponse, Response, read_full
 from ._transport import HTTPTransport, Transport, get_default_transport
 
-Content = bytes | AsyncIterator[bytes] | dict[str, Any] | None
+Content = bytes | AsyncIterator[bytes] | dict[str, Any] | Multipart | None
 
 
 class Client:
@@ -21,29 +22,35 @@ class Client:
 
     def __init__(self, transport: Transport | None = None) -> None:
         self._transport: Transport = get_default_transport() if transport is None else transport
-        # our own transport has a buffered path that skips the Request/Response objects
+        # our own transport has a buffered path that skips the Request/Response objects,
+        # unless a subclass overrides execute: then that is what runs (spec §1.11)
         self._fast: HTTPTransport | None = (
-            self._transport if isinstance(self._transport, HTTPTransport) else None
+            self._transport if isinstance(self._transport, HTTPTransport)
+            and type(self._transport).execute is HTTPTransport.execute else None
         )
 
     async def get(
         self, url: str, headers: HeadersArg | None = None, *, params: ParamsArg | None = None
     ) -> FullResponse:
+        """Send a GET request and read the whole response (see :meth:`execute`)."""
         return await self.execute("GET", url, headers, params=params)
 
     async def delete(
         self, url: str, headers: HeadersArg | None = None, *, params: ParamsArg | None = None
     ) -> FullResponse:
+        """Send a DELETE request and read the whole response (see :meth:`execute`)."""
         return await self.execute("DELETE", url, headers, params=params)
 
     async def head(
         self, url: str, headers: HeadersArg | None = None, *, params: ParamsArg | None = None
     ) -> FullResponse:
+        """Send a HEAD request and read the whole response (see :meth:`execute`)."""
         return await self.execute("HEAD", url, headers, params=params)
 
     async def options(
         self, url: str, headers: HeadersArg | None = None, *, params: ParamsArg | None = None
     ) -> FullResponse:
+        """Send a OPTIONS request and read the whole response (see :meth:`execute`)."""
         return await self.execute("OPTIONS", url, headers, params=params)
 
     async def post(
@@ -54,6 +61,7 @@ class Client:
         *,
         params: ParamsArg | None = None,
     ) -> FullResponse:
+        """Send a POST request with ``content``; the whole response (see :meth:`execute`)."""
         return await self.execute("POST", url, headers, content, params=params)
 
     async def put(
@@ -64,6 +72,7 @@ class Client:
         *,
         params: ParamsArg | None = None,
     ) -> FullResponse:
+        """Send a PUT request with ``content``; the whole response (see :meth:`execute`)."""
         return await self.execute("PUT", url, headers, content, params=params)
 
     async def patch(
@@ -74,6 +83,7 @@ class Client:
         *,
         params: ParamsArg | None = None,
     ) -> FullResponse:
+        """Send a PATCH request with ``content``; the whole response (see :meth:`execute`)."""
         return await self.execute("PATCH", url, headers, content, params=params)
 
     async def execute(
@@ -85,6 +95,14 @@ class Client:
         *,
         params: ParamsArg | None = None,
     ) -> FullResponse:
+        """Send ``method`` to ``url`` and read the whole response into a :class:`FullResponse`.
+
+        ``headers``: a :class:`Headers` (used as is), a mapping or ``(name, value)`` pairs.
+        ``content``: ``None`` (no body), ``bytes``, a ``dict`` (sent as JSON) or an async
+        iterator of ``bytes`` (streamed). ``params`` are appended to the URL's query.
+        Raises the errors of the transport (:doc:`/errors`): ``ConnectionError``,
+        ``TimeoutError``, :class:`ReadError`, :class:`WriteError`, ...
+        """
         fast = self._fast
         if fast is not None:
             return await fast._fetch(method, url, headers, content, params)
@@ -101,6 +119,11 @@ class Client:
         *,
         params: ParamsArg | None = None,
     ) -> StreamContext:
+        """The response as a stream: ``async with client.stream(...) as resp`` starts the
+        request on entry, yields a :class:`Response` once its head arrived, and closes it on
+        exit. ``await client.stream(...)`` works too (then close the response yourself).
+        Arguments as for :meth:`execute`.
+        """
         return StreamContext(self._transport, Request(method, url, headers, content, params=params))
 
 

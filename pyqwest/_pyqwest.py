@@ -2,5 +2,8 @@
 
 from ._decompress import _BrotliDecompressor, _ZstdDecompressor
 from ._sync_timeout import get_sync_timeout, set_sync_timeout
+from .middleware.retry._backoff import _Backoff
 
-__all__ = ["_BrotliDecompressor", "_ZstdDecompressor", "get_sync_timeout", "set_sync_timeout"]
+__all__ = [
+    "_Backoff", "_BrotliDecompressor", "_ZstdDecompressor", "get_sync_timeout", "set_sync_timeout",
+]

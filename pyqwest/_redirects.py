@@ -85,7 +85,7 @@ def next_request(
     if status not in REDIRECT_STATUSES or not location or not location.strip():
         return None
     try:
-        target = ada_url.URL(location, base=url)
+        target = ada_url.URL(location if location.isascii() else _as_utf8(location), base=url)
     except ValueError:
         return None
     if target.protocol not in ("http:", "https:"):
@@ -121,3 +121,17 @@ def next_request(
     else:
         drop = CONTENT_HEADERS
     return Redirect(new_method, target.href, keep_body, drop, referer)
+
+
+def _as_utf8(location: str) -> str:
+    """A ``Location`` value as browsers read its bytes (header values arrive decoded as
+    latin-1): UTF-8, so the URL parser percent-encodes the characters meant (RFC 9110 §10.2.2,
+    RFC 3986 §2.5); bytes that are not UTF-8 are percent-encoded as they are."""
+    try:
+        raw = location.encode("latin-1")
+    except UnicodeEncodeError:
+        return location  # already text (a Response made by a custom transport)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return "".join(chr(b) if b < 0x80 else f"%{b:02X}" for b in raw)

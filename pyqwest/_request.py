@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterable, Mapping
 from typing import Any, final
 
 from ._headers import Headers, HTTPHeaderName
+from ._multipart import Multipart, multipart_request
 from ._url import ParsedURL, parse_url, with_params
 
 HeadersArg = (
@@ -64,6 +65,17 @@ def to_content(content: object) -> tuple[bytes | AsyncIterator[bytes], bool]:
     raise TypeError(CONTENT_TYPE_ERROR)
 
 
+def to_body(
+    headers: HeadersArg | None, content: object
+) -> tuple[Headers | None, bytes | AsyncIterator[bytes], bool]:
+    """(headers, body, is_json) of a request: a Multipart body gets a fresh boundary and a copy
+    of the headers naming it; other content leaves the headers as given."""
+    if isinstance(content, Multipart):
+        return (*multipart_request(to_headers(headers), content), False)
+    body, is_json = to_content(content)
+    return to_headers(headers), body, is_json
+
+
 def parse_target(method: str, url: str, params: ParamsArg | None) -> tuple[str, ParsedURL]:
     """The checked method and the parsed URL (params appended) of a request."""
     method = check_method(method)
@@ -86,30 +98,33 @@ class Request:
         method: str,
         url: str,
         headers: HeadersArg | None = None,
-        content: bytes | AsyncIterator[bytes] | dict[str, Any] | None = None,
+        content: bytes | AsyncIterator[bytes] | dict[str, Any] | Multipart | None = None,
         *,
         params: ParamsArg | None = None,
     ) -> None:
         self._method, self._parsed = parse_target(method, url, params)
         self._url = self._parsed.href
-        self._content, self._json = to_content(content)
-        h = to_headers(headers)
+        h, self._content, self._json = to_body(headers, content)
         self._headers = Headers() if h is None else h
 
     @property
     def method(self) -> str:
+        """The request method, case preserved."""
         return self._method
 
     @property
     def url(self) -> str:
+        """The normalized URL (WHATWG serialization, ``params`` included)."""
         return self._url
 
     @property
     def headers(self) -> Headers:
+        """The request headers."""
         return self._headers
 
     @property
     def content(self) -> bytes | AsyncIterator[bytes]:
+        """The body, as ``bytes`` (``b""`` for none) or the async iterator that streams it."""
         return self._content
 
     def __repr__(self) -> str:

@@ -52,24 +52,36 @@ class FullResponse:
 
     @property
     def status(self) -> int:
+        """The status code."""
         return self._status
 
     @property
     def headers(self) -> Headers:
+        """The response headers."""
         return self._headers
 
     @property
     def content(self) -> bytes:
+        """The whole body (decoded from its content-coding)."""
         return self._content
 
     @property
     def trailers(self) -> Headers:
+        """The trailer fields (empty when the server sent none)."""
         return self._trailers
 
     def text(self) -> str:
-        return self._content.decode(_charset(self._headers), errors="replace")
+        """The body decoded with the content-type's ``charset`` (UTF-8 when there is none, or
+        when it names no text codec)."""
+        try:
+            return self._content.decode(_charset(self._headers), errors="replace")
+        except (LookupError, UnicodeError):
+            # the server named a codec that is no text encoding (base64, rot13, hex) or one
+            # that cannot replace (idna, undefined): UTF-8, as httpx falls back
+            return self._content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
+        """``json.loads`` of the body, whatever the content-type says."""
         return json.loads(self._content)
 
     def __repr__(self) -> str:
@@ -303,9 +315,11 @@ class Response(ResponseBase):
 
     @property
     def content(self) -> AsyncIterator[Any]:
+        """The body as an async iterator of ``bytes``/``memoryview`` chunks, decoded."""
         return self._content  # type: ignore[no-any-return]
 
     def aclose(self) -> Awaitable[None]:
+        """Close the body: a pending read raises :class:`ReadError`, later reads end; idempotent."""
         return self._aclose()
 
     async def _aclose(self) -> None:

@@ -87,11 +87,16 @@ class SyncH1Connection:
         deadline: float | None,
         read_timeout: float | None,
         collect: bool = False,
+        length: int = -1,
     ) -> None:
         """Send a request and read up to the end of its response head; raises the spec's
-        errors. A streamed body is pumped by a worker thread, started only now. `collect`:
-        the body will be read whole (`read_all`), a large one straight into its bytes."""
+        errors. `body` goes chunked when `chunked`, else as is (a streamed one must give
+        exactly the `length` its head declares, when >= 0); a streamed one is pumped by a
+        worker thread, started only now. `collect`: the body will be read whole
+        (`read_all`), a large one straight into its bytes."""
         self.parser.reset(head_request, collect)
+        if chunked and (body is None or isinstance(body, bytes)):
+            body = (_chunk(body) if body else b"") + b"0\r\n\r\n"
         self._deadline = deadline
         self._read_timeout = read_timeout
         self.got_bytes = False
@@ -111,7 +116,7 @@ class SyncH1Connection:
         if streamed:
             ctx = contextvars.copy_context()
             threading.Thread(
-                target=ctx.run, args=(self._upload, body, chunked), daemon=True,
+                target=ctx.run, args=(self._upload, body, chunked, length), daemon=True,
                 name="pyqwest-upload",
             ).start()
         p = self.parser
@@ -134,9 +139,9 @@ class SyncH1Connection:
             while not p.message_done:
                 window = p.direct_window_py()
                 if window is None:
-                    self._fill()
-                elif p.direct_filled_py(self._recv(window)):
-                    break
+                    self._fill()  # the last byte, or a body not read directly
+                else:
+                    p.direct_filled_py(self._recv(window))
         except BaseException as exc:
             err = exchange_error(exc, True, True, self.request_sent)
             self.abort(err)
@@ -238,9 +243,11 @@ class SyncH1Connection:
         self.got_bytes = True
         return n
 
-    def _upload(self, body: Iterator[bytes], chunked: bool) -> None:
-        """Pump a streamed body (on a worker thread); always closes the iterator. A failure
+    def _upload(self, body: Iterator[bytes], chunked: bool, length: int) -> None:
+        """Pump a streamed body (on a worker thread); always closes the iterator. Unchunked,
+        it sends exactly `length` bytes (when >= 0), as the async upload does. A failure
         aborts the connection, which wakes the reader with the WriteError."""
+        sent = 0
         try:
             for chunk in body:
                 if not isinstance(chunk, (bytes, bytearray, memoryview)):
@@ -248,9 +255,17 @@ class SyncH1Connection:
                         f"Request body chunk must be bytes, got {type(chunk).__name__}")
                 if not chunk:
                     continue
-                self._send(b"%x\r\n%b\r\n" % (len(chunk), chunk) if chunked else chunk)
+                if not chunked and length >= 0:
+                    sent += len(chunk)
+                    if sent > length:
+                        raise ValueError(
+                            f"request body longer than its Content-Length ({length})")
+                self._send(_chunk(bytes(chunk)) if chunked else chunk)
             if chunked:
                 self._send(b"0\r\n\r\n")
+            elif 0 <= length != sent:
+                raise ValueError(
+                    f"request body shorter than its Content-Length ({sent} of {length} bytes)")
             self.request_sent = True
         except BaseException as exc:
             if isinstance(exc, WriteError) or self.error is None:
@@ -303,6 +318,11 @@ class SyncH1Connection:
     def close(self) -> None:
         """Close for good (idle eviction, not reusable, pool closing)."""
         self.abort(None)
+
+
+def _chunk(data: bytes) -> bytes:
+    """One chunk of a chunked body (RFC 9112 §7.1)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
 
 
 def _readable(sock: socket.socket | TLSSocket) -> bool:

@@ -32,8 +32,11 @@ from ._h2.connection import _SETTINGS, CONN_ACK_BATCH, CONN_WINDOW, MAX_FRAME_SI
 from ._h2.errors import (
     CANCEL,
     INTERNAL_ERROR,
+    NOT_RESENDABLE,
     PROTOCOL_ERROR,
     REFUSED_STREAM,
+    STALE,
+    UNPROCESSED,
     mapped,
     reason,
     stream_error,
@@ -62,7 +65,7 @@ class SyncH2Stream:
     __slots__ = (
         "_body", "_unacked", "body_size", "cond", "conn", "deadline", "error", "got_bytes",
         "h2_closed", "head_done", "headers", "id", "message_done", "read_timeout",
-        "recv_end", "retryable", "sent_end", "status", "trailers",
+        "recv_end", "resend", "sent_end", "status", "trailers",
     )
 
     def __init__(
@@ -87,7 +90,7 @@ class SyncH2Stream:
         self.sent_end = False
         self.recv_end = False
         self.h2_closed = False
-        self.retryable = False  # the server never processed it (GOAWAY, refused, stale)
+        self.resend = NOT_RESENDABLE  # why it may go again on a new connection
         self.error: BaseException | None = None
 
     @property
@@ -173,7 +176,7 @@ class SyncH2Connection:
         read_timeout: float | None,
     ) -> SyncH2Stream:
         """Send a request and wait for its response head; raises the spec's errors (a
-        stream marked `retryable` may be sent again on a new connection)."""
+        stream the server refused or never processed raises Unusable)."""
         with self._cond:
             while self.usable and self.nopen >= self.max_streams:
                 self._cond.wait(_left(deadline))
@@ -207,8 +210,8 @@ class SyncH2Connection:
         except BaseException as exc:
             self.cancel(stream, None)
             err = mapped(exc, "Request failed: ", ReadError if stream.sent_end else WriteError)
-            if stream.retryable:
-                raise Unusable(err) from None
+            if stream.resend != NOT_RESENDABLE:
+                raise Unusable(err, stream.resend) from None
             raise err from None
         return stream
 
@@ -474,14 +477,14 @@ class SyncH2Connection:
             s.message_done = True  # the server has all it wants: a normal end of the body
             return
         if code == REFUSED_STREAM and not s.got_bytes:
-            s.retryable = True
+            s.resend = UNPROCESSED
         self._fail_stream(s, stream_error(code))
 
     def _on_goaway(self, error_code: int, last_stream_id: int) -> None:
         self.usable = False
         for s in list(self.streams.values()):
             if s.id > last_stream_id:
-                s.retryable = True
+                s.resend = UNPROCESSED
                 self._closed_by_h2(s)
                 self._fail_stream(s, RemoteProtocolError(
                     f"connection error received: {reason(error_code)} (GOAWAY, stream not "
@@ -510,7 +513,7 @@ class SyncH2Connection:
         stale = self.served > 0
         for s in list(self.streams.values()):
             if stale and not s.got_bytes:
-                s.retryable = True
+                s.resend = STALE
             s.h2_closed = True
             self._fail_stream(s, cause)
         self.streams.clear()
@@ -631,13 +634,14 @@ class SyncH2Connection:
 
 class Unusable(Exception):
     """The request may go again on a new connection: the connection stopped taking streams
-    before ours was opened (`error` None), or the server refused or never processed it
-    (GOAWAY, REFUSED_STREAM, a connection that broke after serving others; `error` is what
-    to raise if it is not sent again)."""
+    before ours was opened (`error` None), or its stream failed for `why` (the async
+    driver's reasons, `errors.may_resend`); `error` is what to raise if it is not sent
+    again."""
 
-    def __init__(self, error: BaseException | None = None) -> None:
+    def __init__(self, error: BaseException | None = None, why: int = UNPROCESSED) -> None:
         super().__init__(error)
         self.error = error
+        self.why = why
 
 
 def _left(deadline: float | None) -> float | None:

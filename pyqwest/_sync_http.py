@@ -13,13 +13,13 @@ import ssl
 import threading
 from collections.abc import Iterator
 from types import TracebackType
-from typing import cast
 
 from cpqwest._errors import ReadError, RemoteProtocolError, connecting
 from cpqwest._parser import HAS_CONTENT_ENCODING
 
 from ._deadline import earliest, start_deadline, time_left
 from ._dns import connect_socket_sync
+from ._h2.errors import may_resend
 from ._headers import Headers
 from ._observe import Watch, watching
 from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
@@ -192,18 +192,21 @@ class SyncHTTPTransport(TransportCore):
             if self._wants_h2(key):
                 result = self._send_h2(
                     key, self._h2_headers(method, parsed, headers, body, is_json), body,
-                    replayable, deadline,
+                    method in REPLAYABLE_METHODS, deadline,
                 )
                 if isinstance(result, SyncH2Stream):
                     return result
                 fresh = result  # ALPN chose http/1.1: this new connection carries it
+            # the head first: a caller's framing fields it refuses leave no connection in use
+            head, length, chunked, close_after = self._head(
+                method, parsed, headers, body, is_json
+            )
             if fresh is None:
                 fresh = self._pool.checkout(key)  # type: ignore[assignment]
         except BaseException:
             if streamed:
                 close_body(body)  # never pulled
             raise
-        head, wire, chunked, close_after = self._head(method, parsed, headers, body, is_json)
         retried = False
         while True:
             # the retry goes out on a new connection: another pooled one may be just as stale
@@ -218,8 +221,8 @@ class SyncHTTPTransport(TransportCore):
             conn.close_after = close_after
             try:
                 conn.start(
-                    head, cast("bytes | Iterator[bytes] | None", wire), chunked,
-                    method == "HEAD", deadline, self._read_timeout, buffered,
+                    head, body if body or chunked else None, chunked, method == "HEAD",
+                    deadline, self._read_timeout, buffered, length,
                 )
                 return conn
             except BaseException:
@@ -234,11 +237,12 @@ class SyncHTTPTransport(TransportCore):
         key: Key,
         headers: list[tuple[str, str]],
         body: bytes | Iterator[bytes],
-        replayable: bool,
+        idempotent: bool,
         deadline: float | None,
     ) -> SyncH2Stream | SyncH1Connection:
-        """Open a stream on the origin's HTTP/2 connection; a replayable request the server
-        refused or never processed goes once more on a new connection. A new TLS
+        """Open a stream on the origin's HTTP/2 connection; a request whose stream the server
+        refused or never processed (or that failed on a stale connection) goes once more on
+        another connection when the async driver's rule (`may_resend`) allows. A new TLS
         connection on which ALPN chose http/1.1 is returned for the HTTP/1.1 exchange."""
         failed: SyncH2Connection | None = None
         while True:
@@ -248,8 +252,9 @@ class SyncHTTPTransport(TransportCore):
             try:
                 return conn.open_stream(headers, body or None, deadline, self._read_timeout)
             except Unusable as exc:
-                # as on async: the method rule of the stale retry, bytes or no body
-                if failed is not None or not (exc.error is None or replayable):
+                resend = exc.error is None or may_resend(
+                    exc.why, idempotent, isinstance(body, bytes))
+                if failed is not None or not resend:
                     raise exc.error or RemoteProtocolError(
                         "Request failed: HTTP/2 connection stopped taking streams") from None
                 failed = conn  # once more, on another connection

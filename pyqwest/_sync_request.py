@@ -6,20 +6,24 @@ from collections.abc import Iterable, Iterator
 from typing import Any, final
 
 from ._headers import Headers
+from ._multipart import SyncMultipart, multipart_request
 from ._request import HeadersArg, ParamsArg, fixed_content, parse_target, to_headers
 
-SyncContent = bytes | Iterable[bytes] | dict[str, Any] | None
+SyncContent = bytes | Iterable[bytes] | dict[str, Any] | SyncMultipart | None
 
 
-def to_sync_content(content: object) -> tuple[bytes | Iterator[bytes], bool]:
-    """(body, is_json): a known body as bytes, anything else as `iter(content)` (a list
-    streams its items); a non-iterable raises iter()'s own TypeError."""
+def to_sync_body(
+    headers: HeadersArg | None, content: object
+) -> tuple[Headers | None, bytes | Iterator[bytes], bool]:
+    """(headers, body, is_json): a known body as bytes, a SyncMultipart encoded (a fresh
+    boundary on a copy of the headers), anything else as `iter(content)` (a list streams its
+    items); a non-iterable raises iter()'s own TypeError."""
     fixed = fixed_content(content)
     if fixed is not None:
-        return fixed
-    # Hook for SyncMultipart (issue 13, pyqwest/_multipart.py): convert it here, before the
-    # generic iterable case, into its encoded chunk iterator (and the content-type header).
-    return iter(content), False  # type: ignore[call-overload]
+        return to_headers(headers), *fixed
+    if isinstance(content, SyncMultipart):
+        return (*multipart_request(to_headers(headers), content), False)
+    return to_headers(headers), iter(content), False  # type: ignore[call-overload]
 
 
 @final
@@ -43,8 +47,7 @@ class SyncRequest:
     ) -> None:
         self._method, self._parsed = parse_target(method, url, params)
         self._url = self._parsed.href
-        self._content, self._json = to_sync_content(content)
-        h = to_headers(headers)
+        h, self._content, self._json = to_sync_body(headers, content)
         self._headers = Headers() if h is None else h
 
     @property

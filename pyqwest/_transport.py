@@ -5,8 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, Protocol, runtime_checkable
+import warnings
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from cpqwest._errors import connecting
 from cpqwest._exchange import H1Pools
@@ -19,7 +21,7 @@ from ._h2 import ALPNNegotiator, H2Connection, H2Pools
 from ._headers import Headers
 from ._observe import Watch, watching
 from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
-from ._request import HeadersArg, ParamsArg, Request, check_method, to_content, to_headers
+from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
 from ._response import FullResponse, Response, read_full
 from ._transport_core import REPLAYABLE_METHODS, TransportCore
 from ._url import ParsedURL, parse_url, with_params
@@ -32,19 +34,73 @@ _EMPTY = Headers()
 class Transport(Protocol):
     """Executes requests; implement it to mock or wrap (middleware) the HTTP transport."""
 
-    def execute(self, request: Request) -> Awaitable[Response]: ...
+    def execute(self, request: Request) -> Awaitable[Response]:
+        """Send ``request`` and resolve to its :class:`Response` (streaming: at the head)."""
+
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _weakly(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A bound method of a transport that does not keep the transport alive: its pools hold
+    it, and a transport nobody references must be collected (and its sockets closed) at once,
+    not when the cycle collector runs."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        bound = ref()
+        if bound is None:
+            raise RuntimeError("Request failed: already closed transport")
+        return bound(*args, **kwargs)
+
+    return call
 
 
 class HTTPTransport(TransportCore):
-    """An HTTP transport: pooled HTTP/1.1 (and TLS) connections per origin and event loop.
-    Options (keyword-only) and their validation are TransportCore's (spec §1.10)."""
+    """An HTTP transport: pooled HTTP/1.1 and HTTP/2 connections per origin and event loop.
+
+    Every option is keyword-only; invalid values raise ``ValueError`` at construction.
+
+    :param tls_ca_cert: PEM roots to trust instead of certifi's (default ``None``).
+    :param tls_key: PEM private key of a client certificate (mTLS); needs ``tls_cert``.
+    :param tls_cert: PEM client certificate chain (mTLS); needs ``tls_key``.
+    :param tls_include_system_certs: also trust the OS store (default ``False``).
+    :param http_version: ``None`` (default): HTTP/1.1 on plain TCP, ALPN with h2 preferred
+        on TLS; ``HTTPVersion.HTTP1``: HTTP/1.1 only; ``HTTPVersion.HTTP2``: HTTP/2 only
+        (prior knowledge on plain TCP); ``HTTPVersion.HTTP3``: ``ValueError`` (not built).
+    :param proxy: a proxy URL, ``Proxy`` or a sequence of them (default ``None``: the
+        ``*_PROXY`` environment variables apply); accepted, proxying is not built yet.
+    :param timeout: total deadline of an exchange in seconds, body included (``None``: none).
+    :param connect_timeout: seconds to connect (default 30); over: :class:`ConnectTimeout`.
+    :param read_timeout: seconds allowed per read (``None``: no limit).
+    :param pool_idle_timeout: seconds an idle pooled connection is kept (default 90).
+    :param pool_max_idle_per_host: cap of idle connections per origin (``None``: no cap).
+    :param tcp_keepalive_interval: TCP keep-alive interval in seconds (default 30).
+    :param enable_gzip: advertise and decode gzip (and deflate) (default ``True``).
+    :param enable_brotli: advertise and decode br (default ``True``).
+    :param enable_zstd: advertise and decode zstd (default ``True``).
+    :param use_system_dns: ``getaddrinfo`` on every connect instead of the cached resolver
+        with happy eyeballs (default ``False``).
+    :param enable_cookie_store: keep ``set-cookie`` and send ``cookie`` (default ``False``).
+    :param follow_redirects: follow 3xx with ``location`` (default ``True``).
+    :param max_redirects: redirects allowed (default 10); over: :class:`TooManyRedirects`.
+    :param enable_otel: OpenTelemetry spans and metrics when installed (default ``True``).
+    :param meter_provider: OpenTelemetry meter provider (``None``: the global one).
+    :param tracer_provider: OpenTelemetry tracer provider (``None``: the global one).
+    :raises ValueError: a negative, infinite or NaN timeout, unusable TLS material, HTTP/3.
+    """
+
+    # a transport dropped with open connections says so (ResourceWarning), as asyncio's do
+    _warn_unclosed = True
 
     def _init_pools(self, idle_timeout: float | None, max_idle: int | None) -> None:
         self._h1 = H1Pools(
-            self._connect, idle_timeout, max_idle, self._timeout, self._read_timeout
+            _weakly(self._connect), idle_timeout, max_idle, self._timeout, self._read_timeout,
         )
         self._h2 = H2Pools(
-            self._connect_h2, idle_timeout, max_idle, self._timeout, self._read_timeout,
+            _weakly(self._connect_h2), idle_timeout, max_idle, self._timeout,
+            self._read_timeout,
         )
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -55,6 +111,7 @@ class HTTPTransport(TransportCore):
         await self.aclose()
 
     def aclose(self) -> Awaitable[None]:
+        """Close every pooled connection; later requests raise ``RuntimeError``. Idempotent."""
         return self._aclose()
 
     async def _aclose(self) -> None:
@@ -62,6 +119,28 @@ class HTTPTransport(TransportCore):
             self._closed = True
             self._h1.close()
             self._h2.close()
+
+    def __del__(self) -> None:
+        # Dropped without aclose(): close the pooled connections on their own loops (this may
+        # run in any thread, inside any callback of the loop).
+        if self._closed:
+            return
+        self._closed = True
+        open_connections = 0
+        for pools in (self._h1.detach(), self._h2.detach()):
+            for loop, pool in pools.items():
+                open_connections += pool.open_count()
+                if not loop.is_closed():
+                    with contextlib.suppress(RuntimeError):  # closed meanwhile
+                        loop.call_soon_threadsafe(pool.close)
+        if open_connections and self._warn_unclosed:
+            warnings.warn(
+                f"unclosed {self!r} with {open_connections} open connection(s): they are closed"
+                " now; call aclose() or use 'async with'",
+                ResourceWarning,
+                source=self,
+                stacklevel=1,
+            )
 
     # --- connecting ------------------------------------------------------------------------
     async def _connect(
@@ -148,8 +227,7 @@ class HTTPTransport(TransportCore):
         self._check_open()
         check_method(method)
         parsed = parse_url(with_params(url, params) if params is not None else url)
-        body, is_json = to_content(content)
-        h = to_headers(headers)
+        h, body, is_json = to_body(headers, content)
         if watching(self._telemetry):
             return self._fetch_watched(method, parsed, h, body, is_json)
         return self._fetch_plain(method, parsed, h, body, is_json)
@@ -197,6 +275,7 @@ class HTTPTransport(TransportCore):
         return full
 
     def execute(self, request: Request) -> Awaitable[Response]:
+        """Send ``request``; resolves to the :class:`Response` as soon as its head arrived."""
         if watching(self._telemetry):
             return self._execute_watched(request)
         return self._stream(
@@ -286,9 +365,12 @@ class HTTPTransport(TransportCore):
                     return (HTTPVersion.HTTP2, result.status, notable_of(result.headers),
                             result.headers, result, None)
                 # ALPN chose http/1.1 for this origin: on with HTTP/1.1
-            head, wire, chunked, close_after = self._head(method, parsed, headers, body, is_json)
+            head, body_len, chunked, close_after = self._head(
+                method, parsed, headers, body, is_json
+            )
             result = await self._h1.exchange(
-                key, head, wire, method == "HEAD", buffered, replayable, chunked, close_after,
+                key, head, body if body or chunked else None, method == "HEAD", buffered,
+                replayable, chunked, close_after, body_len,
             )
         except BaseException:
             if streamed:
@@ -320,6 +402,9 @@ def get_default_transport() -> HTTPTransport:
 
 
 class _DefaultTransport(HTTPTransport):
+    # never closed by design: nothing to warn about when it goes at interpreter exit
+    _warn_unclosed = False
+
     async def _aclose(self) -> None:
         # shared by every default Client: closing it would break the others
         return None

@@ -14,6 +14,7 @@ from cpqwest._parser import HAS_LOCATION, HAS_SET_COOKIE
 from ._cookies import CookieJar
 from ._decompress import accept_encoding
 from ._dns import CACHE_TTL, Resolver
+from ._framing import body_framing
 from ._h2 import request_headers
 from ._headers import Headers
 from ._observe import telemetry
@@ -29,20 +30,13 @@ Body = bytes | AsyncIterator[bytes] | Iterator[bytes]
 
 # methods the stale-connection retry may resend (spec §0)
 REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-# methods that carry "content-length: 0" with an empty body (as hyper does)
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
-
-
-def declared_length(method: str, body: Body) -> int:
-    """The Content-Length to send for a body (HTTP/1.1 and HTTP/2 alike); -1 for none: a
-    streamed body, or an empty one on a method that carries none."""
-    if not isinstance(body, bytes):
-        return -1
-    return len(body) if body or method in _BODY_METHODS else -1
 
 
 class TransportCore:
     """Options and request policy of a transport; subclasses add pools (`_init_pools`)."""
+
+    # until __init__ completes: a transport whose options were refused owns nothing to close
+    _closed = True
 
     def __init__(
         self,
@@ -105,8 +99,8 @@ class TransportCore:
         self._max_redirects = max_redirects
         self._enable_otel = enable_otel
         self._telemetry = telemetry(enable_otel, tracer_provider, meter_provider)
-        self._closed = False
         self._init_pools(idle_timeout, pool_max_idle_per_host)
+        self._closed = False
 
     def _init_pools(self, idle_timeout: float | None, max_idle: int | None) -> None:
         raise NotImplementedError
@@ -137,30 +131,21 @@ class TransportCore:
         headers: Headers | None,
         body: Body,
         is_json: bool,
-    ) -> tuple[bytes, Body | None, bool, bool]:
-        """The HTTP/1.1 request head, the body as it goes on the wire (None: no body),
-        whether a streamed body goes chunked, and whether the request asks to close the
-        connection after it. A bytes body under the caller's `transfer-encoding: chunked`
-        is sent in chunked framing, as that header says (not raw after it)."""
-        body_len = declared_length(method, body)
-        chunked = not isinstance(body, bytes) and (
-            headers is None or "content-length" not in headers
-        )
+    ) -> tuple[bytes, int, bool, bool]:
+        """The request head bytes, the body length it declares (-1: none), whether the body
+        goes chunked, and whether the request asks to close the connection after it."""
+        body_len, chunked = body_framing(method, headers, body)
         pairs = None
         close_after = False
-        wire: Body | None = body or None
         if headers:
             pairs = headers._wire_pairs()
             connection = headers.get("connection")
             close_after = connection is not None and "close" in connection.lower()
-            coding = headers.get("transfer-encoding")
-            if isinstance(body, bytes) and coding is not None and "chunked" in coding.lower():
-                wire = (b"%x\r\n%b\r\n" % (len(body), body) if body else b"") + b"0\r\n\r\n"
         head = build_head(
             method, url.target, url.authority, pairs, is_json, body_len, chunked,
-            self._accept_encoding,
+            self._auto_accept_encoding(headers),
         )
-        return head, wire, chunked, close_after
+        return head, body_len, chunked, close_after
 
     def _h2_headers(
         self,
@@ -173,8 +158,19 @@ class TransportCore:
         return request_headers(
             method, url.scheme, url.authority, url.target,
             headers._wire_pairs() if headers else None, is_json,
-            declared_length(method, body), self._accept_encoding,
+            body_framing(method, headers, body)[0], self._auto_accept_encoding(headers),
         )
+
+    def _auto_accept_encoding(self, headers: Headers | None) -> str | None:
+        """The ``Accept-Encoding`` to add when the caller set none, on either HTTP version.
+
+        None with a ``Range`` header, as reqwest does: the range would apply to the encoded
+        representation (Apache answers a 206 slice of the brotli stream, which no decoder
+        can read).
+        """
+        if headers and "range" in headers:
+            return None
+        return self._accept_encoding
 
     # --- after a response head -----------------------------------------------------------------
     def _next_hop(

@@ -113,8 +113,9 @@ def test_chunked_body_buffered(sync_client, http_server):
     assert sync_client.get(http_server.url + "/chunked/100000?chunks=7").content == payload(100000)
 
 
-def test_full_duplex_echo_chunk_by_chunk(sync_client, http_server):
-    """Each request chunk comes back before the next one is produced."""
+def duplex_echo(client, url: str) -> list[bytes]:
+    """POST three chunks to the echo app, each produced only once the previous one came back
+    (full duplex): the pieces received."""
     sent = threading.Event()
     echoed: list[bytes] = []
 
@@ -124,11 +125,16 @@ def test_full_duplex_echo_chunk_by_chunk(sync_client, http_server):
             assert sent.wait(10)
             sent.clear()
 
-    with sync_client.stream("POST", http_server.url + "/echo", content=body()) as resp:
+    with client.stream("POST", url, content=body()) as resp:
         for piece in resp.content:
             echoed.append(bytes(piece))
             sent.set()
-    assert echoed == [b"chunk0", b"chunk1", b"chunk2"]
+    return echoed
+
+
+def test_full_duplex_echo_chunk_by_chunk(sync_client, http_server):
+    """Each request chunk comes back before the next one is produced."""
+    assert duplex_echo(sync_client, http_server.url + "/echo") == [b"chunk0", b"chunk1", b"chunk2"]
 
 
 def test_exit_stream_unread_closes_the_request_iterator(sync_client, http_server):

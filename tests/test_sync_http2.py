@@ -13,6 +13,7 @@ import pytest
 from servers import payload
 from servers.h2raw import H2Request
 from test_http2_faults import CODES, _goaway_after, _head_then_reset
+from test_sync_client import duplex_echo
 from test_sync_threads import _blocked_reader
 
 from pyqwest import (
@@ -141,20 +142,7 @@ def test_trailers_buffered_and_streamed(h2c, http_server):
 
 
 def test_full_duplex_echo(h2c, http_server):
-    sent = threading.Event()
-    echoed: list[bytes] = []
-
-    def body():
-        for i in range(3):
-            yield b"part%d" % i
-            assert sent.wait(10)
-            sent.clear()
-
-    with h2c.stream("POST", http_server.url + "/echo", content=body()) as resp:
-        for piece in resp.content:
-            echoed.append(bytes(piece))
-            sent.set()
-    assert echoed == [b"part0", b"part1", b"part2"]
+    assert duplex_echo(h2c, http_server.url + "/echo") == [b"chunk0", b"chunk1", b"chunk2"]
 
 
 def test_head_and_statuses(h2c, http_server):
@@ -286,12 +274,22 @@ def test_goaway_retries_unprocessed_idempotent_streams(h2c, h2_server_factory):
     assert h2c.get(server.url_for("/")).content == b"conn1"
 
 
-def test_goaway_fails_unprocessed_non_idempotent_streams(h2c, h2_server_factory):
+def test_goaway_retries_unprocessed_posts_with_bytes_bodies(h2c, h2_server_factory):
+    """What the server did not process goes again whatever the method (as on async)."""
+    server = h2_server_factory(_goaway_after(3))
+    with ThreadPoolExecutor(3) as pool:
+        results = list(pool.map(lambda _: h2c.post(server.url_for("/"), content=b"x"),
+                                range(3)))
+    assert sorted(r.content for r in results) == [b"conn0", b"conn1", b"conn1"]
+    assert [r.body for r in server.requests if r.conn.index == 1] == [b"x", b"x"]
+
+
+def test_goaway_fails_unprocessed_streamed_posts(h2c, h2_server_factory):
     server = h2_server_factory(_goaway_after(3))
 
     def post(_: int) -> Any:
         try:
-            return h2c.post(server.url_for("/"), content=b"x")
+            return h2c.post(server.url_for("/"), content=iter([b"x"]))
         except BaseException as exc:
             return exc
 
@@ -301,6 +299,7 @@ def test_goaway_fails_unprocessed_non_idempotent_streams(h2c, h2_server_factory)
     assert [r.content for r in results if not isinstance(r, BaseException)] == [b"conn0"]
     assert len(failed) == 2
     assert all(type(e) is RemoteProtocolError and "GOAWAY" in str(e) for e in failed)
+    assert len(server.connections) == 1
 
 
 def test_connection_error_fails_every_stream(h2c, h2_server_factory):

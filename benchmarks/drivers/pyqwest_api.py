@@ -20,11 +20,23 @@ def version() -> str:
     return "unknown"
 
 
+def _options(cfg: Config) -> dict:
+    kw: dict = {}
+    if cfg.tls:
+        kw["tls_ca_cert"] = cfg.ca_pem
+    # None lets TLS negotiate by ALPN; the h1-over-TLS listener offers only http/1.1 anyway.
+    kw["http_version"] = pyqwest.HTTPVersion.HTTP2 if cfg.http == 2 else None
+    return kw
+
+
+def transport_for(cfg: Config) -> pyqwest.HTTPTransport:
+    """The scenario's HTTPTransport (also under httpx, in httpx_pyqwest.py)."""
+    return pyqwest.HTTPTransport(**_options(cfg))
+
+
 class Session:
     def __init__(self, cfg: Config) -> None:
-        # http_version None lets TLS negotiate by ALPN; the h1-over-TLS listener offers only
-        # http/1.1 anyway.
-        self.transport = pyqwest.HTTPTransport(**_options(cfg))
+        self.transport = transport_for(cfg)
         self.c = pyqwest.Client(self.transport)
 
     async def get(self, url: str) -> tuple[int, int]:
@@ -48,14 +60,6 @@ class Session:
 
 async def open_client(cfg: Config) -> Session:
     return Session(cfg)
-
-
-def _options(cfg: Config) -> dict:
-    kw: dict = {}
-    if cfg.tls:
-        kw["tls_ca_cert"] = cfg.ca_pem
-    kw["http_version"] = pyqwest.HTTPVersion.HTTP2 if cfg.http == 2 else None
-    return kw
 
 
 class SyncSession:

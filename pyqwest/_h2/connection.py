@@ -8,6 +8,10 @@ per event-loop iteration, so requests started together share one write.
 
 Flow control: the connection window is raised to `CONN_WINDOW` and connection-level data is
 acknowledged as it arrives, so one slow stream never stalls the others (streams: stream.py).
+
+A server that stops reading while it keeps sending frames h2 must answer (PING, SETTINGS, frames
+on closed streams) would grow our write buffer without end: past `MAX_UNREAD_ANSWERS` bytes of
+answers queued while the transport is paused, the connection fails.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ import h2.settings
 from cpqwest._errors import RemoteProtocolError
 
 from . import library
-from .errors import reason
+from .errors import NOT_RESENDABLE, STALE, UNPROCESSED, reason
 from .headers import MAX_HEAD_BYTES
 from .library import (
     ConnectionTerminated,
@@ -47,6 +51,9 @@ CONN_WINDOW = 16 << 20
 STREAM_WINDOW = 4 << 20
 # Connection window updates are sent in batches of at least this much received data.
 CONN_ACK_BATCH = CONN_WINDOW // 4
+# Bytes of answers (acks, resets) queued while the server does not read before we give up: as
+# many as ~15000 PING acks (Go's HTTP/2 allows 10000 queued control frames, nghttp2 1000).
+MAX_UNREAD_ANSWERS = 256 << 10
 # The largest frame we accept (the peer may send smaller ones).
 MAX_FRAME_SIZE = 1 << 18
 # Our SETTINGS.
@@ -81,7 +88,7 @@ class H2Connection(asyncio.Protocol):
         self._write_waiters: list[asyncio.Future[None]] = []
         self._blocked: set[H2Stream] = set()  # streams waiting for flow-control window
         self._flush_pending = False
-        self._conn_unacked = 0
+        self._unread_answers = 0  # bytes h2 queued in answer to reads while writing was paused
         self._goaway_last = -1  # last-stream-id of a graceful GOAWAY being drained
 
     # --- asyncio protocol -------------------------------------------------------------------
@@ -91,18 +98,24 @@ class H2Connection(asyncio.Protocol):
         self.flush()
 
     def data_received(self, data: bytes) -> None:
+        h = self.h2
+        paused = self.write_paused
+        if paused:
+            queued = library.queued_bytes(h)
         try:
-            events: list[Any] = self.h2.receive_data(data)
+            events: list[Any] = h.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             self.flush()  # h2 queued a GOAWAY
             self._fail(RemoteProtocolError(f"connection error detected: {exc}"))
+            return
+        if paused and self._count_answers(library.queued_bytes(h) - queued):
             return
         streams = self.streams
         for ev in events:
             cls = ev.__class__
             if cls is DataReceived:
                 n = ev.flow_controlled_length
-                self._conn_unacked += n
+                h.unacked += n
                 s = streams.get(ev.stream_id)
                 if s is not None:
                     s._on_data(ev.data, n)
@@ -130,10 +143,21 @@ class H2Connection(asyncio.Protocol):
                 self._on_goaway(ev.error_code, ev.last_stream_id)
                 if self.closed:
                     return
-        if self._conn_unacked >= CONN_ACK_BATCH:
-            self.h2.increment_flow_control_window(self._conn_unacked)
-            self._conn_unacked = 0
+        if h.unacked >= CONN_ACK_BATCH:
+            h.ack_connection()
         self.flush()
+
+    def _count_answers(self, n: int) -> bool:
+        """Count `n` bytes of answers queued while the server does not read; True when that
+        made too many and the connection failed."""
+        self._unread_answers += n
+        if self._unread_answers <= MAX_UNREAD_ANSWERS:
+            return False
+        self._fail(RemoteProtocolError(
+            "connection error detected: the server does not read the answers to its frames "
+            f"(over {MAX_UNREAD_ANSWERS} bytes queued)"
+        ))
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -157,6 +181,7 @@ class H2Connection(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.write_paused = False
+        self._unread_answers = 0
         self._wake_writers()
 
     def _wake_writers(self) -> None:
@@ -273,11 +298,11 @@ class H2Connection(asyncio.Protocol):
         self._on_window(0)
 
     def _on_goaway(self, error_code: int, last_stream_id: int) -> None:
-        self._unusable()
+        self._retire()
         for s in list(self.streams.values()):
             if s.id > last_stream_id:
                 # never processed by the server: safe to send again elsewhere
-                s.retryable = True
+                s.resend = UNPROCESSED
                 s._closed_by_h2()
                 s._fail(RemoteProtocolError(
                     f"connection error received: {reason(error_code)} (GOAWAY, stream not "
@@ -292,6 +317,13 @@ class H2Connection(asyncio.Protocol):
             self.close()
 
     def _unusable(self) -> None:
+        """No new streams; closed once the last open one ends (at once when none is)."""
+        self._retire()
+        if not self.streams:
+            self.close()
+
+    def _retire(self) -> None:
+        """No new streams: out of the pool."""
         if self.usable:
             self.usable = False
             pool = self.pool
@@ -302,7 +334,7 @@ class H2Connection(asyncio.Protocol):
 
     def _fail(self, cause: BaseException) -> None:
         """The connection is broken: every stream on it fails, it leaves the pool."""
-        self._unusable()
+        self._retire()
         w = self._ready
         if w is not None and not w.done():
             # kept: whoever asks `ready()` later (the connector) gets the failure too
@@ -310,8 +342,8 @@ class H2Connection(asyncio.Protocol):
             w.exception()  # retrieved: nobody may be waiting
         stale = self.served > 0
         for s in list(self.streams.values()):
-            if stale and not s.got_bytes:
-                s.retryable = True
+            if stale and not s.got_bytes and s.resend == NOT_RESENDABLE:
+                s.resend = STALE
             s._h2_closed = True
             s._fail(cause)
         self.streams.clear()
@@ -347,7 +379,7 @@ class H2Connection(asyncio.Protocol):
         if self._idle_timer is not None:
             self._idle_timer.cancel()
             self._idle_timer = None
-        self._unusable()
+        self._retire()
         if self.closed:
             return
         self.closed = True
@@ -358,6 +390,10 @@ class H2Connection(asyncio.Protocol):
             self.streams.clear()
         t = self.transport
         if t is None or t.is_closing():
+            return
+        if self.write_paused:
+            # the server does not read: a polite close would wait for it forever
+            t.abort()
             return
         try:
             with contextlib.suppress(h2.exceptions.H2Error):

@@ -21,8 +21,10 @@ from cpqwest._protocol import WAIT
 from .errors import (
     CANCEL,
     INTERNAL_ERROR,
+    NOT_RESENDABLE,
     PROTOCOL_ERROR,
     REFUSED_STREAM,
+    UNPROCESSED,
     mapped,
     reason,
     stream_error,
@@ -69,7 +71,7 @@ class H2Stream:
         "id",
         "message_done",
         "recv_end",
-        "retryable",
+        "resend",
         "sent_end",
         "status",
         "trailers",
@@ -91,7 +93,7 @@ class H2Stream:
         self.sent_end = False
         self.recv_end = False
         self._h2_closed = False
-        self.retryable = False  # failed in a way the server never processed (GOAWAY, refused)
+        self.resend = NOT_RESENDABLE  # why it may go again once it failed (errors.may_resend)
         self.error: BaseException | None = None
         self._waiter: asyncio.Future[Any] | None = conn.loop.create_future()
         self._body_waiter: asyncio.Future[None] | None = None
@@ -230,7 +232,7 @@ class H2Stream:
                 self._complete()
             return
         if code == REFUSED_STREAM and not self.got_bytes:
-            self.retryable = True
+            self.resend = UNPROCESSED
         self._fail(stream_error(code))
 
     def _fail_protocol(self, what: str) -> None:

@@ -19,7 +19,8 @@ from .loop_thread import LoopThread
 class HypercornServer:
     """An ASGI app served by hypercorn (HTTP/1.1 on plaintext; h2 + http/1.1 ALPN on TLS).
 
-    ``certfile``/``keyfile`` enable TLS; ``ca_certs`` + ``require_client_cert`` make it mTLS.
+    ``certfile``/``keyfile`` enable TLS; ``ca_certs`` + ``require_client_cert`` make it mTLS;
+    ``mode="wsgi"`` serves a WSGI app.
     """
 
     def __init__(
@@ -33,6 +34,7 @@ class HypercornServer:
         ca_certs: str | None = None,
         require_client_cert: bool = False,
         alpn_protocols: list[str] | None = None,
+        mode: str = "asgi",
     ) -> None:
         self._loop_thread = loop_thread
         self.host = host
@@ -68,7 +70,7 @@ class HypercornServer:
             quic_sockets=[],
         )
         self._shutdown: asyncio.Event | None = None
-        self._app = wrap_app(app, config.wsgi_max_body_size, "asgi")
+        self._app = wrap_app(app, config.wsgi_max_body_size, mode)  # type: ignore[arg-type]
         self._sockets = sockets
         self._task: asyncio.Future[None] | None = None
 
