@@ -55,35 +55,22 @@ def records(caplog: pytest.LogCaptureFixture, name: str) -> list[logging.LogReco
     return [r for r in caplog.records if r.name == name]
 
 
-async def test_access_record(client, version, http_server, caplog):
-    url = http_server.url + "/echo"
+@pytest.mark.parametrize(
+    ("path", "status", "reason"),
+    [("/echo", 200, "OK"), ("/status/404", 404, "Not Found"), ("/status/599", 599, "")],
+)
+async def test_access_record(client, version, http_server, caplog, path, status, reason):
+    """One DEBUG record per response; the reason is the canonical phrase ("" without one)."""
+    url = http_server.url + path
     with caplog.at_level(logging.DEBUG, logger=ACCESS):
         resp = await get(client, url)
-    assert resp.status == 200
+    assert resp.status == status
     (record,) = records(caplog, ACCESS)
     assert record.levelno == logging.DEBUG
-    assert record.args == ("GET", url, str(version), 200, "OK")
-    assert record.getMessage() == f'HTTP Request: GET {url} "{version} 200 OK"'
+    assert record.args == ("GET", url, str(version), status, reason)
+    assert record.getMessage() == f'HTTP Request: GET {url} "{version} {status} {reason}"'
     # the access child at DEBUG does not enable its parent
     assert not records(caplog, LOG)
-
-
-async def test_access_record_of_an_error_status(client, version, http_server, caplog):
-    url = http_server.url + "/status/404"
-    with caplog.at_level(logging.DEBUG, logger=ACCESS):
-        resp = await get(client, url)
-    assert resp.status == 404
-    (record,) = records(caplog, ACCESS)
-    assert record.getMessage() == f'HTTP Request: GET {url} "{version} 404 Not Found"'
-
-
-async def test_status_without_reason_phrase(client, version, http_server, caplog):
-    url = http_server.url + "/status/599"
-    with caplog.at_level(logging.DEBUG, logger=ACCESS):
-        resp = await get(client, url)
-    assert resp.status == 599
-    (record,) = records(caplog, ACCESS)
-    assert record.args == ("GET", url, str(version), 599, "")
 
 
 async def test_parent_logger_enables_both_without_duplicates(client, version, http_server,
