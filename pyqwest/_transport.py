@@ -22,7 +22,7 @@ from ._headers import Headers
 from ._observe import Watch, watching
 from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
 from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
-from ._response import FullResponse, Response, read_full
+from ._response import FullResponse, Response, as_buffered_read, read_full
 from ._transport_core import REPLAYABLE_METHODS, TransportCore
 from ._url import ParsedURL, parse_url, with_params
 from ._version import HTTPVersion
@@ -267,7 +267,11 @@ class HTTPTransport(TransportCore):
         try:
             response = await self._stream(method, parsed, watch.outgoing(h), body, is_json)
             watch.response(response.http_version, response.status)
-            full = await read_full(response)
+            try:
+                full = await read_full(response)
+            except Exception as exc:
+                as_buffered_read(exc)
+                raise
         except BaseException as exc:
             watch.end(exc)
             raise
