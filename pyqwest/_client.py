@@ -9,7 +9,7 @@ from typing import Any
 from ._headers import Headers
 from ._multipart import Multipart
 from ._request import HeadersArg, ParamsArg, Request
-from ._response import FullResponse, Response
+from ._response import FullResponse, Response, read_full
 from ._transport import HTTPTransport, Transport, get_default_transport
 
 Content = bytes | AsyncIterator[bytes] | dict[str, Any] | Multipart | None
@@ -125,16 +125,6 @@ class Client:
         Arguments as for :meth:`execute`.
         """
         return StreamContext(self._transport, Request(method, url, headers, content, params=params))
-
-
-async def read_full(response: Response) -> FullResponse:
-    """Drain a streaming response into a FullResponse; the response is closed afterwards."""
-    try:
-        chunks = [bytes(c) async for c in response.content]
-    finally:
-        await response.aclose()
-    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    return FullResponse(response.status, response.headers, body, response.trailers)
 
 
 class StreamContext:

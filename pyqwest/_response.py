@@ -8,7 +8,7 @@ import json
 from collections.abc import AsyncIterator, Awaitable
 from typing import Any, Protocol, Self, final
 
-from cpqwest._errors import ReadError, RemoteProtocolError
+from cpqwest._errors import FULL_READ_FAILED, READ_FAILED, ReadError, RemoteProtocolError
 from cpqwest._protocol import WAIT
 
 from ._headers import Headers
@@ -345,3 +345,21 @@ class Response(ResponseBase):
 
     def __repr__(self) -> str:
         return f"<Response [{self._status}]>"
+
+
+async def read_full(response: Response) -> FullResponse:
+    """Drain a streaming response into a FullResponse; the response is closed afterwards."""
+    try:
+        chunks = [bytes(c) async for c in response.content]
+    finally:
+        await response.aclose()
+    body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+    return FullResponse(response.status, response.headers, body, response.trailers)
+
+
+def as_buffered_read(exc: BaseException) -> None:
+    """Word a streamed read's failure as the buffered path does (spec §1.1: "Error reading
+    full content: …"), for a buffered call that read its body through the stream."""
+    args = exc.args
+    if args and isinstance(args[0], str) and args[0].startswith(READ_FAILED):
+        exc.args = (FULL_READ_FAILED + args[0][len(READ_FAILED):], *args[1:])

@@ -22,6 +22,7 @@ from ._deadline import earliest, start_deadline, time_left
 from ._dns import connect_socket_sync
 from ._h2.errors import may_resend
 from ._headers import Headers
+from ._observe import Watch, watching
 from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
 from ._response import FullResponse
 from ._sync_h1 import SyncH1Connection, close_body
@@ -80,7 +81,20 @@ class SyncHTTPTransport(TransportCore):
     # --- requests ------------------------------------------------------------------------------
     def execute_sync(self, request: SyncRequest) -> SyncResponse:
         """Execute `request`; returns once the response head arrived (the body streams)."""
-        conn, version, status, headers, notable = self._final(request, False)
+        if not watching(self._telemetry):
+            return self._respond(request, request.headers)
+        self._check_open()
+        watch = Watch(self._telemetry, request.method, request._parsed)
+        try:
+            response = self._respond(request, watch.outgoing(request.headers))
+        except BaseException as exc:
+            watch.end(exc)
+            raise
+        watch.at_head(response)
+        return response
+
+    def _respond(self, request: SyncRequest, h: Headers | None) -> SyncResponse:
+        conn, version, status, headers, notable = self._final(request, False, h)
         decoder = None
         if notable & HAS_CONTENT_ENCODING:
             try:
@@ -92,8 +106,28 @@ class SyncHTTPTransport(TransportCore):
 
     def _execute_full(self, request: SyncRequest) -> FullResponse:
         """SyncClient's buffered path: the whole response (a large HTTP/1.1 body is read
-        straight into its final bytes)."""
-        conn, _version, status, headers, notable = self._final(request, True)
+        straight into its final bytes); under observation the span ends after the body."""
+        if not watching(self._telemetry):
+            return self._whole(*self._final(request, True, request.headers))
+        self._check_open()
+        watch = Watch(self._telemetry, request.method, request._parsed)
+        try:
+            conn, version, status, headers, notable = self._final(
+                request, True, watch.outgoing(request.headers)
+            )
+            watch.response(version, status)
+            full = self._whole(conn, version, status, headers, notable)
+        except BaseException as exc:
+            watch.end(exc)
+            raise
+        watch.end()
+        return full
+
+    def _whole(
+        self, conn: SyncH1Connection | SyncH2Stream, _version: HTTPVersion, status: int,
+        headers: Headers, notable: int,
+    ) -> FullResponse:
+        """Read the body after a final head into a FullResponse."""
         if isinstance(conn, SyncH1Connection):
             data = conn.read_all()
         else:
@@ -106,14 +140,13 @@ class SyncHTTPTransport(TransportCore):
         return FullResponse(status, headers, data, trailers)
 
     def _final(
-        self, request: SyncRequest, buffered: bool
+        self, request: SyncRequest, buffered: bool, h: Headers | None
     ) -> tuple[SyncH1Connection | SyncH2Stream, HTTPVersion, int, Headers, int]:
         """Send `request`, follow its redirects (storing cookies): the final response's
         connection positioned after its head, version, status, headers, notable bits."""
         self._check_open()
         deadline = start_deadline(self._timeout, sync_deadline())
         method, parsed = request.method, request._parsed
-        h: Headers | None = request.headers
         body, is_json = request.content, request._json
         hops = 0
         while True:

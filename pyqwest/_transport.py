@@ -19,10 +19,11 @@ from cpqwest._protocol import H1Connection, H1Protocol
 from ._dns import connect_socket
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools
 from ._headers import Headers
+from ._observe import Watch, watching
 from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
 from ._proxy_connect import open_via_proxy
 from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
-from ._response import FullResponse, Response
+from ._response import FullResponse, Response, as_buffered_read, read_full
 from ._tls import quic_roots
 from ._transport_core import REPLAYABLE_METHODS, TransportCore
 from ._url import ParsedURL, parse_url, with_params
@@ -275,19 +276,26 @@ class HTTPTransport(TransportCore):
         return None, HTTPVersion.HTTP1
 
     # --- requests --------------------------------------------------------------------------
-    async def _fetch(
+    def _fetch(
         self,
         method: str,
         url: str,
         headers: HeadersArg | None,
         content: Any,
         params: ParamsArg | None,
-    ) -> FullResponse:
+    ) -> Awaitable[FullResponse]:
         """Client's buffered path: the whole exchange without building a Request."""
         self._check_open()
         check_method(method)
         parsed = parse_url(with_params(url, params) if params is not None else url)
         h, body, is_json = to_body(headers, content)
+        if watching(self._telemetry):
+            return self._fetch_watched(method, parsed, h, body, is_json)
+        return self._fetch_plain(method, parsed, h, body, is_json)
+
+    async def _fetch_plain(
+        self, method: str, parsed: ParsedURL, h: Headers | None, body: Any, is_json: bool
+    ) -> FullResponse:
         hops = 0
         while True:
             _version, status, notable, raw_headers, data, raw_trailers = await self._send(
@@ -311,15 +319,60 @@ class HTTPTransport(TransportCore):
                 Headers._from_wire(raw_trailers) if raw_trailers else Headers(),
             )
 
+    async def _fetch_watched(
+        self, method: str, parsed: ParsedURL, h: Headers | None, body: Any, is_json: bool
+    ) -> FullResponse:
+        """The buffered path under observation: streamed, so that a body failure still has
+        the head's status and version; the span ends after the body."""
+        watch = Watch(self._telemetry, method, parsed)
+        try:
+            response = await self._stream(method, parsed, watch.outgoing(h), body, is_json)
+            watch.response(response.http_version, response.status)
+            try:
+                full = await read_full(response)
+            except Exception as exc:
+                as_buffered_read(exc)
+                raise
+        except BaseException as exc:
+            watch.end(exc)
+            raise
+        watch.end()
+        return full
+
     def execute(self, request: Request) -> Awaitable[Response]:
         """Send ``request``; resolves to the :class:`Response` as soon as its head arrived."""
-        return self._execute(request)
+        if watching(self._telemetry):
+            return self._execute_watched(request)
+        return self._stream(
+            request.method, request._parsed, request.headers, request.content, request._json
+        )
 
-    async def _execute(self, request: Request) -> Response:
+    async def _execute_watched(self, request: Request) -> Response:
+        """`execute` under observation: the span ends at the response head."""
         self._check_open()
         method, parsed = request.method, request._parsed
-        h: Headers | None = request.headers
-        body, is_json = request.content, request._json
+        watch = Watch(self._telemetry, method, parsed)
+        try:
+            response = await self._stream(
+                method, parsed, watch.outgoing(request.headers), request.content,
+                request._json,
+            )
+        except BaseException as exc:
+            watch.end(exc)
+            raise
+        watch.at_head(response)
+        return response
+
+    async def _stream(
+        self,
+        method: str,
+        parsed: ParsedURL,
+        h: Headers | None,
+        body: bytes | AsyncIterator[bytes],
+        is_json: bool,
+    ) -> Response:
+        """The final response of a request (redirects followed), its body streaming."""
+        self._check_open()
         hops = 0
         while True:
             version, status, notable, raw_headers, source, _ = await self._send(

@@ -17,6 +17,7 @@ from ._dns import CACHE_TTL, Resolver
 from ._framing import body_framing
 from ._h2 import request_headers
 from ._headers import Headers
+from ._observe import telemetry
 from ._options import check_timeout
 from ._policy import Codings, Hop, redirect, store_cookies
 from ._proxy import Proxy, env_proxies, forwards, proxies_option, select_proxy
@@ -99,6 +100,7 @@ class TransportCore:
         self._follow_redirects = follow_redirects
         self._max_redirects = max_redirects
         self._enable_otel = enable_otel
+        self._telemetry = telemetry(enable_otel, tracer_provider, meter_provider)
         self._init_pools(idle_timeout, pool_max_idle_per_host)
         self._closed = False
 
