@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -47,6 +46,7 @@ from servers import HypercornServer, LoopThread, ScriptedServer, kitchensink_app
 
 # fixtures of the HTTP-semantics app (content codings, redirects, cookies)
 from servers.semantics import semantics_server, semantics_tls_server  # noqa: F401
+from servers.tls_certs import trustme
 
 # Loopback tests must never be routed through a proxy from the developer's environment
 # (HTTPTransport honours the usual *_PROXY variables when no proxy= is given).
@@ -173,6 +173,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def ca() -> trustme.CA:
+    if trustme is None:
+        pytest.skip("trustme (cryptography) cannot be installed on this interpreter")
     return trustme.CA()
 
 
@@ -329,13 +331,16 @@ def scripted(scripted_factory: Callable[..., ScriptedServer]) -> ScriptedServer:
 
 
 @pytest.fixture
-async def make_transport(ca_pem: bytes) -> AsyncIterator[Callable[..., Any]]:
+async def make_transport(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Any]]:
     import pyqwest
 
+    # the test CA's roots, where certificates can be made (see `ca`): plain-HTTP tests run anyway
+    ca_pem = request.getfixturevalue("ca_pem") if trustme is not None else None
     made: list[Any] = []
 
     def make(**options: Any) -> Any:
-        options.setdefault("tls_ca_cert", ca_pem)
+        if ca_pem is not None:
+            options.setdefault("tls_ca_cert", ca_pem)
         t = pyqwest.HTTPTransport(**options)
         made.append(t)
         return t

@@ -17,10 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 from servers import HypercornServer, ScriptedServer
 from servers.kitchensink import payload
 from servers.scripted import canned
+from servers.tls_certs import trustme
 
 RUN_TIMEOUT = 30  # generous "does not hang" bound per command
 
