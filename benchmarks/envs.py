@@ -38,7 +38,10 @@ CLIENTS: dict[str, ClientSpec] = {
         ClientSpec("ours", "pyqwest_api", (UVLOOP,), from_checkout=True),
         ClientSpec("aiohttp", "aiohttp_client", ("aiohttp==3.14.5", UVLOOP)),
         ClientSpec("httpx", "httpx_client", ("httpx[http2]==0.28.1", UVLOOP)),
+        # httpx's API over our transport (pyqwest.httpx), to compare with httpx's own
+        ClientSpec("httpx_ours", "httpx_pyqwest", ("httpx==0.28.1", UVLOOP), from_checkout=True),
         ClientSpec("pyreqwest", "pyreqwest_client", ("pyreqwest==0.15.1", UVLOOP)),
+        ClientSpec("niquests", "niquests_client", ("niquests[http3]==3.21.2", UVLOOP)),
         ClientSpec("floor", "floor", (UVLOOP,)),
     )
 }
@@ -82,7 +85,11 @@ def ensure_venv(name: str, requirements: tuple[str, ...], base_python: str) -> P
 def install_checkout(venv: Path) -> None:
     """(Re)build and install ours from the repo root: one build, dependencies installed apart."""
     log = VENVS / "ours.log"
-    deps = tomllib.loads((REPO / "pyproject.toml").read_text())["project"].get("dependencies", [])
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    # the runtime dependencies and the HTTP/3 extra (the h3 scenarios)
+    deps = project.get("dependencies", []) + project.get("optional-dependencies", {}).get(
+        "http3", []
+    )
     if deps:
         _pip(venv, *deps, log=log)  # a no-op once they are there
     _pip(venv, "--force-reinstall", "--no-deps", str(REPO), log=log)

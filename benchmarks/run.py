@@ -27,7 +27,7 @@ import envs  # noqa: E402
 import report  # noqa: E402
 from certs import Certs, ensure_certs  # noqa: E402
 from scenarios import SCENARIOS  # noqa: E402
-from servers import Server, pinned, start_server  # noqa: E402
+from servers import Server, add_h3, pinned, start_server  # noqa: E402
 
 TOOL_VENV = envs.VENVS / "_tool"
 LOOPS = ("asyncio", "uvloop")
@@ -207,6 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     pythons, missing = prepare_clients(args.clients, args.here)
     certs = make_certs(args.workdir, args.here)
     server = start_server(args.server, args.workdir, certs, server_cpu, envs.granian_binary)
+    if certs is not None and any(SCENARIOS[s].listener == "h3" for s in args.scenarios):
+        add_h3(server, args.workdir, certs, server_cpu)
     print(f"server: {server.name} on CPU {server_cpu}; clients on CPU {client_cpu}", flush=True)
     results: list[dict] = []
     order = [c for c in args.clients if c in pythons]

@@ -11,7 +11,7 @@ TINY_BODY = b"ok"  # 2 bytes: the response cost is all per-request overhead
 BIG_SIZE = 1 << 20  # 1 MiB: the response cost is all byte moving
 # /proto answers with a body whose *length* tells the protocol the server saw, so every driver can
 # check it through the same byte count it already returns (no client-specific version attribute).
-PROTO_LEN = {1: len(b"http/1"), 2: len(b"h2")}
+PROTO_LEN = {1: len(b"http/1"), 2: len(b"h2"), 3: len(b"h3-quic")}
 
 
 @dataclass(frozen=True)
@@ -19,7 +19,8 @@ class Scenario:
     name: str
     title: str  # the row label in the report
     listener: (
-        str  # "plain" (h1), "tls" (h1 over TLS), "h2tls" (h2 via ALPN), "h2c" (prior knowledge)
+        str  # "plain" (h1), "tls" (h1 over TLS), "h2tls" (h2 via ALPN), "h2c" (prior knowledge),
+        # "h3" (HTTP/3 over QUIC, prior knowledge)
     )
     path: str
     method: str = "GET"
@@ -31,6 +32,8 @@ class Scenario:
 
     @property
     def http(self) -> int:
+        if self.listener == "h3":
+            return 3
         return 2 if self.listener in ("h2tls", "h2c") else 1
 
 
@@ -65,6 +68,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "h2c_c64", "h2c prior knowledge, 64 concurrent", "h2c", "/tiny", concurrency=64, n=8000
         ),
+        Scenario("h3_tiny", "HTTP/3, sequential GET", "h3", "/tiny", n=3000),
+        Scenario("h3_tiny_c64", "HTTP/3, 64 concurrent", "h3", "/tiny", concurrency=64, n=8000),
         Scenario(
             "get_1m_stream",
             "sequential GET 1 MiB, streamed",

@@ -1,5 +1,6 @@
 """The server under the benchmark: nginx when it is (or can be) installed, else granian, else the
-stdlib fallback (HTTP/1.1 only).
+stdlib fallback (HTTP/1.1 only). HTTP/3 (none of those serves it here: Debian's nginx 1.22 has
+no QUIC) comes from caddy (Go, quic-go) when it is installed or installable, beside the first.
 
 Started on 127.0.0.1 only, pinned to its own CPU so it never competes with the client being
 measured. The drivers sample its CPU (via the pids given here) to show it was never the bottleneck.
@@ -21,7 +22,7 @@ from certs import Certs
 from scenarios import BIG_SIZE, TINY_BODY
 
 HERE = Path(__file__).resolve().parent
-LISTENERS = ("plain", "tls", "h2tls", "h2c")
+LISTENERS = ("plain", "tls", "h2tls", "h2c")  # nginx's; caddy adds "h3"
 
 
 def pinned(cpu: int | None):
@@ -88,19 +89,23 @@ class Server:
 
 
 def find_nginx(install: bool) -> str | None:
-    found = shutil.which("nginx") or next(
-        (p for p in ("/usr/sbin/nginx", "/usr/local/sbin/nginx") if os.path.exists(p)), None
+    return find_debian_binary("nginx", install)
+
+
+def find_debian_binary(name: str, install: bool) -> str | None:
+    """The path of `name`, installing Debian's package of that name when missing (as root)."""
+    found = shutil.which(name) or next(
+        (p for p in (f"/usr/sbin/{name}", f"/usr/local/sbin/{name}") if os.path.exists(p)), None
     )
     if found or not install or os.geteuid() != 0 or not shutil.which("apt-get"):
         return found
-    print("nginx not found: installing Debian's package (apt-get) ...", flush=True)
+    print(f"{name} not found: installing Debian's package (apt-get) ...", flush=True)
     env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "nginx"]):
+    for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", name]):
         if subprocess.run(cmd, env=env, stdout=subprocess.DEVNULL).returncode != 0:
             return None
-    return shutil.which("nginx") or (
-        "/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None
-    )
+    sbin = f"/usr/sbin/{name}"
+    return shutil.which(name) or (sbin if os.path.exists(sbin) else None)
 
 
 NGINX_CONF = """\
@@ -173,6 +178,60 @@ def start_nginx(binary: str, workdir: Path, certs: Certs, cpu: int | None) -> Se
     wait_listening(urls, [proc], "nginx")
     name = version.split(":", 1)[-1].strip().replace("/", " ") + " (one process)"
     return Server(name, [proc], urls, [proc.pid])
+
+
+CADDY_CONF = """\
+{{
+    admin off
+    # clients that send no SNI for an IP address (rustls) still get the certificate
+    default_sni 127.0.0.1
+    auto_https off
+    storage file_system {dir}/data
+    servers {{
+        protocols h1 h2 h3
+    }}
+}}
+https://127.0.0.1:{port} {{
+    tls {chain} {key}
+    # /proto's body length tells the driver which protocol we saw (scenarios.PROTO_LEN)
+    map {{http.request.proto}} {{proto_body}} {{
+        HTTP/3.0 h3-quic
+        default other
+    }}
+    respond /tiny "{tiny}" 200
+    respond /proto "{{proto_body}}" 200
+}}
+"""
+
+
+def add_h3(server: Server, workdir: Path, certs: Certs, cpu: int | None) -> None:
+    """Give `server` an "h3" listener: caddy on one CPU (HTTP/3 on UDP, h1/h2 on TCP of the
+    same port), when it is installed or installable; else the HTTP/3 rows are n/a."""
+    binary = find_debian_binary("caddy", install=True)
+    if binary is None:
+        print("caddy unavailable: no HTTP/3 listener", flush=True)
+        return
+    d = workdir / "caddy"
+    d.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = d / "Caddyfile"
+    conf.write_text(CADDY_CONF.format(
+        dir=d, port=port, chain=certs.chain, key=certs.key, tiny=TINY_BODY.decode()
+    ))
+    # caddy keeps its state under $HOME / $XDG_*: all in the work dir
+    env = {**os.environ, "HOME": str(d), "XDG_DATA_HOME": str(d), "XDG_CONFIG_HOME": str(d)}
+    proc = subprocess.Popen(
+        [binary, "run", "--config", str(conf), "--adapter", "caddyfile"],
+        preexec_fn=pinned(cpu), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=(d / "caddy.log").open("w"), env=env,
+    )
+    url = f"https://127.0.0.1:{port}"
+    wait_listening({"h3": url}, [proc], "caddy")
+    version = subprocess.run([binary, "version"], capture_output=True, text=True).stdout.split()
+    server.procs.append(proc)
+    server.pids.append(proc.pid)
+    server.urls["h3"] = url
+    server.name += f"; HTTP/3: caddy {version[0] if version else ''} (quic-go, one CPU)"
 
 
 def start_granian(granian: str, certs: Certs, cpu: int | None) -> Server:

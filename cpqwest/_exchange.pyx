@@ -58,18 +58,24 @@ cdef class H1Pools:
     def current_pool(self):
         return self.pool_for(_get_running_loop())
 
-    def close(self):
+    def detach(self):
+        """Take every pool out ({loop: Pool}): later requests get new ones."""
         pools, self._pools = self._pools, {}
         self._last = None
-        for loop, pool in pools.items():
+        return pools
+
+    def close(self):
+        for loop, pool in self.detach().items():
             if loop.is_closed():
                 continue
             pool.close()
 
     async def exchange(self, key, bytes head, body, bint head_request, bint buffered,
-                       bint replayable, bint chunked, bint close_after=False):
-        """Send one request. `body` is None, bytes, or an async iterator (sent chunked when
-        `chunked`, else as is). Returns the whole message tuple when `buffered`, else the
+                       bint replayable, bint chunked, bint close_after=False,
+                       Py_ssize_t length=-1):
+        """Send one request. `body` is None, bytes, or an async iterator, sent chunked when
+        `chunked`, else as is (a streamed one must then give exactly the `length` its head
+        declares, when >= 0). Returns the whole message tuple when `buffered`, else the
         connection, positioned after the response head."""
         loop = _get_running_loop()
         cdef Pool pool = self.pool_for(loop)
@@ -78,6 +84,8 @@ cdef class H1Pools:
         cdef bint retried = False
         cdef bytes data
         timeout = self.timeout
+        if chunked and not streamed:
+            body = _chunk(body) + b"0\r\n\r\n" if body else b"0\r\n\r\n"
         while True:
             # the stale-connection retry goes out on a new connection: another pooled one
             # may be just as stale
@@ -96,7 +104,7 @@ cdef class H1Pools:
             if big_body is not None:
                 conn.transport.write(big_body)
             if streamed:
-                conn.upload_task = loop.create_task(_upload(conn, body, chunked))
+                conn.upload_task = loop.create_task(_upload(conn, body, chunked, length))
             try:
                 return await waiter if buffered else (await waiter, conn)[1]
             except CancelledError:
@@ -117,9 +125,17 @@ cdef class H1Pools:
                 raise
 
 
-async def _upload(H1Connection conn, body, bint chunked):
-    """Pump a streamed request body with write back-pressure; always closes the iterator."""
+cdef bytes _chunk(data):
+    """One chunk of a chunked body (RFC 9112 §7.1)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+async def _upload(H1Connection conn, body, bint chunked, Py_ssize_t length):
+    """Pump a streamed request body with write back-pressure; always closes the iterator.
+    Unchunked, it sends exactly `length` bytes (when >= 0): a body that strays from the
+    length its head declares fails the request, its connection closed."""
     cdef object exc = None
+    cdef Py_ssize_t sent = 0
     try:
         async for chunk in body:
             if not isinstance(chunk, (bytes, bytearray, memoryview)):
@@ -127,14 +143,22 @@ async def _upload(H1Connection conn, body, bint chunked):
             if not chunk:
                 continue
             if chunked:
-                conn.write(b"%x\r\n%b\r\n" % (len(chunk), chunk))
+                conn.write(_chunk(chunk))
             else:
+                if length >= 0:
+                    sent += len(chunk)
+                    if sent > length:
+                        raise ValueError(
+                            "request body longer than its Content-Length (%d)" % length)
                 conn.write(chunk)
             w = conn.drain()
             if w is not None:
                 await w
         if chunked:
             conn.write(b"0\r\n\r\n")
+        elif 0 <= length != sent:
+            raise ValueError(
+                "request body shorter than its Content-Length (%d of %d bytes)" % (sent, length))
         conn.end_request()
     except CancelledError:
         raise

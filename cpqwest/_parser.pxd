@@ -12,6 +12,19 @@ cdef enum:
     N_LOCATION = 2
     N_SET_COOKIE = 4
 
+# `ResponseParser._scan`: where the head scanner is (RFC 9112 §2.2 line structure)
+cdef enum:
+    H_PRE = 0         # before the status line (llhttp skips empty lines there)
+    H_STATUS = 1      # in the status line
+    H_STATUS_CR = 2   # a CR in the status line
+    H_FIRST = 3       # at the start of the line after the status line
+    H_START = 4       # at the start of a line after a field line
+    H_LINE = 5        # in a field line
+    H_CR = 6          # a CR in a field line
+    H_END_CR = 7      # a CR at a line start: the head's last line
+    H_DONE = 8        # the head ended: nothing to scan
+    H_ERROR = 9       # the head is malformed (`_scan_error`)
+
 cdef enum:
     MAX_HEADER_FIELDS = 100
     MAX_LINE_BYTES = 65536
@@ -31,10 +44,12 @@ cdef class ResponseParser:
     cdef size_t _head_bytes
     cdef size_t _reason_len
     cdef bint _informational
-    cdef bint _field_start            # the next header-field byte starts a field name
-    cdef bint _ws_before_field        # whitespace came before the field name being parsed
-    cdef const char* _data            # the buffer llhttp_execute is parsing, else NULL
-    cdef char _last_byte              # last byte of the previous feed
+    cdef int _scan                    # head scanner state (H_*)
+    cdef int _scan_fields             # field lines the scanner has seen in this head
+    cdef str _scan_error
+    cdef bint _any_fold               # an obs-fold in this head (`_folded` marks its fields)
+    cdef bint _head_parsed            # llhttp finished a head since the scanner found its end
+    cdef unsigned char _folded[MAX_HEADER_FIELDS + 2]
     cdef int _notable
     cdef object _error
 
@@ -52,11 +67,13 @@ cdef class ResponseParser:
     cdef readonly bint keep_alive
     cdef readonly bint trailing_data  # bytes arrived after the message: the connection is unusable
     cdef bint _no_body                # HEAD request: the response has no body whatever it says
+    cdef bint _must_close             # HTTP/1.0 with Transfer-Encoding (RFC 9112 §6.1)
     cdef bint _started                # any byte of this message was fed
 
     # Buffered responses with a large Content-Length are read straight into their final bytes
     # object (`_whole`): llhttp parses the head, then the protocol reads the rest of the body
-    # into `direct_window()` with no intermediate copies.
+    # but its last byte into `direct_window()` with no intermediate copies; llhttp parses that
+    # byte (and sees whatever follows it), so it alone ends messages.
     cdef bint _collect
     cdef bytes _whole
     cdef size_t _whole_len
@@ -65,7 +82,7 @@ cdef class ResponseParser:
     cpdef void reset(self, bint head_request, bint collect=*)
     cdef bint direct_pending(self)
     cdef object direct_window(self)
-    cdef int direct_filled(self, size_t n) except -1
+    cdef void direct_filled(self, size_t n)
     cdef int feed(self, const char* data, size_t n) except -1
     cdef int feed_eof(self) except -1
     cpdef bytes take_body(self)
@@ -73,5 +90,10 @@ cdef class ResponseParser:
     # llhttp callbacks (plain C; they store an exception and return -1 on error)
     cdef int _append(self, const char* at, size_t n, int mode) noexcept
     cdef int _fail(self, str message) noexcept
+    cdef size_t _scan_head(self, const char* data, size_t n)
+    cdef size_t _scan_fault(self, size_t at, str why)
+    cdef void _mark_fold(self)
+    cdef int _check_folds(self) noexcept
+    cdef bint _name_is(self, int field, const char* lower, size_t n) noexcept
     cdef list _build_fields(self)
     cdef bint _te_chunked(self)

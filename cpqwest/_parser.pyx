@@ -9,7 +9,7 @@ from cpython.buffer cimport PyBuffer_FillInfo
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
 from cpython.mem cimport PyMem_Free, PyMem_Malloc, PyMem_Realloc
 from cpython.unicode cimport PyUnicode_DecodeLatin1
-from libc.string cimport memcmp, memcpy
+from libc.string cimport memchr, memcmp, memcpy, memset
 
 from cpqwest.llhttp cimport *
 
@@ -20,6 +20,9 @@ from cpqwest._errors import RemoteProtocolError
 # Content-Length alone makes us allocate up front (larger bodies grow as they arrive).
 cdef size_t DIRECT_MIN = 65536
 cdef size_t DIRECT_MAX = 1 << 26
+# The last body byte of a direct read goes through llhttp in an ordinary read: that read also
+# takes whatever follows the body, so stray bytes are seen like on every other read path.
+cdef size_t DIRECT_TAIL = 1
 
 
 cdef class _Window:
@@ -62,7 +65,6 @@ cdef int _on_message_begin(llhttp_t* p) noexcept:
     self._line_start = 0
     self._reason_len = 0
     self._head_bytes = 0
-    self._field_start = True
     return 0
 
 
@@ -75,23 +77,12 @@ cdef int _on_status(llhttp_t* p, const char* at, size_t n) noexcept:
 
 
 cdef int _on_header_field(llhttp_t* p, const char* at, size_t n) noexcept:
-    cdef ResponseParser self = _owner(p)
-    cdef char prev
-    if self._field_start:
-        # Lenient mode (kept for obs-fold) lets llhttp take " name:" right after the start line
-        # as a field; RFC 9112 §2.2 says reject it (other parsers ignore such a line). Noted
-        # here, reported once llhttp has checked the whole name (same error for any split).
-        self._field_start = False
-        prev = (at - 1)[0] if at != self._data else self._last_byte
-        self._ws_before_field = prev == b' ' or prev == b'\t'
-    return self._append(at, n, APPEND_NAME)
+    return _owner(p)._append(at, n, APPEND_NAME)
 
 
 cdef int _on_header_field_complete(llhttp_t* p) noexcept:
     cdef ResponseParser self = _owner(p)
     cdef char last = self._buf[self._len - 1] if self._len else 0
-    if self._ws_before_field:
-        return self._fail("whitespace before a header field name")
     # lenient mode also accepts "name :"; RFC 9112 §5.1 forbids it (smuggling shape)
     if last == b' ' or last == b'\t':
         return self._fail("whitespace between a header field name and the colon")
@@ -114,7 +105,6 @@ cdef int _on_header_value_complete(llhttp_t* p) noexcept:
     self._marks[2 * self._nfields + 1] = end
     self._nfields += 1
     self._line_start = end
-    self._field_start = True
     if self._nfields > MAX_HEADER_FIELDS:
         return self._fail("more than 100 header fields")
     return 0
@@ -123,12 +113,18 @@ cdef int _on_header_value_complete(llhttp_t* p) noexcept:
 cdef int _on_headers_complete(llhttp_t* p) noexcept:
     cdef ResponseParser self = _owner(p)
     cdef int status = p.status_code
+    self._head_parsed = True
+    if self._any_fold and self._check_folds() < 0:
+        return -1
     if status < 200:
+        if status < 100:
+            # not an informational response (RFC 9110 §15: the first digit is its class)
+            return self._fail("invalid status code %03d" % status)
         if status == 101:
             return self._fail("unexpected 101 Switching Protocols: upgrades are not supported")
-        # 1xx informational responses are skipped; llhttp ends them without a body
+        # 1xx informational responses are skipped; they have no content whatever they say
         self._informational = True
-        return 0
+        return 1
     try:
         self.status = status
         self.http_minor = p.http_minor
@@ -141,12 +137,15 @@ cdef int _on_headers_complete(llhttp_t* p) noexcept:
     if (p.flags & F_TRANSFER_ENCODING) and self._te_chunked() != ((p.flags & F_CHUNKED) != 0):
         # the header list and llhttp's framing disagree (e.g. an obs-fold inside the field)
         return self._fail("ambiguous Transfer-Encoding: cannot tell whether the body is chunked")
+    # RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing: read it,
+    # then close the connection
+    self._must_close = p.http_major == 1 and p.http_minor == 0 and (p.flags & F_TRANSFER_ENCODING)
     self._len = 0
     self._nfields = 0
     self._line_start = 0
-    self._field_start = True
     self.head_done = True
-    if self._no_body:
+    # RFC 9110 §6.4.1: no content after HEAD, 204 or 304, whatever the header fields say
+    if self._no_body or status == 204 or status == 304:
         return 1
     if (self._collect and (p.flags & F_CONTENT_LENGTH) and not (p.flags & F_CHUNKED)
             and DIRECT_MIN <= p.content_length <= DIRECT_MAX):
@@ -157,8 +156,6 @@ cdef int _on_headers_complete(llhttp_t* p) noexcept:
             return -1
         self._whole_len = p.content_length
         self._filled = 0
-        # known now, from the head; the message may end outside llhttp (direct_filled)
-        self.keep_alive = llhttp_should_keep_alive(p)
     return 0
 
 
@@ -188,7 +185,7 @@ cdef int _on_message_complete(llhttp_t* p) noexcept:
         except BaseException as exc:
             self._error = exc
             return -1
-    self.keep_alive = llhttp_should_keep_alive(p)
+    self.keep_alive = llhttp_should_keep_alive(p) and not self._must_close
     self.message_done = True
     # stop here: whatever follows belongs to no request of ours
     return HPE_PAUSED
@@ -225,6 +222,7 @@ cdef class ResponseParser:
         # it turns off (NUL, DEL, other controls) are done in _append instead.
         llhttp_set_lenient_headers(&self._p, 1)
         self._no_body = head_request
+        self._must_close = False
         self._collect = collect
         self._whole = None
         self._whole_len = 0
@@ -235,10 +233,11 @@ cdef class ResponseParser:
         self._head_bytes = 0
         self._reason_len = 0
         self._informational = False
-        self._field_start = True
-        self._ws_before_field = False
-        self._data = NULL
-        self._last_byte = 0
+        self._scan = H_PRE
+        self._scan_error = None
+        self._scan_fields = 0
+        self._any_fold = False
+        self._head_parsed = False
         self._error = None
         self._started = False
         self.status = 0
@@ -346,22 +345,38 @@ cdef class ResponseParser:
         """Parse `n` bytes. Returns 1 once the message is complete, else 0."""
         cdef llhttp_errno_t err
         cdef object exc
+        cdef size_t k
         if self.message_done:
             if n:
                 self.trailing_data = True
             return 1
         self._started = True
-        self._data = data
-        err = llhttp_execute(&self._p, data, n)
-        self._data = NULL
-        if n:
-            self._last_byte = data[n - 1]
-        if err == HPE_OK:
-            return 0
-        if err == HPE_PAUSED:
-            if llhttp_get_error_pos(&self._p) != data + n:
-                self.trailing_data = True
-            return 1
+        while True:
+            # a head goes to llhttp only as far as the scanner has checked it
+            k = n if self._scan == H_DONE else self._scan_head(data, n)
+            err = llhttp_execute(&self._p, data, k)
+            if err == HPE_PAUSED:
+                if k < n or llhttp_get_error_pos(&self._p) != data + k:
+                    self.trailing_data = True
+                return 1
+            if err != HPE_OK:
+                break
+            if self._scan == H_ERROR:
+                # llhttp took the head up to the offending byte: the first error in the
+                # stream is reported, however the bytes were split
+                raise RemoteProtocolError("invalid HTTP response: " + self._scan_error)
+            if self._scan == H_DONE and not self.head_done:
+                if not self._head_parsed:
+                    # the scanner and llhttp disagree on where the head ends
+                    raise RemoteProtocolError("invalid HTTP response: malformed response head")
+                # an informational response ended: the next head is scanned again
+                self._scan = H_PRE
+                self._scan_fields = 0
+                self._head_parsed = False
+            if k == n:
+                return 0
+            data += k
+            n -= k
         exc = self._error
         if exc is not None:
             self._error = None
@@ -370,6 +385,83 @@ cdef class ResponseParser:
             "invalid HTTP response: %s (%s)" % (
                 llhttp_get_error_reason(&self._p).decode("latin-1"),
                 llhttp_errno_name(err).decode("latin-1")))
+
+    cdef size_t _scan_head(self, const char* data, size_t n):
+        """Check the line structure of the head in `data` (RFC 9112 §2.2, §5.2) before llhttp,
+        whose lenient mode (kept for obs-fold) would let framing tricks through: a bare CR, or
+        whitespace right after the status line, ends a line or the head there. Returns how
+        many bytes belong to the head (all `n` while it goes on); at a fault, the bytes before
+        the offending one (state H_ERROR, `_scan_error` says why). Lines end at CRLF only: a
+        bare LF is left to llhttp, which refuses it."""
+        cdef int state = self._scan
+        cdef size_t i = 0
+        cdef const char* cr
+        cdef char c
+        if state == H_ERROR:
+            return 0
+        while i < n:
+            if state == H_LINE or state == H_STATUS:
+                # inside a line only a CR matters: memchr finds it at memory speed
+                cr = <const char*>memchr(data + i, b'\r', n - i)
+                if cr == NULL:
+                    break
+                i = cr - data + 1
+                state = H_CR if state == H_LINE else H_STATUS_CR
+                continue
+            c = data[i]
+            i += 1
+            if state == H_START or state == H_FIRST:
+                if c == b' ' or c == b'\t':
+                    if state == H_FIRST:
+                        return self._scan_fault(i - 1, "whitespace before a header field name")
+                    # obs-fold: unfolded by llhttp; its field is checked at headers-complete
+                    self._mark_fold()
+                    state = H_LINE
+                elif c == b'\r':
+                    state = H_END_CR
+                else:
+                    self._scan_fields += 1
+                    state = H_LINE
+            elif state == H_CR or state == H_STATUS_CR or state == H_END_CR:
+                if c != b'\n':
+                    return self._scan_fault(i - 1, "bare CR in the response head")
+                if state == H_END_CR:
+                    state = H_DONE
+                    break
+                state = H_START if state == H_CR else H_FIRST
+            elif c != b'\r' and c != b'\n':   # H_PRE: llhttp skips empty lines here
+                state = H_STATUS
+        self._scan = state
+        return i if state == H_DONE else n
+
+    cdef size_t _scan_fault(self, size_t at, str why):
+        self._scan = H_ERROR
+        self._scan_error = why
+        return at
+
+    cdef void _mark_fold(self):
+        cdef int field = self._scan_fields - 1
+        if not self._any_fold:
+            memset(self._folded, 0, sizeof(self._folded))
+            self._any_fold = True
+        if field < MAX_HEADER_FIELDS + 2:
+            self._folded[field] = 1
+
+    cdef int _check_folds(self) noexcept:
+        """obs-fold may not touch the fields that frame the message (RFC 9112 §5.2 allows
+        unfolding; for these an unfolded value could frame differently elsewhere)."""
+        cdef int i
+        self._any_fold = False
+        for i in range(min(self._nfields, MAX_HEADER_FIELDS + 2)):
+            if self._folded[i] and (self._name_is(i, b"content-length", 14)
+                                    or self._name_is(i, b"transfer-encoding", 17)):
+                return self._fail("obs-fold in a Content-Length or Transfer-Encoding field")
+        return 0
+
+    cdef bint _name_is(self, int field, const char* lower, size_t n) noexcept:
+        """Whether header field `field` of the head being built is named `lower`."""
+        cdef size_t start = self._reason_len if field == 0 else self._marks[2 * field - 1]
+        return self._marks[2 * field] - start == n and memcmp(self._buf + start, lower, n) == 0
 
     cdef int feed_eof(self) except -1:
         """The peer closed cleanly. Returns 1 if that completed the message, 0 if no byte of a
@@ -390,31 +482,31 @@ cdef class ResponseParser:
             if self.head_done else "connection closed before the response head was complete")
 
     cdef bint direct_pending(self):
-        return self._whole is not None and self._filled < self._whole_len and not self.message_done
+        return self._whole is not None and self._p.content_length > DIRECT_TAIL
 
     cdef object direct_window(self):
-        """A writable view of the unfilled rest of the body."""
+        """A writable view of the body bytes still to come, but the last (DIRECT_TAIL)."""
         cdef _Window w = _Window.__new__(_Window)
         w.owner = self._whole
         w.ptr = PyBytes_AS_STRING(self._whole) + self._filled
-        w.size = self._whole_len - self._filled
+        w.size = self._p.content_length - DIRECT_TAIL
         return memoryview(w)
 
-    cdef int direct_filled(self, size_t n) except -1:
-        """`n` body bytes were read into the window. Returns 1 when the body is complete."""
+    cdef void direct_filled(self, size_t n):
+        """`n` body bytes were read into the window: llhttp counts them as parsed."""
         self._filled += n
-        if self._filled < self._whole_len:
-            return 0
-        self.message_done = True
-        return 1
+        self._p.content_length -= n
 
     cpdef bytes take_body(self):
-        """The parsed body pieces joined; clears them."""
+        """The parsed body pieces joined; clears them. Only bytes the server sent: a direct
+        body that did not complete gives its filled part."""
         cdef list body = self.body
         cdef bytes out
         if self._whole is not None:
             out = self._whole
             self._whole = None
+            if self._filled < self._whole_len:
+                return out[:self._filled]
             return out
         if not body:
             return b""
@@ -432,6 +524,26 @@ cdef class ResponseParser:
 
     def feed_eof_py(self) -> bool:
         return self.feed_eof() == 1
+
+    def read_direct(self, data) -> int:
+        """What the protocol does on a direct read: copy the start of `data` into the
+        direct window. Returns how many bytes it took (0 when no direct read is pending)."""
+        if not self.direct_pending():
+            return 0
+        window = self.direct_window()
+        n = min(len(data), len(window))
+        window[:n] = data[:n]
+        self.direct_filled(n)
+        return n
+
+
+def set_direct_min(size_t n) -> int:
+    """Set the smallest Content-Length read directly (fuzzing and tests reach the direct
+    path with small inputs); returns the previous value."""
+    global DIRECT_MIN
+    old = DIRECT_MIN
+    DIRECT_MIN = n
+    return old
 
 
 # the `notable` bits, for Python callers

@@ -85,6 +85,11 @@ cdef class Pool:
         stacks = self._idle.values() if key is None else [self._idle.get(key, [])]
         return sum(1 for s in stacks for c in s if not (<PooledConnection>c).closed)
 
+    def open_count(self):
+        """Open connections the pool holds: the idle ones (a checked-out connection belongs to
+        its exchange until checked in)."""
+        return self.idle_count()
+
     def close(self):
         """Close every idle connection; later checkins close theirs."""
         self.closed = True

@@ -54,9 +54,10 @@ cdef class H1Connection(PooledConnection):
     cdef void _direct_updated(self, Py_ssize_t nbytes):
         if self._read_timeout >= 0:
             self._last_read = self._loop.time()
-        if self.parser.direct_filled(nbytes):
+        self.parser.direct_filled(nbytes)
+        if not self.parser.direct_pending():
+            # the rest (the last body byte and whatever follows) is read as usual
             self._direct = False
-            self._message_complete()
 
     def data_received(self, bytes data):
         self._on_data(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))

@@ -4,9 +4,10 @@ Each input is a small header (a flags byte, a count byte, 2 bytes per split poin
 response. The response is parsed once
 in one piece and once in the input's random pieces (then once byte by byte for short inputs);
 all parses must agree: same status, headers, trailers, body, keep-alive, completion, and the
-same error (only RemoteProtocolError may come out). Anything else is a finding: an exception
-other than RemoteProtocolError, a crash or sanitizer report in the C code, a hang (libFuzzer's
--timeout), or a split-dependent result (AssertionError).
+same error (only RemoteProtocolError may come out). In collect mode bodies go through the
+direct-read window as the protocol reads them, and must equal the plain parse's. Anything
+else is a finding: an exception other than RemoteProtocolError, a crash or sanitizer report in
+the C code, a hang (libFuzzer's -timeout), or a split-dependent result (AssertionError).
 
 Run (from the repository root, with the project installed):
 
@@ -67,7 +68,9 @@ def _imports() -> str:
     with atheris.instrument_imports():
         from cpqwest._errors import RemoteProtocolError as rpe
         from cpqwest._parser import ResponseParser as rp
+        from cpqwest._parser import set_direct_min
     ResponseParser, RemoteProtocolError = rp, rpe
+    set_direct_min(2)  # direct reads for small bodies too, so inputs reach that path
     return source
 
 
@@ -75,7 +78,9 @@ MAX_PIECES = 16
 
 
 def parse(data: bytes, cuts: list[int], head_request: bool, collect: bool, eof: bool):
-    """Feed `data` cut at `cuts`; the observable result (or the error) as a tuple."""
+    """Feed `data` cut at `cuts`; the observable result (or the error) as a tuple. Collecting,
+    each piece is read as the protocol reads a socket: into the direct window while a direct
+    read is pending (as much as fits), the rest fed to llhttp."""
     p = ResponseParser()
     p.reset(head_request, collect)
     done = False
@@ -85,18 +90,21 @@ def parse(data: bytes, cuts: list[int], head_request: bool, collect: bool, eof: 
         for cut in [*cuts, len(data)]:
             piece = data[start:cut]
             start = cut
-            if p.feed_data(piece):
-                done = True
+            while True:
+                taken = p.read_direct(piece) if collect else 0
+                piece = piece[taken:]
+                if taken and piece:
+                    continue  # the window is full: the next read goes to llhttp
+                if (piece or not taken) and p.feed_data(piece):
+                    done = True
+                break
         if not done and eof:
             done = p.feed_eof_py()
     except RemoteProtocolError as exc:
         error = str(exc)
     if error is not None:
         return ("error", error)
-    body = p.take_body() if done or not p.head_done else None
-    if not done and p.head_done:
-        # a body in progress: what was parsed so far, pieces joined
-        body = b"".join(p.body)
+    body = p.take_body()  # in progress: what was parsed so far
     return (
         done,
         p.status,
@@ -132,6 +140,12 @@ def TestOneInput(buf: bytes) -> None:
     pieces = parse(data, cuts, head_request, collect, eof)
     if whole != pieces:
         raise AssertionError(f"split-dependent parse: cuts={cuts}\n{whole!r}\n!=\n{pieces!r}")
+    if collect:
+        # a body read straight into its final buffer is the body llhttp parses: never a byte
+        # the server did not send (no uninitialised or stale memory)
+        plain = parse(data, cuts, head_request, False, eof)
+        if whole != plain:
+            raise AssertionError(f"direct read differs: cuts={cuts}\n{whole!r}\n!=\n{plain!r}")
     if len(data) <= 512:
         single = parse(data, list(range(1, len(data))), head_request, collect, eof)
         if whole != single:

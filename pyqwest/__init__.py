@@ -1,4 +1,4 @@
-"""pyqwest: a fast async HTTP client, compiled with Cython over llhttp.
+"""pyqwest: a fast async and sync HTTP client, compiled with Cython over llhttp.
 
 A drop-in for the original pyqwest's API (see the README for what is there today).
 """
@@ -15,8 +15,13 @@ from cpqwest._errors import (
 
 from ._client import Client
 from ._headers import Headers, HTTPHeaderName
+from ._multipart import Multipart, Part, SyncMultipart, SyncPart
 from ._request import Request
 from ._response import FullResponse, Response
+from ._sync_client import SyncClient
+from ._sync_request import SyncRequest
+from ._sync_response import SyncResponse
+from ._sync_transport import SyncTransport
 from ._transport import HTTPTransport, Transport, get_default_transport
 from ._version import HTTPVersion
 
@@ -28,12 +33,20 @@ __all__ = [
     "HTTPTransport",
     "HTTPVersion",
     "Headers",
+    "Multipart",
+    "Part",
     "ReadError",
     "RemoteProtocolError",
     "Request",
     "Response",
     "StreamError",
     "StreamErrorCode",
+    "SyncClient",
+    "SyncMultipart",
+    "SyncPart",
+    "SyncRequest",
+    "SyncResponse",
+    "SyncTransport",
     "TooManyRedirects",
     "Transport",
     "WriteError",

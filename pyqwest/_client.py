@@ -7,11 +7,12 @@ from types import TracebackType
 from typing import Any
 
 from ._headers import Headers
+from ._multipart import Multipart
 from ._request import HeadersArg, ParamsArg, Request
 from ._response import FullResponse, Response
 from ._transport import HTTPTransport, Transport, get_default_transport
 
-Content = bytes | AsyncIterator[bytes] | dict[str, Any] | None
+Content = bytes | AsyncIterator[bytes] | dict[str, Any] | Multipart | None
 
 
 class Client:

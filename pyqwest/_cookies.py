@@ -9,32 +9,46 @@ parser gives it (lower-case, IDNA-encoded, IPv6 in brackets), path without the q
 
 Choices where RFC 6265 leaves room, taken from browsers, RFC 6265bis and reqwest's cookie_store:
 
-- there is no public suffix list: a ``Domain`` without a dot (``com``, ``localhost``) only makes
-  a host-only cookie when it *is* the request host, otherwise the cookie is ignored;
+- a ``Domain`` that is a public suffix (``com``, ``co.uk``, ``github.io``: the Public Suffix
+  List of the ``publicsuffixlist`` package, private domains included, unlisted top-level labels
+  such as ``localhost`` count as suffixes) only makes a host-only cookie when it *is* the
+  request host, otherwise the cookie is ignored, as browsers and curl do; a host that is itself
+  a public suffix still gets host-only cookies (browsers allow them);
 - a cookie from an IP address is always host-only;
+- ``Max-Age`` and ``Expires`` are capped at 400 days from now (RFC 6265bis §5.5-5.6; RFC 6265
+  §5.2.2 lets a jar cap at what it can represent), so no value can overflow;
 - ``Secure`` cookies are set and sent only over a secure channel: ``https``/``wss``, or plain
   http to ``localhost`` / ``*.localhost`` / a loopback address (browsers and reqwest count those
   as secure); an insecure response cannot overwrite a ``Secure`` cookie (RFC 6265bis);
 - ``__Secure-`` and ``__Host-`` name prefixes are enforced (RFC 6265bis);
 - a set-cookie-string without ``=`` or with an empty name is ignored; name + value over 4096
-  bytes is ignored; at most 180 cookies per domain and 3000 in all (the oldest go first).
+  bytes is ignored; at most 180 cookies per domain and 3000 in all (the oldest go first). A
+  domain over its limit drops its expired cookies first; a full jar sweeps every expired
+  cookie at most once per 300 new cookies (else the oldest goes), so adding to a full jar
+  costs O(1) amortised.
 """
 
 from __future__ import annotations
 
 import calendar
+import functools
 import ipaddress
 import re
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from typing import Final, NamedTuple
+
+from publicsuffixlist import PublicSuffixList
 
 __all__ = ["CookieJar", "CookieURL", "parse_cookie_date"]
 
 MAX_NAME_VALUE: Final = 4096
 MAX_PER_DOMAIN: Final = 180
 MAX_COOKIES: Final = 3000
+MAX_AGE_CAP: Final = 400 * 86400  # RFC 6265bis §5.5: 400 days
+_SWEEP_EVERY: Final = MAX_COOKIES // 10  # new cookies between two full-jar expiry sweeps
 
 
 class CookieURL(NamedTuple):
@@ -129,6 +143,16 @@ def parse_cookie_date(value: str) -> float | None:
 # --- helpers -------------------------------------------------------------------------------------
 
 
+@functools.cache
+def _suffixes() -> PublicSuffixList:
+    """The Public Suffix List, loaded (~0.1 s) when a first ``Domain`` attribute needs it."""
+    return PublicSuffixList()
+
+
+def _is_public_suffix(domain: str) -> bool:
+    return "." not in domain or _suffixes().is_public(domain)
+
+
 def _is_ip(host: str) -> bool:
     if host.startswith("["):
         return True
@@ -192,23 +216,28 @@ class CookieJar:
     also take an explicit ``now=`` for tests.
     """
 
-    __slots__ = ("_count", "_domains", "_lock", "_now", "_seq")
+    __slots__ = ("_domains", "_lock", "_next_sweep", "_now", "_order", "_secure_names", "_seq")
 
     def __init__(self, *, now: Callable[[], float] = time.time) -> None:
         self._now = now
-        # domain -> {(path, name): cookie}
+        # domain -> {(path, name): cookie}, each in creation order (a replacement keeps its place)
         self._domains: dict[str, dict[tuple[str, str], _Cookie]] = {}
-        self._count = 0
+        # every (domain, path, name) in creation order: the oldest cookie in O(1)
+        self._order: OrderedDict[tuple[str, str, str], None] = OrderedDict()
+        # name -> how many Secure cookies have it: most stores need no Secure-shadowing scan
+        self._secure_names: dict[str, int] = {}
         self._seq = 0
+        self._next_sweep = 0  # the _seq from which a full jar sweeps expired cookies again
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return self._count
+        return len(self._order)
 
     def clear(self) -> None:
         with self._lock:
             self._domains.clear()
-            self._count = 0
+            self._order.clear()
+            self._secure_names.clear()
 
     # --- sending ---------------------------------------------------------------------------------
 
@@ -242,12 +271,8 @@ class CookieJar:
                             continue
                         if _path_match(path, cookie.path):
                             found.append(cookie)
-                    if expired:
-                        for key in expired:
-                            del bucket[key]
-                        self._count -= len(expired)
-                        if not bucket:
-                            del domains[candidate]
+                    for key in expired:
+                        self._remove(candidate, key)
                 dot = candidate.find(".")
                 if dot < 0 or (exact and _is_ip(host)):
                     break
@@ -310,11 +335,12 @@ class CookieJar:
                 if key == "expires":
                     parsed = parse_cookie_date(val)
                     if parsed is not None:
-                        expires = parsed
+                        expires = min(parsed, now + MAX_AGE_CAP)
                 elif key == "max-age":
                     if _MAX_AGE.match(val):  # otherwise the attribute is ignored
-                        delta = int(val)
-                        max_age = float("-inf") if delta <= 0 else now + delta
+                        # RFC 6265 §5.2.2, capped: hundreds of digits must not overflow
+                        delta = int(val) if len(val) <= 12 else (-1 if val[0] == "-" else 1 << 40)
+                        max_age = float("-inf") if delta <= 0 else now + min(delta, MAX_AGE_CAP)
                 elif key == "domain":
                     if val:
                         domain_attr = val.removeprefix(".").lower()
@@ -330,10 +356,11 @@ class CookieJar:
 
         # Domain (RFC 6265 §5.3 steps 4-6)
         if domain_attr:
-            if domain_attr == host and (_is_ip(host) or "." not in host):
-                # an IP, or a single label (public-suffix-like): only ever host-only
+            if domain_attr == host and (_is_ip(host) or _is_public_suffix(host)):
+                # an IP, or a public suffix: only ever host-only
                 host_only = True
-            elif _is_ip(host) or "." not in domain_attr or not _domain_match(host, domain_attr):
+            elif (_is_ip(host) or not _domain_match(host, domain_attr)
+                  or _is_public_suffix(domain_attr)):
                 return
             else:
                 host_only = False
@@ -363,32 +390,51 @@ class CookieJar:
             old = bucket.get(ckey) if bucket else None
             if expires is not None and expires <= now:
                 # already expired: this deletes the cookie
-                if old is not None and bucket is not None:
-                    del bucket[ckey]
-                    self._count -= 1
-                    if not bucket:
-                        del domains[domain]
+                if old is not None:
+                    self._remove(domain, ckey)
                 return
             if old is not None:
-                seq = old.seq  # keep the old creation time
+                seq = old.seq  # keep the old creation time (and the place in _order)
+                if old.secure:
+                    self._uncount_secure(name)
             else:
                 seq = self._seq
                 self._seq += 1
+                self._order[(domain, *ckey)] = None
             cookie = _Cookie(
                 name, value, domain, cookie_path, expires, is_secure, http_only, host_only, seq
             )
             if bucket is None:
                 bucket = domains[domain] = {}
             bucket[ckey] = cookie
+            if is_secure:
+                self._secure_names[name] = self._secure_names.get(name, 0) + 1
             if old is None:
-                self._count += 1
                 if len(bucket) > MAX_PER_DOMAIN:
-                    self._evict(bucket, now)
-                if self._count > MAX_COOKIES:
-                    self._evict(None, now)
+                    self._evict_from(domain, bucket, now)
+                if len(self._order) > MAX_COOKIES:
+                    self._evict_oldest(now)
+
+    def _remove(self, domain: str, ckey: tuple[str, str]) -> None:
+        bucket = self._domains[domain]
+        cookie = bucket.pop(ckey)
+        del self._order[(domain, *ckey)]
+        if cookie.secure:
+            self._uncount_secure(cookie.name)
+        if not bucket:
+            del self._domains[domain]
+
+    def _uncount_secure(self, name: str) -> None:
+        left = self._secure_names[name] - 1
+        if left:
+            self._secure_names[name] = left
+        else:
+            del self._secure_names[name]
 
     def _shadows_secure(self, name: str, domain: str, path: str) -> bool:
         """RFC 6265bis §5.7 step 16: a Secure cookie of that name covers this one."""
+        if name not in self._secure_names:
+            return False
         for bucket_domain, bucket in self._domains.items():
             if not (_domain_match(bucket_domain, domain) or _domain_match(domain, bucket_domain)):
                 continue
@@ -397,21 +443,25 @@ class CookieJar:
                     return True
         return False
 
-    def _evict(self, bucket: dict[tuple[str, str], _Cookie] | None, now: float) -> None:
-        """Over a limit: drop expired cookies, then the oldest (of one domain, or of all)."""
-        buckets = [bucket] if bucket is not None else list(self._domains.values())
-        for b in buckets:
-            for key in [k for k, c in b.items() if c.expires is not None and c.expires <= now]:
-                del b[key]
-                self._count -= 1
-        limit = MAX_PER_DOMAIN if bucket is not None else MAX_COOKIES
-        excess = (len(buckets[0]) if bucket is not None else self._count) - limit
-        if excess > 0:
-            by_age = sorted(
-                ((c.seq, k, b) for b in buckets for k, c in b.items()), key=lambda item: item[0]
-            )
-            for _, key, b in by_age[:excess]:
-                del b[key]
-                self._count -= 1
-        for domain in [d for d, b in self._domains.items() if not b]:
-            del self._domains[domain]
+    def _evict_from(
+        self, domain: str, bucket: dict[tuple[str, str], _Cookie], now: float
+    ) -> None:
+        """A domain over its limit: its expired cookies go, then its oldest."""
+        for key in [k for k, c in bucket.items() if c.expires is not None and c.expires <= now]:
+            self._remove(domain, key)
+        while len(bucket) > MAX_PER_DOMAIN:
+            self._remove(domain, next(iter(bucket)))
+
+    def _evict_oldest(self, now: float) -> None:
+        """The jar over its limit: expired cookies go (a sweep of the whole jar, at most once
+        per _SWEEP_EVERY new cookies), then the oldest."""
+        if self._seq >= self._next_sweep:
+            self._next_sweep = self._seq + _SWEEP_EVERY
+            for domain, bucket in list(self._domains.items()):
+                for key, c in list(bucket.items()):
+                    if c.expires is not None and c.expires <= now:
+                        self._remove(domain, key)
+        order = self._order
+        while len(order) > MAX_COOKIES:
+            domain, path, name = next(iter(order))
+            self._remove(domain, (path, name))

@@ -85,7 +85,7 @@ def next_request(
     if status not in REDIRECT_STATUSES or not location or not location.strip():
         return None
     try:
-        target = ada_url.URL(location, base=url)
+        target = ada_url.URL(location if location.isascii() else _as_utf8(location), base=url)
     except ValueError:
         return None
     if target.protocol not in ("http:", "https:"):
@@ -121,3 +121,14 @@ def next_request(
     else:
         drop = CONTENT_HEADERS
     return Redirect(new_method, target.href, keep_body, drop, referer)
+
+
+def _as_utf8(location: str) -> str:
+    """A ``Location`` value as browsers read its bytes (header values arrive decoded as
+    latin-1): UTF-8, so the URL parser percent-encodes the characters meant (RFC 9110 §10.2.2,
+    RFC 3986 §2.5). A value that is not UTF-8 stays as it is: ISO-8859-1 text, the field's
+    historical charset (and what a custom transport's str means)."""
+    try:
+        return location.encode("latin-1").decode("utf-8")
+    except UnicodeError:
+        return location

@@ -5,13 +5,11 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, final
+from typing import Any, final
 
 from ._headers import Headers, HTTPHeaderName
-from ._url import parse_url, with_params
-
-if TYPE_CHECKING:
-    from ._url import ParsedURL
+from ._multipart import Multipart, multipart_request
+from ._url import ParsedURL, parse_url, with_params
 
 HeadersArg = (
     Headers | Mapping[str | HTTPHeaderName, str] | Iterable[tuple[str | HTTPHeaderName, str]]
@@ -41,8 +39,9 @@ def to_headers(headers: HeadersArg | None) -> Headers | None:
     return Headers(headers)
 
 
-def to_content(content: object) -> tuple[bytes | AsyncIterator[bytes], bool]:
-    """(body, is_json) for the accepted content kinds; TypeError for the rest."""
+def fixed_content(content: object) -> tuple[bytes, bool] | None:
+    """(body, is_json) for the content kinds sent as one known body (async and sync alike):
+    None, bytes-like, a dict (JSON); None for anything else."""
     if content is None:
         return b"", False
     if isinstance(content, bytes):
@@ -51,9 +50,38 @@ def to_content(content: object) -> tuple[bytes | AsyncIterator[bytes], bool]:
         return bytes(content), False
     if isinstance(content, dict):
         return json.dumps(content).encode(), True
+    return None
+
+
+def to_content(content: object) -> tuple[bytes | AsyncIterator[bytes], bool]:
+    """(body, is_json) for the accepted content kinds; TypeError for the rest."""
+    if type(content) is bytes:
+        return content, False
+    fixed = fixed_content(content)
+    if fixed is not None:
+        return fixed
     if hasattr(content, "__aiter__"):
         return content, False  # type: ignore[return-value]
     raise TypeError(CONTENT_TYPE_ERROR)
+
+
+def to_body(
+    headers: HeadersArg | None, content: object
+) -> tuple[Headers | None, bytes | AsyncIterator[bytes], bool]:
+    """(headers, body, is_json) of a request: a Multipart body gets a fresh boundary and a copy
+    of the headers naming it; other content leaves the headers as given."""
+    if isinstance(content, Multipart):
+        return (*multipart_request(to_headers(headers), content), False)
+    body, is_json = to_content(content)
+    return to_headers(headers), body, is_json
+
+
+def parse_target(method: str, url: str, params: ParamsArg | None) -> tuple[str, ParsedURL]:
+    """The checked method and the parsed URL (params appended) of a request."""
+    method = check_method(method)
+    if params is not None:
+        url = with_params(url, params)
+    return method, parse_url(url)
 
 
 @final
@@ -70,17 +98,13 @@ class Request:
         method: str,
         url: str,
         headers: HeadersArg | None = None,
-        content: bytes | AsyncIterator[bytes] | dict[str, Any] | None = None,
+        content: bytes | AsyncIterator[bytes] | dict[str, Any] | Multipart | None = None,
         *,
         params: ParamsArg | None = None,
     ) -> None:
-        self._method = check_method(method)
-        if params is not None:
-            url = with_params(url, params)
-        self._parsed: ParsedURL = parse_url(url)
+        self._method, self._parsed = parse_target(method, url, params)
         self._url = self._parsed.href
-        self._content, self._json = to_content(content)
-        h = to_headers(headers)
+        h, self._content, self._json = to_body(headers, content)
         self._headers = Headers() if h is None else h
 
     @property

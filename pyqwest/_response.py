@@ -15,7 +15,7 @@ from ._headers import Headers
 from ._version import HTTPVersion
 
 
-def _check_status(status: int) -> int:
+def check_status(status: int) -> int:
     if not isinstance(status, int) or not 100 <= status <= 999:
         raise RemoteProtocolError(f"Invalid status code: {status}")
     return status
@@ -71,8 +71,14 @@ class FullResponse:
         return self._trailers
 
     def text(self) -> str:
-        """The body decoded with the content-type's ``charset`` (UTF-8 when there is none)."""
-        return self._content.decode(_charset(self._headers), errors="replace")
+        """The body decoded with the content-type's ``charset`` (UTF-8 when there is none, or
+        when it names no text codec)."""
+        try:
+            return self._content.decode(_charset(self._headers), errors="replace")
+        except (LookupError, UnicodeError):
+            # the server named a codec that is no text encoding (base64, rot13, hex) or one
+            # that cannot replace (idna, undefined): UTF-8, as httpx falls back
+            return self._content.decode("utf-8", errors="replace")
 
     def json(self) -> Any:
         """``json.loads`` of the body, whatever the content-type says."""
@@ -101,7 +107,9 @@ class _BytesContent:
         return data
 
 
-class _BodyState(Protocol):
+class BodyState(Protocol):
+    """The parser state a body source exposes to the response reading it."""
+
     trailers: list[tuple[str, str]] | None
     message_done: bool
     body_size: int
@@ -112,35 +120,81 @@ class BodySource(Protocol):
     H1Connection) or an HTTP/2 stream (pyqwest._h2.H2Stream)."""
 
     @property
-    def parser(self) -> _BodyState: ...
+    def parser(self) -> BodyState: ...
     def take_chunk(self) -> bytes | object | None: ...
     def wait_chunk(self) -> Awaitable[None]: ...
     def release(self) -> None: ...
     def abort(self, exc: BaseException | None = None) -> None: ...
 
 
-class _WireContent:
-    """The body of a response on a connection: pulls pieces, decodes, fills trailers, and hands
-    the connection back (or closes it) when done."""
+class WireBody:
+    """A response body read off a connection, async or sync alike: decodes the pieces, fills
+    the trailers, and hands the connection back (or closes it) when done. The subclasses only
+    add how to wait for the next piece."""
 
     __slots__ = ("_conn", "_decoder", "_pending", "_response")
 
-    def __init__(self, response: Response, conn: BodySource, decoder: Any) -> None:
+    def __init__(self, response: Any, conn: Any, decoder: Any) -> None:
         self._response = response
-        self._conn: BodySource | None = conn
+        self._conn = conn
         self._decoder = decoder
         self._pending: Any = None  # decoded pieces not yet returned
 
-    def __aiter__(self) -> _WireContent:
-        return self
-
-    async def __anext__(self) -> bytes:
+    def _pending_piece(self) -> bytes | None:
         pending = self._pending
         if pending is not None:
             piece = next(pending, None)
             if piece is not None:
                 return piece  # type: ignore[no-any-return]
             self._pending = None
+        return None
+
+    def _decoded(self, chunk: bytes) -> bytes | None:
+        """The next piece to return for a body chunk; None when the decoder needs more."""
+        if self._decoder is None:
+            return chunk
+        self._pending = iter(self._decoder.feed(chunk))
+        return self._pending_piece()
+
+    def _ended(self, conn: Any) -> bytes | None:
+        """The body ended: trailers in, connection handed back; the decoder's last piece."""
+        trailers = conn.parser.trailers
+        self._conn = None
+        conn.release()
+        if trailers:
+            self._response._trailers._extend_wire(trailers)
+        if self._decoder is None:
+            return None
+        self._pending = iter(self._decoder.finish())
+        self._decoder = None
+        return self._pending_piece()
+
+    def close(self) -> None:
+        """Stop reading: the connection is reused if the whole message arrived, else closed
+        (which wakes a reader waiting on it with ReadError)."""
+        conn = self._conn
+        if conn is None:
+            return
+        self._conn = None
+        if conn.parser.message_done and not conn.parser.body_size:
+            # fully received, just not iterated to the end: still reusable
+            conn.release()
+        else:
+            conn.abort(ReadError("response closed"))
+
+
+class _WireContent(WireBody):
+    """The async iterator of a wire body."""
+
+    __slots__ = ()
+
+    def __aiter__(self) -> _WireContent:
+        return self
+
+    async def __anext__(self) -> bytes:
+        piece = self._pending_piece()
+        if piece is not None:
+            return piece
         while True:
             conn = self._conn
             if conn is None:
@@ -156,39 +210,11 @@ class _WireContent:
                     # closed while we waited
                     raise ReadError("Error reading content: response closed")
                 continue
-            if chunk is None:
-                self._finish(conn)
-                if self._decoder is not None:
-                    self._pending = iter(self._decoder.finish())
-                    self._decoder = None
-                    piece = next(self._pending, None)
-                    if piece is not None:
-                        return piece  # type: ignore[no-any-return]
-                raise StopAsyncIteration
-            if self._decoder is None:
-                return chunk  # type: ignore[return-value]
-            self._pending = iter(self._decoder.feed(chunk))
-            piece = next(self._pending, None)
+            piece = self._ended(conn) if chunk is None else self._decoded(chunk)
             if piece is not None:
-                return piece  # type: ignore[no-any-return]
-
-    def _finish(self, conn: BodySource) -> None:
-        trailers = conn.parser.trailers
-        self._conn = None
-        conn.release()
-        if trailers:
-            self._response._trailers._extend_wire(trailers)
-
-    def close(self) -> None:
-        conn = self._conn
-        if conn is None:
-            return
-        self._conn = None
-        if conn.parser.message_done and not conn.parser.body_size:
-            # fully received, just not iterated to the end: still reusable
-            conn.release()
-        else:
-            conn.abort(ReadError("response closed"))
+                return piece
+            if chunk is None:
+                raise StopAsyncIteration
 
 
 class Response:
@@ -206,7 +232,7 @@ class Response:
         content: bytes | AsyncIterator[Any] | None = None,
         trailers: Headers | None = None,
     ) -> None:
-        self._status = _check_status(status)
+        self._status = check_status(status)
         self._http_version = HTTPVersion.HTTP1 if http_version is None else http_version
         self._headers = Headers() if headers is None else headers
         self._trailers = Headers() if trailers is None else trailers

@@ -11,6 +11,7 @@ import tempfile
 import certifi
 
 _contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
+_roots: dict[ssl.SSLContext, tuple[bytes, str | None]] = {}  # quic_roots() per shared context
 _PEM_CERT = b"-----BEGIN CERTIFICATE-----"
 _PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----(.*?)-----END CERTIFICATE-----", re.S)
 
@@ -37,6 +38,17 @@ def client_context(
     return ctx
 
 
+def quic_roots(ctx: ssl.SSLContext, include_system: bool) -> tuple[bytes, str | None]:
+    """The roots a TLS context trusts, for a TLS stack of its own (QUIC's): the PEM of those
+    it loaded, and the OS certificate directory it reads lazily when system certs are on."""
+    roots = _roots.get(ctx)
+    if roots is None:
+        pem = "".join(ssl.DER_cert_to_PEM_cert(der) for der in ctx.get_ca_certs(binary_form=True))
+        capath = ssl.get_default_verify_paths().capath if include_system else None
+        roots = _roots[ctx] = (pem.encode("ascii"), capath)
+    return roots
+
+
 def _build(
     ca_cert: bytes | None,
     key: bytes | None,
@@ -46,6 +58,8 @@ def _build(
 ) -> ssl.SSLContext:
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+    # a certificate names its hosts in subjectAltName only (RFC 6125 §6.4.4; browsers, curl)
+    ctx.hostname_checks_common_name = False
     if ca_cert is not None:
         _check_pem_blocks(ca_cert)
         try:

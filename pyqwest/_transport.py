@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import math
 import socket
 import ssl
-from collections.abc import AsyncIterator, Awaitable
-from typing import Any, Protocol, runtime_checkable
+import warnings
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, runtime_checkable
 
 from cpqwest._errors import ConnectTimeout, RemoteProtocolError
 from cpqwest._exchange import H1Pools, build_head
@@ -19,8 +20,10 @@ from cpqwest._protocol import H1Connection, H1Protocol
 from ._cookies import CookieJar
 from ._decompress import accept_encoding
 from ._dns import CACHE_TTL, Resolver, connect_socket
+from ._framing import body_framing
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools, request_headers
 from ._headers import Headers
+from ._options import check_timeout
 from ._policy import (
     Codings,
     Hop,
@@ -32,15 +35,16 @@ from ._policy import (
     store_cookies,
 )
 from ._redirects import is_redirect
-from ._request import HeadersArg, ParamsArg, Request, check_method, to_content, to_headers
+from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
 from ._response import FullResponse, Response
-from ._tls import client_context, validate_tls_options
+from ._tls import client_context, quic_roots, validate_tls_options
 from ._url import ParsedURL, parse_url, with_params
 from ._version import HTTPVersion
 
+if TYPE_CHECKING:
+    from ._h3 import H3Connection  # the http3 extra: imported only when HTTP/3 is asked for
+
 _REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
-# methods that carry "content-length: 0" with an empty body (as hyper does)
-_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 _EMPTY = Headers()
 
 
@@ -52,12 +56,23 @@ class Transport(Protocol):
         """Send ``request`` and resolve to its :class:`Response` (streaming: at the head)."""
 
 
-def _check_timeout(value: float | None) -> float | None:
-    if value is None:
-        return None
-    if not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value) or value < 0:
-        raise ValueError("Timeout must be non-negative")
-    return float(value)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _weakly(method: Callable[_P, _R]) -> Callable[_P, _R]:
+    """A bound method of a transport that does not keep the transport alive: its pools hold
+    it, and a transport nobody references must be collected (and its sockets closed) at once,
+    not when the cycle collector runs."""
+    ref = weakref.WeakMethod(method)
+
+    def call(*args: _P.args, **kwargs: _P.kwargs) -> _R:
+        bound = ref()
+        if bound is None:
+            raise RuntimeError("Request failed: already closed transport")
+        return bound(*args, **kwargs)
+
+    return call
 
 
 class HTTPTransport:
@@ -94,6 +109,11 @@ class HTTPTransport:
     :raises ValueError: a negative, infinite or NaN timeout, unusable TLS material, HTTP/3.
     """
 
+    # until __init__ completes: a transport whose options were refused owns nothing to close
+    _closed = True
+    # a transport dropped with open connections says so (ResourceWarning), as asyncio's do
+    _warn_unclosed = True
+
     def __init__(
         self,
         *,
@@ -120,21 +140,21 @@ class HTTPTransport:
         meter_provider: Any = None,
         tracer_provider: Any = None,
     ) -> None:
-        if http_version == HTTPVersion.HTTP3:
-            raise ValueError("HTTP/3 is not supported yet")
         validate_tls_options(tls_ca_cert, tls_key, tls_cert)
-        self._timeout = _check_timeout(timeout)
-        self._connect_timeout = _check_timeout(connect_timeout)
-        self._read_timeout = _check_timeout(read_timeout)
-        idle_timeout = _check_timeout(pool_idle_timeout)
-        self._keepalive = _check_timeout(tcp_keepalive_interval)
+        h3 = _http3() if http_version == HTTPVersion.HTTP3 else None
+        self._timeout = check_timeout(timeout)
+        self._connect_timeout = check_timeout(connect_timeout)
+        self._read_timeout = check_timeout(read_timeout)
+        idle_timeout = check_timeout(pool_idle_timeout)
+        self._keepalive = check_timeout(tcp_keepalive_interval)
         if pool_max_idle_per_host is not None and pool_max_idle_per_host < 0:
             raise ValueError("pool_max_idle_per_host must be non-negative")
         self._http_version = http_version
-        # 0: ALPN decides over TLS, HTTP/1.1 on plain TCP; 1: HTTP/1.1 only; 2: HTTP/2 only
-        self._force = (
-            0 if http_version is None else 1 if http_version == HTTPVersion.HTTP1 else 2
-        )
+        # 0: ALPN decides over TLS, HTTP/1.1 on plain TCP; 1: HTTP/1.1 only; 2: HTTP/2 only;
+        # 3: HTTP/3 for https (QUIC has no cleartext form: http URLs go over HTTP/1.1, as curl)
+        self._force = 0 if http_version is None else (
+            HTTPVersion.HTTP1, HTTPVersion.HTTP2, HTTPVersion.HTTP3
+        ).index(http_version) + 1
         # HTTP/1.1 connections offer only http/1.1; HTTP/2 ones offer h2 (and http/1.1 unless
         # forced): the server's choice wins
         self._ssl = client_context(
@@ -155,12 +175,25 @@ class HTTPTransport:
         self._max_redirects = max_redirects
         self._enable_otel = enable_otel
         self._h1 = H1Pools(
-            self._connect, idle_timeout, pool_max_idle_per_host, self._timeout, self._read_timeout
-        )
-        self._h2 = H2Pools(
-            self._connect_h2, idle_timeout, pool_max_idle_per_host, self._timeout,
+            _weakly(self._connect), idle_timeout, pool_max_idle_per_host, self._timeout,
             self._read_timeout,
         )
+        self._h2 = H2Pools(
+            _weakly(self._connect_h2), idle_timeout, pool_max_idle_per_host, self._timeout,
+            self._read_timeout,
+        )
+        self._h3: H2Pools | None = None
+        if h3 is not None:
+            # the QUIC handshake checks the same roots and presents the same identity
+            cadata, capath = quic_roots(self._ssl, tls_include_system_certs)
+            self._h3_tls = h3.TLSSettings(cadata, capath, tls_cert, tls_key)
+            # QUIC's idle timeout (0: none) closes a connection idle in the pool, or whose
+            # server stopped answering, on both ends
+            self._h3_idle = idle_timeout or 0.0
+            self._h3 = H2Pools(
+                _weakly(self._connect_h3), idle_timeout, pool_max_idle_per_host, self._timeout,
+                self._read_timeout,
+            )
         self._closed = False
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -179,6 +212,33 @@ class HTTPTransport:
             self._closed = True
             self._h1.close()
             self._h2.close()
+            if self._h3 is not None:
+                self._h3.close()
+
+    def __del__(self) -> None:
+        # Dropped without aclose(): close the pooled connections on their own loops (this may
+        # run in any thread, inside any callback of the loop).
+        if self._closed:
+            return
+        self._closed = True
+        open_connections = 0
+        groups = [self._h1.detach(), self._h2.detach()]
+        if self._h3 is not None:
+            groups.append(self._h3.detach())
+        for pools in groups:
+            for loop, pool in pools.items():
+                open_connections += pool.open_count()
+                if not loop.is_closed():
+                    with contextlib.suppress(RuntimeError):  # closed meanwhile
+                        loop.call_soon_threadsafe(pool.close)
+        if open_connections and self._warn_unclosed:
+            warnings.warn(
+                f"unclosed {self!r} with {open_connections} open connection(s): they are closed"
+                " now; call aclose() or use 'async with'",
+                ResourceWarning,
+                source=self,
+                stacklevel=1,
+            )
 
     def _check_open(self) -> None:
         if self._closed:
@@ -229,29 +289,50 @@ class HTTPTransport:
         if scheme == "https":
             kwargs["ssl"] = tls
             kwargs["server_hostname"] = host
+        async with self._connecting(host, port, "HTTP/2"):
+            infos = await self._resolver.resolve(loop, host, port)
+            sock = await connect_socket(loop, infos)
+            try:
+                transport, proto = await loop.create_connection(factory, sock=sock, **kwargs)
+            except BaseException:
+                sock.close()
+                raise
+            if isinstance(proto, ALPNNegotiator):
+                proto = proto.protocol
+            self._tune_socket(transport)
+            if isinstance(proto, H2Connection):
+                ready = proto.ready()
+                if ready is not None:
+                    try:
+                        await ready
+                    except BaseException:
+                        proto.close()
+                        raise
+        return proto
+
+    async def _connect_h3(
+        self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int]
+    ) -> H3Connection:
+        """A new HTTP/3 connection, ready for requests (the QUIC handshake is done)."""
+        h3 = _http3()
+        _scheme, host, port = key
+        async with self._connecting(host, port, "HTTP/3"):
+            infos = await self._resolver.resolve(loop, host, port)
+            conn: H3Connection = await h3.open_h3(
+                loop, key, infos, lambda: h3.QuicCore(host, self._h3_tls, self._h3_idle)
+            )
+        return conn
+
+    @contextlib.asynccontextmanager
+    async def _connecting(self, host: str, port: int, protocol: str) -> AsyncIterator[None]:
+        """The connect budget (connect_timeout within the total timeout) and the spec's errors
+        for a failure while connecting."""
         timeout = self._connect_timeout
         if self._timeout is not None:
             timeout = self._timeout if timeout is None else min(timeout, self._timeout)
         try:
             async with asyncio.timeout(timeout):
-                infos = await self._resolver.resolve(loop, host, port)
-                sock = await connect_socket(loop, infos)
-                try:
-                    transport, proto = await loop.create_connection(factory, sock=sock, **kwargs)
-                except BaseException:
-                    sock.close()
-                    raise
-                if isinstance(proto, ALPNNegotiator):
-                    proto = proto.protocol
-                self._tune_socket(transport)
-                if isinstance(proto, H2Connection):
-                    ready = proto.ready()
-                    if ready is not None:
-                        try:
-                            await ready
-                        except BaseException:
-                            proto.close()
-                            raise
+                yield
         except TimeoutError:
             raise ConnectTimeout(f"Request failed: connection to {host}:{port} timed out") from None
         except ssl.SSLError as exc:
@@ -260,9 +341,8 @@ class HTTPTransport:
             raise ConnectionError(f"Request failed: connecting to {host}:{port}: {exc}") from exc
         except RemoteProtocolError as exc:
             raise RemoteProtocolError(
-                f"Request failed: HTTP/2 connection to {host}:{port}: {exc}"
+                f"Request failed: {protocol} connection to {host}:{port}: {exc}"
             ) from exc
-        return proto
 
     def _tune_socket(self, transport: asyncio.BaseTransport) -> None:
         sock = transport.get_extra_info("socket")
@@ -288,13 +368,10 @@ class HTTPTransport:
         headers: Headers | None,
         body: bytes | AsyncIterator[bytes],
         is_json: bool,
-    ) -> tuple[bytes, bool, bool]:
-        """The request head bytes, whether the body goes chunked, and whether the request asks
-        to close the connection after it."""
-        body_len = _declared_length(method, body)
-        chunked = not isinstance(body, bytes) and (
-            headers is None or "content-length" not in headers
-        )
+    ) -> tuple[bytes, int, bool, bool]:
+        """The request head bytes, the body length it declares (-1: none), whether the body
+        goes chunked, and whether the request asks to close the connection after it."""
+        body_len, chunked = body_framing(method, headers, body)
         pairs = None
         close_after = False
         if headers:
@@ -303,9 +380,9 @@ class HTTPTransport:
             close_after = connection is not None and "close" in connection.lower()
         head = build_head(
             method, url.target, url.authority, pairs, is_json, body_len, chunked,
-            self._accept_encoding,
+            self._auto_accept_encoding(headers),
         )
-        return head, chunked, close_after
+        return head, body_len, chunked, close_after
 
     def _h2_headers(
         self,
@@ -318,8 +395,19 @@ class HTTPTransport:
         return request_headers(
             method, url.scheme, url.authority, url.target,
             headers._wire_pairs() if headers else None, is_json,
-            _declared_length(method, body), self._accept_encoding,
+            body_framing(method, headers, body)[0], self._auto_accept_encoding(headers),
         )
+
+    def _auto_accept_encoding(self, headers: Headers | None) -> str | None:
+        """The ``Accept-Encoding`` to add when the caller set none, on either HTTP version.
+
+        None with a ``Range`` header, as reqwest does: the range would apply to the encoded
+        representation (Apache answers a 206 slice of the brotli stream, which no decoder
+        can read).
+        """
+        if headers and "range" in headers:
+            return None
+        return self._accept_encoding
 
     async def _fetch(
         self,
@@ -333,8 +421,7 @@ class HTTPTransport:
         self._check_open()
         check_method(method)
         parsed = parse_url(with_params(url, params) if params is not None else url)
-        body, is_json = to_content(content)
-        h = to_headers(headers)
+        h, body, is_json = to_body(headers, content)
         hops = 0
         while True:
             _version, status, notable, raw_headers, data, raw_trailers = await self._send(
@@ -416,9 +503,14 @@ class HTTPTransport:
             )
         return None
 
-    def _wants_h2(self, key: tuple[str, str, int]) -> bool:
+    def _mux_for(self, key: tuple[str, str, int]) -> tuple[H2Pools | None, HTTPVersion]:
+        """The multiplexed pools (HTTP/2 or HTTP/3) for an origin, None for HTTP/1.1."""
         force = self._force
-        return force == 2 or (not force and key[0] == "https" and key not in self._h1_origins)
+        if force == 2 or (not force and key[0] == "https" and key not in self._h1_origins):
+            return self._h2, HTTPVersion.HTTP2
+        if force == 3 and key[0] == "https":
+            return self._h3, HTTPVersion.HTTP3
+        return None, HTTPVersion.HTTP1
 
     async def _send(
         self,
@@ -438,23 +530,26 @@ class HTTPTransport:
         streamed = not isinstance(body, bytes)
         replayable = method in _REPLAYABLE_METHODS and not streamed
         try:
-            if self._wants_h2(key):
-                result = await self._h2.exchange(
+            mux, version = self._mux_for(key)
+            if mux is not None:
+                result = await mux.exchange(
                     key, self._h2_headers(method, parsed, headers, body, is_json), body or None,
                     buffered, replayable,
                 )
                 if result is not None:
                     if buffered:
                         status, raw_headers, data, raw_trailers = result
-                        return (HTTPVersion.HTTP2, status, notable_of(raw_headers), raw_headers,
-                                data, raw_trailers)
-                    return (HTTPVersion.HTTP2, result.status, notable_of(result.headers),
-                            result.headers, result, None)
+                        return (version, status, notable_of(raw_headers), raw_headers, data,
+                                raw_trailers)
+                    return (version, result.status, notable_of(result.headers), result.headers,
+                            result, None)
                 # ALPN chose http/1.1 for this origin: on with HTTP/1.1
-            head, chunked, close_after = self._head(method, parsed, headers, body, is_json)
+            head, body_len, chunked, close_after = self._head(
+                method, parsed, headers, body, is_json
+            )
             result = await self._h1.exchange(
-                key, head, body or None, method == "HEAD", buffered, replayable, chunked,
-                close_after,
+                key, head, body if body or chunked else None, method == "HEAD", buffered,
+                replayable, chunked, close_after, body_len,
             )
         except BaseException:
             if streamed:
@@ -467,12 +562,16 @@ class HTTPTransport:
         return HTTPVersion.HTTP1, p.status, p.notable, p.headers, result, None
 
 
-def _declared_length(method: str, body: bytes | AsyncIterator[bytes]) -> int:
-    """The Content-Length to send for a body (HTTP/1.1 and HTTP/2 alike); -1 for none: a
-    streamed body, or an empty one on a method that carries none."""
-    if not isinstance(body, bytes):
-        return -1
-    return len(body) if body or method in _BODY_METHODS else -1
+def _http3() -> Any:
+    """The HTTP/3 package; ValueError naming the extra when its QUIC library is missing."""
+    try:
+        from . import _h3
+    except ImportError as exc:
+        raise ValueError(
+            "HTTP/3 needs the optional extra cpqwest[http3] (pip install 'cpqwest[http3]'): "
+            f"{exc}"
+        ) from exc
+    return _h3
 
 
 async def _close_body(body: Any) -> None:
@@ -494,6 +593,9 @@ def get_default_transport() -> HTTPTransport:
 
 
 class _DefaultTransport(HTTPTransport):
+    # never closed by design: nothing to warn about when it goes at interpreter exit
+    _warn_unclosed = False
+
     async def _aclose(self) -> None:
         # shared by every default Client: closing it would break the others
         return None

@@ -45,7 +45,11 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from servers import HypercornServer, LoopThread, ScriptedServer, kitchensink_app
 
 # fixtures of the HTTP-semantics app (content codings, redirects, cookies)
-from servers.semantics import semantics_server, semantics_tls_server  # noqa: F401
+from servers.semantics import (  # noqa: F401
+    semantics_h3_server,
+    semantics_server,
+    semantics_tls_server,
+)
 from servers.tls_certs import trustme
 
 # Loopback tests must never be routed through a proxy from the developer's environment
@@ -297,6 +301,22 @@ def mtls_server(
         keyfile=server_cert_files["keyfile"],
         ca_certs=server_cert_files["cafile"],
         require_client_cert=True,
+    ).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def h3_server(
+    server_loop: LoopThread, server_cert_files: dict[str, str]
+) -> Iterator[HypercornServer]:
+    """The kitchensink app over TLS and, on the same port number, HTTP/3 over QUIC."""
+    server = HypercornServer(
+        server_loop,
+        kitchensink_app,
+        certfile=server_cert_files["certfile"],
+        keyfile=server_cert_files["keyfile"],
+        quic=True,
     ).start()
     yield server
     server.stop()

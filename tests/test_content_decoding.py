@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from servers.kitchensink import payload
 
-from pyqwest import Client, ReadError
+from pyqwest import Client, HTTPVersion, ReadError
 
 CODINGS = ["gzip", "deflate", "br", "zstd", "identity"]
 
@@ -50,6 +50,14 @@ async def test_accept_encoding_follows_options(make_transport, semantics_server)
 async def test_nothing_enabled_sends_no_accept_encoding(make_transport, semantics_server):
     client = Client(make_transport(enable_gzip=False, enable_brotli=False, enable_zstd=False))
     r = await client.get(semantics_server.url + "/request")
+    assert "accept-encoding" not in dict(r.json()["headers"])
+
+
+@pytest.mark.parametrize("version", [HTTPVersion.HTTP1, HTTPVersion.HTTP2], ids=["h1", "h2c"])
+async def test_range_request_sends_no_accept_encoding(make_transport, semantics_server, version):
+    # as reqwest: a range of an encoded representation is a slice no decoder can read
+    client = Client(make_transport(http_version=version))
+    r = await client.get(semantics_server.url + "/request", {"range": "bytes=0-9"})
     assert "accept-encoding" not in dict(r.json()["headers"])
 
 

@@ -69,3 +69,12 @@ async def test_host_only_cookie_not_sent_to_other_host(make_transport, semantics
     await client.get(set_cookie(semantics_server, "h=1"))
     r = await client.get(semantics_server.url_for("/request", "localhost"))
     assert "cookie" not in dict(r.json()["headers"])
+
+
+async def test_huge_max_age_does_not_fail_the_request(make_transport, semantics_server):
+    """Hundreds of digits in Max-Age made the request fail with a bare OverflowError; the
+    cookie is stored (capped at 400 days) and sent."""
+    client = Client(make_transport(enable_cookie_store=True))
+    resp = await client.get(set_cookie(semantics_server, "big=1; Max-Age=" + "9" * 400))
+    assert resp.status == 200
+    assert await sent_cookie(client, semantics_server) == "big=1"

@@ -142,6 +142,38 @@ def test_domain_that_does_not_match_is_rejected(origin: str, domain: str) -> Non
     assert len(jar_with(origin, f"a=1; Domain={domain}")) == 0
 
 
+@pytest.mark.parametrize(
+    ("origin", "domain"),
+    [
+        ("https://www.example.co.uk/", "co.uk"),  # ICANN section of the Public Suffix List
+        ("https://www.example.co.uk/", ".co.uk"),
+        ("https://attacker.github.io/", "github.io"),  # private section: browsers use it too
+        ("https://a.b.s3.amazonaws.com/", "s3.amazonaws.com"),
+        ("https://www.example.xn--p1ai/", "xn--p1ai"),  # IDNA top-level domain (.рф)
+    ],
+)
+def test_public_suffix_domain_is_rejected(origin: str, domain: str) -> None:
+    """A site cannot set cookies for every site under a public suffix (curl, browsers)."""
+    assert len(jar_with(origin, f"a=1; Domain={domain}")) == 0
+
+
+def test_domain_below_a_public_suffix_is_accepted() -> None:
+    jar = jar_with("https://www.example.co.uk/", "a=1; Domain=example.co.uk")
+    assert sent(jar, "https://shop.example.co.uk/") == "a=1"
+    assert sent(jar, "https://other.co.uk/") is None
+    jar = jar_with("https://me.github.io/", "b=2; Domain=me.github.io")
+    assert sent(jar, "https://x.me.github.io/") == "b=2"
+    assert sent(jar, "https://you.github.io/") is None
+
+
+@pytest.mark.parametrize("host", ["github.io", "co.uk"])
+def test_host_that_is_a_public_suffix_gets_host_only_cookies(host: str) -> None:
+    """As browsers do: no Domain (or Domain equal to the host) is a host-only cookie there."""
+    jar = jar_with(f"https://{host}/", "a=1", f"b=2; Domain={host}")
+    assert sent(jar, f"https://{host}/") == "a=1; b=2"
+    assert sent(jar, f"https://www.{host}/") is None
+
+
 def test_single_label_domain_equal_to_host_is_host_only() -> None:
     jar = jar_with("http://localhost/", "a=1; Domain=localhost")
     assert sent(jar, "http://localhost/") == "a=1"
@@ -333,9 +365,28 @@ def test_invalid_max_age_is_ignored(attr: str) -> None:
     assert sent(jar, "https://example.com/", now=NOW + 10**9) == "a=1"  # a session cookie
 
 
-def test_huge_max_age() -> None:
-    jar = jar_with("https://example.com/", "a=1; Max-Age=99999999999999999999999")
-    assert sent(jar, "https://example.com/", now=NOW + 10**12) == "a=1"
+DAY = 86400
+
+
+@pytest.mark.parametrize("digits", [23, 400, 1024])
+def test_huge_max_age_is_capped_at_400_days(digits: int) -> None:
+    """RFC 6265 §5.2.2 lets a jar cap what it cannot represent; RFC 6265bis and browsers cap
+    at 400 days. Hundreds of digits must not overflow (they raised OverflowError)."""
+    jar = jar_with("https://example.com/", "a=1; Max-Age=" + "9" * digits)
+    assert sent(jar, "https://example.com/", now=NOW + 399 * DAY) == "a=1"
+    assert sent(jar, "https://example.com/", now=NOW + 401 * DAY) is None
+
+
+def test_huge_negative_max_age_deletes() -> None:
+    jar = jar_with("https://example.com/", "a=1")
+    jar.store(url("https://example.com/"), ["a=1; Max-Age=-" + "9" * 500], now=NOW)
+    assert len(jar) == 0
+
+
+def test_far_expires_is_capped_at_400_days() -> None:
+    jar = jar_with("https://example.com/", "a=1; Expires=Fri, 31 Dec 9999 23:59:59 GMT")
+    assert sent(jar, "https://example.com/", now=NOW + 399 * DAY) == "a=1"
+    assert sent(jar, "https://example.com/", now=NOW + 401 * DAY) is None
 
 
 def test_invalid_expires_is_ignored() -> None:
@@ -431,6 +482,32 @@ def test_total_limit() -> None:
     assert len(jar) == MAX_COOKIES
     assert sent(jar, "https://d0.example/") is None  # the oldest went first
     assert sent(jar, f"https://d{MAX_COOKIES // per + 1}.example/") is not None
+
+
+def test_full_jar_evicts_one_oldest_per_new_cookie() -> None:
+    """Each new cookie in a full jar pushes out exactly the oldest (the O(1) path: creation
+    order is kept, not sorted per cookie)."""
+    jar = CookieJar()
+    for d in range(MAX_COOKIES // 100):
+        jar.store(url(f"https://d{d}.example/"), [f"c{i}=v" for i in range(100)], now=NOW)
+    for i in range(2 * MAX_COOKIES):
+        jar.store(url(f"https://n{i}.example/"), ["x=v"], now=NOW)
+        assert len(jar) == MAX_COOKIES
+    # the newest MAX_COOKIES survive, in order
+    assert sent(jar, f"https://n{MAX_COOKIES - 1}.example/") is None
+    assert sent(jar, f"https://n{MAX_COOKIES}.example/") == "x=v"
+    assert sent(jar, f"https://n{2 * MAX_COOKIES - 1}.example/") == "x=v"
+
+
+def test_full_jar_sweeps_expired_cookies_before_the_oldest() -> None:
+    jar = CookieJar()
+    jar.store(url("https://keep.example/"), ["old=1"], now=NOW)
+    jar.store(url("https://short.example/"), ["gone=1; Max-Age=1"], now=NOW)
+    for i in range(MAX_COOKIES - 2):
+        jar.store(url(f"https://d{i}.example/"), ["x=v"], now=NOW)
+    jar.store(url("https://new.example/"), ["n=1"], now=NOW + 5)
+    assert len(jar) == MAX_COOKIES
+    assert sent(jar, "https://keep.example/", now=NOW + 5) == "old=1"  # the expired one went
 
 
 def test_limits_drop_expired_cookies_first() -> None:

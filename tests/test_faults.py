@@ -95,9 +95,26 @@ HEAD_FAULTS = {
     "del-in-header-value": (OK_HEAD + b"x: a\x7fb\r\ncontent-length: 0\r\n\r\n", "hang",
                             r"invalid character '\\x7f' in a header value"),
     "bare-cr-in-header-value": (OK_HEAD + b"x: a\rb: c\r\ncontent-length: 0\r\n\r\n", "hang",
-                                r"Missing expected LF after header value"),
+                                r"bare CR in the response head$"),
     "bare-cr-line-end": (OK_HEAD + b"x: a\r\rcontent-length: 0\r\n\r\n", "hang",
-                         r"Missing expected LF after header value"),
+                         r"bare CR in the response head$"),
+    # lenient mode (kept for obs-fold) must not let a bare CR end a line or the head
+    "bare-cr-after-empty-value": (
+        OK_HEAD + b"x:\rtransfer-encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n", "hang",
+        r"bare CR in the response head$"),
+    "bare-cr-ends-head": (OK_HEAD + b"x:\r\r\ncontent-length: 2\r\n\r\nab", "hang",
+                          r"bare CR in the response head$"),
+    "bare-cr-in-status-line": (b"HTTP/1.1 200 O\rK\r\ncontent-length: 0\r\n\r\n", "hang",
+                               r"bare CR in the response head$"),
+    # status codes below 100 are no informational responses (RFC 9110 §15)
+    "status-099": (b"HTTP/1.1 099 X\r\ncontent-length: 2\r\n\r\nab" + OK_HEAD
+                   + b"content-length: 2\r\n\r\ncd", "hang", r"invalid status code 099$"),
+    "status-000": (b"HTTP/1.1 000 X\r\n\r\n" + OK_HEAD + b"content-length: 2\r\n\r\ncd",
+                   "hang", r"invalid status code 000$"),
+    # a 1xx has no content: bytes after its head are the next head, not a body
+    "informational-with-content": (
+        b"HTTP/1.1 150 X\r\ncontent-length: 2\r\n\r\nab" + OK_HEAD
+        + b"content-length: 2\r\n\r\ncd", "hang", r"Expected HTTP/"),
     # smuggling shapes: framing must be unambiguous
     "duplicate-differing-content-length": (
         OK_HEAD + b"content-length: 1\r\ncontent-length: 2\r\n\r\nab", "hang",
@@ -119,6 +136,14 @@ HEAD_FAULTS = {
     "whitespace-before-first-header": (
         OK_HEAD + b" transfer-encoding: chunked\r\ncontent-length: 2\r\n\r\nab", "hang",
         r"whitespace"),
+    "whitespace-only-line-after-status-line": (
+        OK_HEAD + b" \r\ntransfer-encoding: chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n", "hang",
+        r"whitespace before a header field name$"),
+    "obs-fold-in-content-length": (OK_HEAD + b"content-length:\r\n 2\r\n\r\nabcd", "hang",
+                                   r"obs-fold in a Content-Length or Transfer-Encoding field$"),
+    "obs-fold-after-chunked": (
+        OK_HEAD + b"transfer-encoding: chunked\r\n \r\n\r\n2\r\nab\r\n0\r\n\r\n", "hang",
+        r"obs-fold in a Content-Length or Transfer-Encoding field$"),
     "obs-fold-hides-chunked": (
         OK_HEAD + b"transfer-encoding: gzip,\r\n chunked\r\n\r\n2\r\nab\r\n0\r\n\r\n", "hang",
         r"Transfer-Encoding"),
@@ -402,16 +427,71 @@ async def test_content_length_longer_than_body_read_timeout(make_transport, scri
     await assert_recovers(client, transport, scripted)
 
 
+@pytest.mark.parametrize("length", [50, 100_000])  # 100_000: over the direct-read minimum
+@pytest.mark.parametrize("mode", ["buffered", "stream"])
 @pytest.mark.parametrize(
     ("status", "method"), [(204, "GET"), (304, "GET"), (200, "HEAD")]
 )
-async def test_no_body_whatever_the_headers_say(client, transport, scripted, status, method):
+async def test_no_body_whatever_the_headers_say(
+    client, transport, scripted, status, method, mode, length
+):
+    """RFC 9110 §6.4.1: no content, and never bytes the server did not send (a body buffer
+    sized from the Content-Length must not reach the caller)."""
     scripted.handler = first_request(
-        b"HTTP/1.1 %d X\r\ncontent-length: 50\r\n\r\n" % status
+        b"HTTP/1.1 %d X\r\ncontent-length: %d\r\n\r\n" % (status, length)
     )
-    resp = await client.execute(method, scripted.url + "/")
-    assert (resp.status, resp.content) == (status, b"")
+    if mode == "buffered":
+        resp = await client.execute(method, scripted.url + "/")
+        got = (resp.status, resp.content)
+    else:
+        async with client.stream(method, scripted.url + "/") as sresp:
+            got = (sresp.status, b"".join([bytes(c) async for c in sresp.content]))
+    assert got == (status, b"")
     await assert_recovers(client, transport, scripted, fresh=False)
+
+
+STRAY = OK_HEAD + b"content-length: 6\r\n\r\npoison"
+DIRECT_BODY = bytes(range(256)) * 400  # 102400 bytes: read straight into the body (buffered)
+
+
+@pytest.mark.parametrize("tls", [False, True], ids=["plain", "tls"])
+@pytest.mark.parametrize("mode", ["buffered", "stream"])
+@pytest.mark.parametrize("body", [b"ok", DIRECT_BODY], ids=["small", "large"])
+async def test_bytes_after_the_response_are_never_the_next_response(
+    client, transport, scripted_factory, server_ssl_context, tls, mode, body
+):
+    """A response followed by bytes nobody asked for: the connection is closed, never pooled,
+    so the next request cannot read them as its response (response-queue poisoning)."""
+
+
+    async def handler(conn: Conn) -> None:
+        if await conn.read_request() is None:
+            return
+        # the head first: the client then reads the rest of a large body straight into it
+        await conn.send(OK_HEAD + b"content-length: %d\r\n\r\n" % len(body) + body[:1])
+        await asyncio.sleep(0.05)
+        await conn.send(body[1:] + STRAY)
+        await FRESH(conn)
+
+    server = scripted_factory(
+        per_connection(handler, FRESH), ssl_context=server_ssl_context() if tls else None
+    )
+    assert await fetch(client, server.url + "/", mode) == (200, body)
+    # at once, in the same task: no loop iteration for the stray bytes to show up first
+    second = await client.get(server.url + "/next")
+    assert second.content == b"fresh"
+    assert server.accepted == 2
+
+
+async def test_http10_transfer_encoding_closes_the_connection(client, transport, scripted):
+    """RFC 9112 §6.1: an HTTP/1.0 message with Transfer-Encoding has faulty framing: the body
+    is read, then the connection closed, even when it asks for keep-alive."""
+    scripted.handler = first_request(
+        b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ntransfer-encoding: chunked\r\n\r\n"
+        b"2\r\nok\r\n0\r\n\r\n"
+    )
+    assert await fetch(client, scripted.url + "/", "buffered") == (200, b"ok")
+    await assert_recovers(client, transport, scripted)
 
 
 async def test_chunked_with_extensions_and_trailers(client, transport, scripted):

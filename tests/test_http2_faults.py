@@ -5,12 +5,18 @@ connection errors, cancellation sending RST_STREAM(CANCEL), request body failure
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
+import h2.settings
+import hyperframe.frame
 import pytest
 from servers.h2raw import H2RawServer, H2Request, H2ServerConn
+from servers.scripted import PEER_GONE
 
+import pyqwest._h2.pool
 from pyqwest import (
     Client,
     HTTPVersion,
@@ -154,18 +160,21 @@ async def test_no_error_reset_before_head_is_error(
     assert info.value.code is StreamErrorCode.NO_ERROR
 
 
-async def test_refused_stream_retried_once_when_replayable(
-    client: Client, h2_server_factory: ServerFactory
+@pytest.mark.parametrize("method", ["GET", "POST", "PATCH"])
+async def test_refused_stream_retried_once_on_a_new_connection(
+    client: Client, h2_server_factory: ServerFactory, method: str
 ) -> None:
     async def handler(req: H2Request) -> None:
         if len(req.conn.server.requests) == 1:
             await req.reset(StreamErrorCode.REFUSED_STREAM)
         else:
-            await req.respond(200, b"second")
+            await req.respond(200, await req.read_body() or b"second")
 
     server = h2_server_factory(handler)
-    assert (await client.get(server.url_for("/"))).content == b"second"
-    assert len(server.requests) == 2
+    content = b"" if method == "GET" else b"payload"
+    resp = await client.execute(method, server.url_for("/"), content=content)
+    assert resp.content == (content or b"second")
+    assert [r.conn.index for r in server.requests] == [0, 1]
 
 
 async def test_refused_stream_not_retried_for_post_stream(
@@ -227,13 +236,28 @@ async def test_goaway_retries_unprocessed_idempotent_streams(
     assert (await client.get(server.url_for("/"))).content == b"conn1"
 
 
-async def test_goaway_fails_unprocessed_non_idempotent_streams(
+async def test_goaway_retries_unprocessed_posts_with_bytes_bodies(
     client: Client, h2_server_factory: ServerFactory
 ) -> None:
+    """Issue 11.1: what the server did not process goes again whatever the method."""
+    server = h2_server_factory(_goaway_after(3))
+    results = await asyncio.wait_for(
+        asyncio.gather(*[client.post(server.url_for("/"), content=b"x") for _ in range(3)]), 10
+    )
+    assert sorted(r.content for r in results) == [b"conn0", b"conn1", b"conn1"]
+    assert [r.body for r in server.requests if r.conn.index == 1] == [b"x", b"x"]
+
+
+async def test_goaway_fails_unprocessed_streamed_posts(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    async def body() -> AsyncIterator[bytes]:
+        yield b"x"
+
     server = h2_server_factory(_goaway_after(3))
     results = await asyncio.wait_for(
         asyncio.gather(
-            *[client.post(server.url_for("/"), content=b"x") for _ in range(3)],
+            *[client.post(server.url_for("/"), content=body()) for _ in range(3)],
             return_exceptions=True,
         ),
         10,
@@ -244,6 +268,31 @@ async def test_goaway_fails_unprocessed_non_idempotent_streams(
     assert len(failed) == 2
     assert all(type(e) is RemoteProtocolError for e in failed)
     assert all("GOAWAY" in str(e) for e in failed)
+    assert len(server.connections) == 1
+
+
+GOAWAY_AT_ONCE = hyperframe.frame.GoAwayFrame(0, last_stream_id=0).serialize()
+
+
+async def test_goaway_with_the_preface_once_goes_on_a_new_connection(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    server = h2_server_factory()
+    server.after_preface = lambda index: GOAWAY_AT_ONCE if index == 0 else b""
+    assert (await client.post(server.url_for("/"), content=b"x")).content == b"ok"
+    assert [r.conn.index for r in server.requests] == [1]
+
+
+async def test_goaway_with_every_preface_fails_after_two_connections(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    server = h2_server_factory()
+    server.after_preface = lambda index: GOAWAY_AT_ONCE
+    with pytest.raises(RemoteProtocolError, match="closed before its first request"):
+        await asyncio.wait_for(client.get(server.url_for("/")), 10)
+    assert len(server.connections) == 2
+    assert not server.requests
+    await server.wait_for(lambda: all(c.closed for c in server.connections), what="closes")
 
 
 async def test_goaway_then_frames_in_same_read(
@@ -372,6 +421,25 @@ async def test_too_many_response_headers(
     assert len(server.connections) == 1
 
 
+@pytest.mark.parametrize("status", ["099", "000"])
+async def test_status_below_100_is_a_protocol_error(
+    client: Client, h2_server_factory: ServerFactory, status: str
+) -> None:
+    """As on HTTP/1.1: no informational response, no final one (spec: 100-999)."""
+
+    async def handler(req: H2Request) -> None:
+        if req.path == "/bad":
+            req.conn.h2.send_headers(req.stream_id, [(":status", status)], end_stream=True)
+            await req.conn.flush()
+        else:
+            await req.respond(200, b"ok")
+
+    server = h2_server_factory(handler)
+    with pytest.raises(RemoteProtocolError, match=f"invalid :status b'{status}'"):
+        await client.get(server.url_for("/bad"))
+    assert (await client.get(server.url_for("/"))).content == b"ok"
+
+
 # --- concurrency limit ----------------------------------------------------------------------------
 
 
@@ -391,6 +459,68 @@ async def test_max_concurrent_streams_is_respected(
     assert server.max_open == 1
     assert len(server.connections) == 1
     assert not server.protocol_errors
+
+
+def _open_sockets() -> int:
+    """Sockets open in this process (client and server sides; uvloop opens other fds of its
+    own on first use)."""
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):
+            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
+    return count
+
+
+NO_STREAMS = {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 0}
+
+
+async def test_no_streams_allowed_waits_for_the_timeout_on_one_connection(
+    make_transport: Any, h2_server_factory: ServerFactory
+) -> None:
+    """Issue 10.2: SETTINGS_MAX_CONCURRENT_STREAMS = 0 made the client open connections in a
+    tight loop and never close them."""
+    server = h2_server_factory(settings=NO_STREAMS)
+    before = _open_sockets()
+    transport = make_transport(http_version=HTTPVersion.HTTP2, timeout=0.5)
+    client = Client(transport)
+    results = await asyncio.wait_for(
+        asyncio.gather(*[client.get(server.url_for("/")) for _ in range(5)],
+                       return_exceptions=True),
+        10,
+    )
+    assert all(type(r) is TimeoutError for r in results), results
+    assert all("waiting for an HTTP/2 stream" in str(r) for r in results)
+    assert len(server.connections) == 1
+    assert not server.requests
+    await transport.aclose()
+    await server.wait_for(lambda: server.connections[0].closed, what="the client's close")
+    await server.wait_for(lambda: _open_sockets() <= before, what=f"{before} sockets open")
+
+
+async def test_no_streams_allowed_without_timeout_ends_in_an_error(
+    client: Client, h2_server_factory: ServerFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(pyqwest._h2.pool, "NO_STREAMS_WAIT", 0.3)
+    server = h2_server_factory(settings=NO_STREAMS)
+    with pytest.raises(RemoteProtocolError, match=r"allows no streams .*= 0\) for 0.3 s"):
+        await asyncio.wait_for(client.get(server.url_for("/")), 10)
+    assert len(server.connections) == 1
+
+
+async def test_waiting_request_goes_once_the_server_allows_streams(
+    make_transport: Any, h2_server_factory: ServerFactory
+) -> None:
+    async def allow_later(conn: H2ServerConn) -> None:
+        await asyncio.sleep(0.2)
+        conn.h2.update_settings({h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 10})
+        await conn.flush()
+
+    server = h2_server_factory(settings=NO_STREAMS)
+    server.on_connect = allow_later
+    client = Client(make_transport(http_version=HTTPVersion.HTTP2, timeout=10))
+    results = await asyncio.gather(*[client.get(server.url_for("/")) for _ in range(3)])
+    assert [r.content for r in results] == [b"ok"] * 3
+    assert len(server.connections) == 1
 
 
 async def test_cancelled_waiter_for_stream_slot(
@@ -537,3 +667,86 @@ async def test_request_on_a_dead_reused_connection_is_retried(
     assert (await client.get(server.url_for("/"))).content == b"conn0"
     assert (await client.get(server.url_for("/"))).content == b"conn1"
 
+
+
+# --- a cancelled download: one RST_STREAM, late frames dropped quietly ----------------------------
+
+# More than our connection window (16 MiB): if dropped frames did not return their credit, the
+# connection would fail with a flow-control error before the next request.
+LATE_DATA = 17 << 20
+
+
+async def _cancel_download(client: Client, url: str, how: str) -> None:
+    """Read the first chunk of a download, then abandon it `how`."""
+    if how == "break":
+        async with client.stream("GET", url) as resp:
+            async for _ in resp.content:
+                break
+    elif how == "aclose":
+        resp = await client.stream("GET", url)
+        await resp.content.__anext__()
+        await resp.aclose()
+    else:  # the read timeout fires while the server stalls
+        async with client.stream("GET", url) as resp:
+            await resp.content.__anext__()
+            with pytest.raises(TimeoutError):
+                await resp.content.__anext__()
+
+
+@pytest.mark.parametrize("how", ["break", "aclose", "read_timeout"])
+async def test_cancelled_download_sends_one_reset_and_drops_late_frames(
+    make_transport: Any, h2_server_factory: ServerFactory, how: str
+) -> None:
+    late_sent = asyncio.Event()
+
+    async def handler(req: H2Request) -> None:
+        if req.path != "/big":
+            await late_sent.wait()
+            await req.respond(200, b"after")
+            return
+        await req.send_headers(200)
+        await req.send_data(b"x" * 65536)
+        try:
+            await asyncio.sleep(30)
+        except asyncio.CancelledError:
+            # the client's RST_STREAM came: these frames were in flight when it left
+            frame = hyperframe.frame.DataFrame(req.stream_id, data=b"y" * 65536)
+            trailers = hyperframe.frame.HeadersFrame(
+                req.stream_id,
+                data=req.conn.h2.encoder.encode([("x-trailer", "late")]),
+                flags=["END_HEADERS", "END_STREAM"],
+            )
+            await req.conn.send_raw(
+                frame.serialize() * (LATE_DATA // 65536) + trailers.serialize()
+            )
+            late_sent.set()
+
+    server = h2_server_factory(handler)
+    client = Client(make_transport(http_version=HTTPVersion.HTTP2, read_timeout=1.0))
+    await _cancel_download(client, server.url_for("/big"), how)
+    assert (await client.get(server.url_for("/after"))).content == b"after"
+    # the answers to the late frames, if any, were sent before this request
+    assert (await client.get(server.url_for("/after"))).content == b"after"
+    assert server.frames.count(("RstStreamFrame", 1)) == 1
+    assert len(server.connections) == 1
+
+
+async def test_server_not_reading_its_ping_acks_fails_the_connection(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    pings = hyperframe.frame.PingFrame(0, opaque_data=b"12345678").serialize() * 65536
+
+    async def flood(conn: H2ServerConn) -> None:
+        await conn.server.wait_for(lambda: bool(conn.requests), what="the request")
+        conn.writer.transport.pause_reading()  # type: ignore[attr-defined]
+        with contextlib.suppress(*PEER_GONE):  # until the client gives up on us
+            for _ in range(64):  # 64 MiB of PINGs: far more than the socket buffers take
+                await conn.send_raw(pings)
+
+    async def handler(req: H2Request) -> None:
+        await asyncio.sleep(30)
+
+    server = h2_server_factory(handler)
+    server.on_connect = flood
+    with pytest.raises(RemoteProtocolError, match="does not read the answers"):
+        await asyncio.wait_for(client.get(server.url_for("/")), 30)

@@ -201,3 +201,59 @@ def test_parser_is_reusable_after_an_error():
     p.reset(False)
     assert p.feed_data(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     assert (p.status, p.take_body()) == (200, b"ok")
+
+
+def parse_direct(data: bytes, cuts: list[int]) -> Any:
+    """`parse`, collecting as the protocol reads a socket: each piece goes into the direct
+    window while a direct read is pending (as much as fits), the rest to llhttp."""
+    from cpqwest._parser import set_direct_min
+
+    old = set_direct_min(2)  # every declared body is read directly
+    try:
+        p = ResponseParser()
+        p.reset(False, True)
+        done = False
+        start = 0
+        for cut in [*sorted(cuts), len(data)]:
+            piece, start = data[start:cut], cut
+            taken = p.read_direct(piece)
+            if (piece[taken:] or not taken) and p.feed_data(piece[taken:]):
+                done = True
+        if not done:
+            done = p.feed_eof_py()
+    except RemoteProtocolError as exc:
+        return ("error", str(exc))
+    finally:
+        set_direct_min(old)
+    return (done, p.status, p.reason, p.headers, p.trailers, p.take_body(),
+            p.keep_alive if done else None, p.trailing_data)
+
+
+@SETTINGS
+@given(responses(), cut_lists, st.binary(max_size=40))
+def test_direct_reads_give_the_plain_parse(resp, raw_cuts, stray):
+    """A body read straight into its final buffer holds exactly the bytes llhttp parses
+    (never uninitialised memory), and bytes after it are seen as such, in any split."""
+    data, expected = resp
+    data += stray
+    cuts = [c % (len(data) + 1) for c in raw_cuts]
+    result = parse_direct(data, cuts)
+    assert result == parse(data, cuts)
+    if stray and not expected["needs_eof"] and result[0] != "error":
+        assert result[-1]  # trailing data: the connection is not reused
+
+
+@SETTINGS
+@given(st.sampled_from([204, 304]), st.integers(1, 1 << 20), st.booleans())
+def test_no_content_statuses_never_expose_a_declared_body(status, length, head_request):
+    from cpqwest._parser import set_direct_min
+
+    old = set_direct_min(2)
+    try:
+        p = ResponseParser()
+        p.reset(head_request, True)
+        assert p.feed_data(b"HTTP/1.1 %d X\r\ncontent-length: %d\r\n\r\n" % (status, length))
+        assert p.take_body() == b""
+        assert p.keep_alive and not p.trailing_data
+    finally:
+        set_direct_min(old)

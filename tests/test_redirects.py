@@ -131,3 +131,33 @@ async def test_redirect_connection_reused(client, http_server):
     r1 = await client.get(http_server.url + "/redirect/3")
     r2 = await client.get(http_server.url + "/echo")
     assert r1.headers["x-conn-port"] == r2.headers["x-conn-port"]
+
+
+@pytest.mark.parametrize(
+    ("location", "target"),
+    [
+        # raw UTF-8 bytes, as servers send them: the characters meant, percent-encoded as UTF-8
+        (b"/caf\xc3\xa9/\xe2\x9c\x93?q=\xc3\xa9", "/caf%C3%A9/%E2%9C%93?q=%C3%A9"),
+        # not UTF-8: ISO-8859-1, the field's historical charset
+        (b"/caf\xe9?q=\xe9", "/caf%C3%A9?q=%C3%A9"),
+    ],
+    ids=["utf-8", "latin-1"],
+)
+async def test_non_ascii_location_resolved_as_browsers_do(client, scripted, location, target):
+    from servers.scripted import Conn
+
+    seen: list[str] = []
+
+    async def handler(conn: Conn) -> None:
+        while (req := await conn.read_request()) is not None:
+            seen.append(req.target)
+            if len(seen) == 1:
+                head = b"HTTP/1.1 302 Found\r\nlocation: " + location
+                await conn.send(head + b"\r\ncontent-length: 0\r\n\r\n")
+            else:
+                await conn.send_response(200, b"there")
+
+    scripted.handler = handler
+    resp = await client.get(scripted.url + "/from")
+    assert (resp.status, resp.content) == (200, b"there")
+    assert seen == ["/from", target]

@@ -199,3 +199,112 @@ async def test_params_are_encoded(client, scripted, recorder):
     resp = await client.get(scripted.url + "/p", params={"k\r\n": "v\r\nx-injected: 1\x00"})
     request_line = resp.content.partition(b"\r\n")[0]
     assert request_line == b"GET /p?k%0D%0A=v%0D%0Ax-injected%3A+1%00 HTTP/1.1"
+
+
+# --------------------------------------------------------------------------------------------
+# body framing: a caller's Content-Length / Transfer-Encoding never splits the body into a
+# second request (pyqwest._framing decides for HTTP/1.1 and HTTP/2)
+# --------------------------------------------------------------------------------------------
+
+BAD_FRAMING = {
+    "length-too-short": (
+        [("content-length", "2")], r"^Content-Length header \(2\) does not match the body length "
+        r"\(5\)$"),
+    "length-too-long": (
+        [("content-length", "9")], r"^Content-Length header \(9\) does not match the body length "
+        r"\(5\)$"),
+    "length-not-a-number": ([("content-length", "5x")], r"^Invalid Content-Length header: '5x'$"),
+    "length-negative": ([("content-length", "-5")], r"^Invalid Content-Length header: '-5'$"),
+    "two-lengths": ([("content-length", "5"), ("content-length", "5")],
+                    r"^Invalid Content-Length header: '5, 5'$"),
+    "length-and-chunked": ([("content-length", "5"), ("transfer-encoding", "chunked")],
+                           r"^Content-Length and Transfer-Encoding headers cannot both be set$"),
+    "coding-not-chunked": ([("transfer-encoding", "gzip")],
+                           r"^Transfer-Encoding header must end with chunked, got 'gzip'$"),
+    "chunked-then-gzip": ([("transfer-encoding", "chunked, gzip")],
+                          r"^Transfer-Encoding header must end with chunked"),
+}
+
+
+@pytest.mark.parametrize("version", ["1.1", "2"])
+@pytest.mark.parametrize("case", list(BAD_FRAMING))
+async def test_framing_that_disagrees_with_the_body_is_refused(
+    make_transport, scripted, recorder, case, version
+):
+    """Refused with ValueError before any byte is sent, as h11 (httpx) refuses a length
+    mismatch: sent as given, the server would read the rest of the body as a request."""
+    from pyqwest import HTTPVersion
+
+    fields, pattern = BAD_FRAMING[case]
+    transport = make_transport(
+        http_version=HTTPVersion.HTTP2 if version == "2" else HTTPVersion.HTTP1
+    )
+    client = Client(transport)
+    with pytest.raises(ValueError, match=pattern):
+        await client.post(scripted.url + "/", Headers(fields), b"hello")
+    if version == "1.1":
+        await assert_nothing_sent(client, scripted, recorder)
+    else:
+        await asyncio.sleep(0.01)
+        assert scripted.accepted == 0
+
+
+async def test_matching_content_length_is_sent_once(client, scripted, recorder):
+    await client.post(scripted.url + "/", {"Content-Length": "5"}, b"hello")
+    await client.get(scripted.url + "/next")
+    raw = bytes(recorder.raw[0])
+    assert raw.lower().count(b"content-length:") == 1
+    assert b"\r\ncontent-length: 5\r\n" in raw
+    assert b"\r\n\r\nhelloGET /next HTTP/1.1\r\n" in raw
+
+
+@pytest.mark.parametrize("body", [b"hello", b""])
+async def test_caller_chunked_bytes_body_is_chunk_encoded(client, scripted, body):
+    """A caller who sets `Transfer-Encoding: chunked` wants the body sent chunked: it is, with
+    no Content-Length, and the connection carries the next request intact."""
+    seen: list[Any] = []
+
+    async def handler(conn: Conn) -> None:
+        while (req := await conn.read_request()) is not None:
+            seen.append(req)
+            await conn.send_response(200, b"ok")
+
+    scripted.handler = handler
+    await client.post(scripted.url + "/", {"transfer-encoding": "chunked"}, body)
+    resp = await client.get(scripted.url + "/next")
+    assert resp.content == b"ok"
+    assert [(r.method, r.chunked, r.body) for r in seen] == [
+        ("POST", True, body), ("GET", False, b"")
+    ]
+    assert seen[0].getall("transfer-encoding") == ["chunked"]
+    assert seen[0].header("content-length") is None
+    assert scripted.accepted == 1
+
+
+@pytest.mark.parametrize(
+    ("chunks", "pattern"),
+    [
+        ([b"hello", b"world"], r"request body longer than its Content-Length \(5\)$"),
+        ([b"hel"], r"request body shorter than its Content-Length \(3 of 5 bytes\)$"),
+    ],
+)
+async def test_streamed_body_must_match_caller_content_length(
+    client, scripted, recorder, chunks, pattern
+):
+    """A streamed body cannot be checked up front: it fails the request the moment it strays
+    from the declared length, before an extra byte is written, and its connection closes."""
+    from pyqwest import ReadError, WriteError
+
+    async def body():  # type: ignore[no-untyped-def]
+        for chunk in chunks:
+            yield chunk
+
+    with pytest.raises((WriteError, ReadError)) as info:
+        await client.post(scripted.url + "/", {"content-length": "5"}, body())
+    assert info.match(pattern)
+    await scripted.wait_connections(1)
+    await scripted.wait_done(scripted.connections[0])  # the client closed it
+    assert all(b"world" not in raw for raw in recorder.raw)
+    resp = await client.get(scripted.url + "/after")
+    assert resp.content.startswith(b"GET /after HTTP/1.1\r\n")
+    assert scripted.accepted == 2

@@ -177,6 +177,17 @@ def test_full_response_text_charset_latin1():
     assert r.text() == "café"
 
 
+@pytest.mark.parametrize(
+    "charset", ["base64", "rot13", "hex", "zlib", "idna", "undefined", "no-such-codec", ""]
+)
+def test_full_response_text_charset_not_a_text_codec_falls_back_to_utf8(charset):
+    """The server picks the charset: one that is no text codec must not make text() raise;
+    UTF-8 with replacement, as httpx."""
+    h = Headers({"content-type": f"text/plain; charset={charset}"})
+    r = FullResponse(200, h, "café ✓".encode() + b"\xff", Headers())
+    assert r.text() == "café ✓\ufffd"
+
+
 def test_full_response_json():
     r = FullResponse(200, Headers(), b'{"a": [1, 2], "b": null}', Headers())
     assert r.json() == {"a": [1, 2], "b": None}
@@ -193,3 +204,14 @@ def test_full_response_json_invalid_raises():
     r = FullResponse(200, Headers(), b"not json", Headers())
     with pytest.raises(json.JSONDecodeError):
         r.json()
+
+
+async def test_text_with_server_chosen_base64_charset(client, scripted):
+    from servers.scripted import canned
+
+    scripted.handler = canned(
+        b"HTTP/1.1 200 OK\r\ncontent-type: text/plain; charset=base64\r\n"
+        b"content-length: 5\r\n\r\nhello"
+    )
+    resp = await client.get(scripted.url + "/")
+    assert resp.text() == "hello"

@@ -119,6 +119,63 @@ async def test_hostname_mismatch_name(client, ca, scripted_factory, server_ssl_c
     assert resp.content == b"ok"
 
 
+def leaf_context(ca: trustme.CA, tmp_path, *, san: bool) -> ssl.SSLContext:
+    """A server context whose certificate (signed by ``ca``) names ``localhost`` in its CN,
+    and in a DNS subjectAltName only when ``san``."""
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    ca_key = serialization.load_pem_private_key(ca.private_key_pem.bytes(), None)
+    ca_cert = x509.load_pem_x509_certificate(ca.cert_pem.bytes())
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.datetime.now(datetime.UTC)
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=30))
+    )
+    if san:
+        builder = builder.add_extension(
+            x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False
+        )
+    cert = builder.sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    path = tmp_path / ("san.pem" if san else "cn-only.pem")
+    path.write_bytes(
+        cert.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ctx.load_cert_chain(str(path))
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
+
+
+async def test_hostname_never_matched_against_the_common_name(
+    client, ca, scripted_factory, tmp_path
+):
+    """A certificate without subjectAltName does not name any host: no fallback to its CN,
+    as browsers and curl (RFC 9110 §4.3.4, RFC 6125 §6.4.4)."""
+    cn_only = scripted_factory(keep_alive(), ssl_context=leaf_context(ca, tmp_path, san=False))
+    with pytest.raises(ConnectionError, match="Request failed: TLS handshake with localhost"):
+        await client.get(f"https://localhost:{cn_only.port}/")
+    # control: the same CA and name in a subjectAltName work
+    with_san = scripted_factory(keep_alive(), ssl_context=leaf_context(ca, tmp_path, san=True))
+    resp = await client.get(f"https://localhost:{with_san.port}/")
+    assert resp.content == b"ok"
+
+
 async def test_expired_certificate(client, ca, scripted_factory, server_ssl_context):
     import datetime
 

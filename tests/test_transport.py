@@ -5,7 +5,9 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
+import os
 import re
+import warnings
 
 import pytest
 from servers.scripted import keep_alive, relay
@@ -339,6 +341,70 @@ async def test_aclose_closes_connections_through_relay(
     await scripted.wait_client_eof(scripted.connections[0], timeout=5)
 
 
+# --- dropped without aclose() ----------------------------------------------------------------
+
+
+def open_fds() -> int:
+    return len(os.listdir("/proc/self/fd"))
+
+
+@pytest.mark.parametrize(
+    ("scheme", "version"),
+    [("http", None), ("https", HTTPVersion.HTTP1), ("https", None)],
+    ids=["http", "https-h1", "https-h2"],
+)
+async def test_dropped_transport_closes_connections_and_warns(
+    ca_pem, scripted, http_server, https_server, scheme, version
+):
+    upstream = https_server if scheme == "https" else http_server
+    scripted.handler = relay(upstream.host, upstream.port)
+    t = HTTPTransport(tls_ca_cert=ca_pem, http_version=version)
+    assert (await Client(t).get(f"{scheme}://127.0.0.1:{scripted.port}/echo")).status == 200
+    with pytest.warns(ResourceWarning, match="unclosed .*HTTPTransport"):
+        del t
+        gc.collect()
+    await scripted.wait_client_eof(scripted.connections[0], timeout=5)
+
+
+async def test_dropped_transport_without_connections_does_not_warn(ca_pem):
+    t = HTTPTransport(tls_ca_cert=ca_pem)
+    gc.collect()  # earlier tests' garbage has its own warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        del t
+        gc.collect()
+
+
+async def test_dropped_default_kind_of_transport_does_not_warn(http_server):
+    # the process-wide default is never closed: it must not warn when it goes at exit
+    t = type(get_default_transport())()
+    assert (await Client(t).get(http_server.url + "/echo")).status == 200
+    gc.collect()  # earlier tests' garbage has its own warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ResourceWarning)
+        del t
+        gc.collect()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds in /proc")
+@pytest.mark.filterwarnings("ignore::ResourceWarning")
+async def test_client_per_call_does_not_leak_sockets(ca_pem, scripted):
+    scripted.handler = keep_alive()  # ends its side on the client's EOF
+
+    async def one_call() -> None:
+        assert (await Client(HTTPTransport(tls_ca_cert=ca_pem)).get(scripted.url)).status == 200
+
+    await one_call()  # first-call allocations (resolver, loop internals)
+    await scripted.wait_done(scripted.connections[0], timeout=5)
+    before = open_fds()
+    for _ in range(40):
+        await one_call()
+    for conn in scripted.connections:
+        await scripted.wait_done(conn, timeout=5)
+    assert scripted.accepted == 41
+    assert open_fds() - before < 5
+
+
 async def test_execute_returns_streaming_response(transport, http_server):
     resp = await transport.execute(Request("GET", http_server.url + "/bytes/1000"))
     async with resp:
@@ -431,11 +497,6 @@ def test_mtls_requires_both(which, client_key_pem, client_cert_pem):
         ValueError, match=f"^{re.escape('Both tls_key and tls_cert must be provided')}$"
     ):
         HTTPTransport(**{which: value})
-
-
-def test_http3_not_supported():
-    with pytest.raises(ValueError, match=f"^{re.escape('HTTP/3 is not supported yet')}$"):
-        HTTPTransport(http_version=HTTPVersion.HTTP3)
 
 
 async def test_all_options_accepted(ca_pem):

@@ -12,7 +12,7 @@ class Unsupported(Exception):
 
 @dataclass(frozen=True)
 class Config:
-    http: int  # 1 or 2; 2 on a plain URL means h2c prior knowledge
+    http: int  # 1, 2 or 3; 2 on a plain URL means h2c prior knowledge; 3 is QUIC prior knowledge
     tls: bool
     concurrency: int
     ca_path: str | None  # PEM file of the benchmark CA

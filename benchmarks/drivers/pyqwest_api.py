@@ -20,14 +20,19 @@ def version() -> str:
     return "unknown"
 
 
+def transport_for(cfg: Config) -> pyqwest.HTTPTransport:
+    """The scenario's HTTPTransport (also under httpx, in httpx_pyqwest.py)."""
+    kw: dict = {}
+    if cfg.tls:
+        kw["tls_ca_cert"] = cfg.ca_pem
+    # None lets TLS negotiate by ALPN; the h1-over-TLS listener offers only http/1.1 anyway.
+    kw["http_version"] = {2: pyqwest.HTTPVersion.HTTP2, 3: pyqwest.HTTPVersion.HTTP3}.get(cfg.http)
+    return pyqwest.HTTPTransport(**kw)
+
+
 class Session:
     def __init__(self, cfg: Config) -> None:
-        kw: dict = {}
-        if cfg.tls:
-            kw["tls_ca_cert"] = cfg.ca_pem
-        # None lets TLS negotiate by ALPN; the h1-over-TLS listener offers only http/1.1 anyway.
-        kw["http_version"] = pyqwest.HTTPVersion.HTTP2 if cfg.http == 2 else None
-        self.transport = pyqwest.HTTPTransport(**kw)
+        self.transport = transport_for(cfg)
         self.c = pyqwest.Client(self.transport)
 
     async def get(self, url: str) -> tuple[int, int]:

@@ -8,6 +8,10 @@ per event-loop iteration, so requests started together share one write.
 
 Flow control: the connection window is raised to `CONN_WINDOW` and connection-level data is
 acknowledged as it arrives, so one slow stream never stalls the others (streams: stream.py).
+
+A server that stops reading while it keeps sending frames h2 must answer (PING, SETTINGS, frames
+on closed streams) would grow our write buffer without end: past `MAX_UNREAD_ANSWERS` bytes of
+answers queued while the transport is paused, the connection fails.
 """
 
 from __future__ import annotations
@@ -15,17 +19,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import socket
-from collections import deque
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import h2.exceptions
 import h2.settings
 
 from cpqwest._errors import RemoteProtocolError
 
+from .._mux import MuxConnection
 from . import library
-from .errors import reason
+from .errors import UNPROCESSED, reason
 from .headers import MAX_HEAD_BYTES
 from .library import (
     ConnectionTerminated,
@@ -37,16 +41,16 @@ from .library import (
     TrailersReceived,
     WindowUpdated,
 )
-from .stream import H2Stream, upload
-
-if TYPE_CHECKING:
-    from .pool import H2Pool
+from .stream import H2Stream
 
 # Receive windows: the connection's is raised at once; streams' via SETTINGS.
 CONN_WINDOW = 16 << 20
 STREAM_WINDOW = 4 << 20
 # Connection window updates are sent in batches of at least this much received data.
 CONN_ACK_BATCH = CONN_WINDOW // 4
+# Bytes of answers (acks, resets) queued while the server does not read before we give up: as
+# many as ~15000 PING acks (Go's HTTP/2 allows 10000 queued control frames, nghttp2 1000).
+MAX_UNREAD_ANSWERS = 256 << 10
 # The largest frame we accept (the peer may send smaller ones).
 MAX_FRAME_SIZE = 1 << 18
 # Our SETTINGS.
@@ -58,31 +62,17 @@ _SETTINGS = {
 }
 
 
-class H2Connection(asyncio.Protocol):
+class H2Connection(MuxConnection, asyncio.Protocol):
     """One HTTP/2 connection: an asyncio protocol driving an h2 state machine."""
 
+    streams: dict[int, H2Stream]  # type: ignore[assignment]
+
     def __init__(self, loop: asyncio.AbstractEventLoop, key: Any) -> None:
-        self.loop = loop
-        self.key = key
+        super().__init__(loop, key)
         self.transport: asyncio.Transport | None = None
         self.h2 = library.new_state(_SETTINGS, MAX_FRAME_SIZE)
-        self.streams: dict[int, H2Stream] = {}
-        self.nopen = 0  # our streams h2 counts as open
-        self.max_streams = 100  # the peer's SETTINGS_MAX_CONCURRENT_STREAMS once known
-        self.usable = True  # takes new streams (not closed, no GOAWAY)
-        self.closed = False
-        self.served = 0  # streams completed: a later failure may be a stale connection
-        self.write_paused = False
-        self.pool: H2Pool | None = None
-        self.idle_since = 0.0
-        self._idle_timer: asyncio.TimerHandle | None = None
-        self._ready: asyncio.Future[None] | None = loop.create_future()
-        self._cap_waiters: deque[asyncio.Future[None]] = deque()
-        self._write_waiters: list[asyncio.Future[None]] = []
         self._blocked: set[H2Stream] = set()  # streams waiting for flow-control window
-        self._flush_pending = False
-        self._conn_unacked = 0
-        self._goaway_last = -1  # last-stream-id of a graceful GOAWAY being drained
+        self._unread_answers = 0  # bytes h2 queued in answer to reads while writing was paused
 
     # --- asyncio protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -91,18 +81,24 @@ class H2Connection(asyncio.Protocol):
         self.flush()
 
     def data_received(self, data: bytes) -> None:
+        h = self.h2
+        paused = self.write_paused
+        if paused:
+            queued = library.queued_bytes(h)
         try:
-            events: list[Any] = self.h2.receive_data(data)
+            events: list[Any] = h.receive_data(data)
         except h2.exceptions.ProtocolError as exc:
             self.flush()  # h2 queued a GOAWAY
             self._fail(RemoteProtocolError(f"connection error detected: {exc}"))
+            return
+        if paused and self._count_answers(library.queued_bytes(h) - queued):
             return
         streams = self.streams
         for ev in events:
             cls = ev.__class__
             if cls is DataReceived:
                 n = ev.flow_controlled_length
-                self._conn_unacked += n
+                h.unacked += n
                 s = streams.get(ev.stream_id)
                 if s is not None:
                     s._on_data(ev.data, n)
@@ -130,10 +126,21 @@ class H2Connection(asyncio.Protocol):
                 self._on_goaway(ev.error_code, ev.last_stream_id)
                 if self.closed:
                     return
-        if self._conn_unacked >= CONN_ACK_BATCH:
-            self.h2.increment_flow_control_window(self._conn_unacked)
-            self._conn_unacked = 0
+        if h.unacked >= CONN_ACK_BATCH:
+            h.ack_connection()
         self.flush()
+
+    def _count_answers(self, n: int) -> bool:
+        """Count `n` bytes of answers queued while the server does not read; True when that
+        made too many and the connection failed."""
+        self._unread_answers += n
+        if self._unread_answers <= MAX_UNREAD_ANSWERS:
+            return False
+        self._fail(RemoteProtocolError(
+            "connection error detected: the server does not read the answers to its frames "
+            f"(over {MAX_UNREAD_ANSWERS} bytes queued)"
+        ))
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
@@ -152,18 +159,9 @@ class H2Connection(asyncio.Protocol):
         self._fail(cause)
         self._wake_writers()
 
-    def pause_writing(self) -> None:
-        self.write_paused = True
-
     def resume_writing(self) -> None:
-        self.write_paused = False
-        self._wake_writers()
-
-    def _wake_writers(self) -> None:
-        waiters, self._write_waiters = self._write_waiters, []
-        for w in waiters:
-            if not w.done():
-                w.set_result(None)
+        self._unread_answers = 0
+        super().resume_writing()
 
     # --- writing ----------------------------------------------------------------------------
     def flush(self) -> None:
@@ -171,28 +169,6 @@ class H2Connection(asyncio.Protocol):
         data = self.h2.data_to_send()
         if data and not self.closed:
             self.transport.write(data)  # type: ignore[union-attr]
-
-    def flush_soon(self) -> None:
-        if not self._flush_pending:
-            self._flush_pending = True
-            try:
-                self.loop.call_soon(self.flush)
-            except RuntimeError:  # the loop is closed
-                self._flush_pending = False
-
-    def writable(self) -> asyncio.Future[None]:
-        w = self.loop.create_future()
-        self._write_waiters.append(w)
-        return w
-
-    # --- streams ----------------------------------------------------------------------------
-    def ready(self) -> asyncio.Future[None] | None:
-        """None once the server's SETTINGS arrived, else a future resolved then."""
-        return self._ready
-
-    @property
-    def available(self) -> bool:
-        return self.usable and self.nopen < self.max_streams
 
     def open_stream(
         self,
@@ -206,49 +182,9 @@ class H2Connection(asyncio.Protocol):
         h = self.h2
         sid = h.get_next_available_stream_id()
         stream = H2Stream(self, sid, buffered)
-        end = body is None
-        h.send_headers(sid, headers, end_stream=end)
-        self.streams[sid] = stream
-        self.nopen += 1
-        if end:
-            stream.sent_end = True
-        elif isinstance(body, bytes):
-            stream._send_body(body)
-        else:
-            stream.upload_task = self.loop.create_task(upload(stream, body))
-        if timeout is not None or read_timeout is not None:
-            stream._start_timers(timeout, read_timeout)
-        self.flush_soon()
+        h.send_headers(sid, headers, end_stream=body is None)
+        self._start(stream, body, timeout, read_timeout)
         return stream
-
-    def wait_capacity(self) -> asyncio.Future[None]:
-        w = self.loop.create_future()
-        self._cap_waiters.append(w)
-        return w
-
-    def wake_capacity(self, n: int = 1) -> None:
-        waiters = self._cap_waiters
-        while waiters and n:
-            w = waiters.popleft()
-            if not w.done():
-                w.set_result(None)
-                n -= 1
-
-    def _stream_closed(self, stream: H2Stream) -> None:
-        self.nopen -= 1
-        # recv_end: h2 closes the stream (on END_STREAM) before the response is marked done
-        if self.streams.pop(stream.id, None) is not None and (
-            stream.recv_end or stream.message_done
-        ):
-            self.served += 1
-        if self._cap_waiters:
-            self.wake_capacity()
-        if not self.streams:
-            if self._goaway_last >= 0 or not self.usable:
-                # draining after a GOAWAY (or its pool closed): done now
-                self.close()
-            else:
-                self._went_idle()
 
     def _on_window(self, stream_id: int) -> None:
         if stream_id:
@@ -273,11 +209,11 @@ class H2Connection(asyncio.Protocol):
         self._on_window(0)
 
     def _on_goaway(self, error_code: int, last_stream_id: int) -> None:
-        self._unusable()
+        self._retire()
         for s in list(self.streams.values()):
             if s.id > last_stream_id:
                 # never processed by the server: safe to send again elsewhere
-                s.retryable = True
+                s.resend = UNPROCESSED
                 s._closed_by_h2()
                 s._fail(RemoteProtocolError(
                     f"connection error received: {reason(error_code)} (GOAWAY, stream not "
@@ -291,73 +227,16 @@ class H2Connection(asyncio.Protocol):
         if not self.streams:
             self.close()
 
-    def _unusable(self) -> None:
-        if self.usable:
-            self.usable = False
-            pool = self.pool
-            if pool is not None:
-                pool.forget(self)
-        # waiters for a slot look for another connection
-        self.wake_capacity(len(self._cap_waiters))
-
-    def _fail(self, cause: BaseException) -> None:
-        """The connection is broken: every stream on it fails, it leaves the pool."""
-        self._unusable()
-        w = self._ready
-        if w is not None and not w.done():
-            # kept: whoever asks `ready()` later (the connector) gets the failure too
-            w.set_exception(cause)
-            w.exception()  # retrieved: nobody may be waiting
-        stale = self.served > 0
-        for s in list(self.streams.values()):
-            if stale and not s.got_bytes:
-                s.retryable = True
-            s._h2_closed = True
-            s._fail(cause)
-        self.streams.clear()
-        self.nopen = 0
-        self.close()
-
-    def _went_idle(self) -> None:
-        pool = self.pool
-        if pool is None:
-            return
-        if pool.max_idle == 0 or pool.closed:
-            self.close()
-            return
-        self.idle_since = self.loop.time()
-        if self._idle_timer is None and pool.idle_timeout is not None:
-            self._idle_timer = self.loop.call_at(
-                self.idle_since + pool.idle_timeout, self._on_idle_timer
-            )
-
-    def _on_idle_timer(self) -> None:
-        self._idle_timer = None
-        pool = self.pool
-        if self.closed or self.streams or pool is None or pool.idle_timeout is None:
-            return
-        due = self.idle_since + pool.idle_timeout
-        if self.loop.time() >= due:
-            self.close()
-        else:
-            self._idle_timer = self.loop.call_at(due, self._on_idle_timer)
-
     def close(self) -> None:
         """Close politely (GOAWAY) and for good; streams still open fail."""
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
-            self._idle_timer = None
-        self._unusable()
-        if self.closed:
+        if not self._begin_close():
             return
-        self.closed = True
-        if self.streams:
-            for s in list(self.streams.values()):
-                s._h2_closed = True
-                s._fail(ConnectionResetError("connection closed"))
-            self.streams.clear()
         t = self.transport
         if t is None or t.is_closing():
+            return
+        if self.write_paused:
+            # the server does not read: a polite close would wait for it forever
+            t.abort()
             return
         try:
             with contextlib.suppress(h2.exceptions.H2Error):

@@ -1,5 +1,6 @@
-"""HTTP/2 error codes: their texts (as the h2 crate words them, which reqwest shows) and the
-mapping of a failure to the spec's exception class and message (API.md §1.1)."""
+"""HTTP/2 error codes: their texts (as the h2 crate words them, which reqwest shows), the
+mapping of a failure to the spec's exception class and message (API.md §1.1), and which failed
+requests may be sent again (API.md §0)."""
 
 from __future__ import annotations
 
@@ -56,3 +57,19 @@ def mapped(cause: BaseException, prefix: str, default_cls: type[Exception]) -> B
     exc.__cause__ = cause
     return exc
 
+
+# Why a failed stream may go again on a new connection (H2Stream.resend).
+NOT_RESENDABLE = 0
+# It failed on a reused connection before any response byte: perhaps a stale connection.
+STALE = 1
+# The server said it did not process it: above a GOAWAY's last-stream-id, or REFUSED_STREAM.
+UNPROCESSED = 2
+
+
+def may_resend(why: int, idempotent: bool, replayable_body: bool) -> bool:
+    """Whether a request whose stream failed for `why` is sent once more (API.md §0): an
+    unprocessed one whatever its method, a stale one only when idempotent; never with a
+    streamed body, which cannot be replayed."""
+    if why == UNPROCESSED:
+        return replayable_body
+    return why == STALE and idempotent and replayable_body

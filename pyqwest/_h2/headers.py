@@ -86,7 +86,7 @@ def response_fields(
         if name[:1] == b":":
             if not head or pairs or name != b":status" or status >= 0:
                 raise Malformed(f"unexpected pseudo-header field {name!r}")
-            if len(value) != 3 or not value.isdigit():
+            if len(value) != 3 or not value.isdigit() or value < b"100":
                 raise Malformed(f"invalid :status {value!r}")
             status = int(value)
             continue

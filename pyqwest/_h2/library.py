@@ -10,9 +10,11 @@ h2 4.x and hpack 4.x (pinned `<5` in pyproject.toml for that reason):
   replaced; h2 calls `encoder.encode(headers)`, sets `encoder.header_table_size`, and calls
   `decoder.decode(data, raw=True)` and sets its `max_header_list_size`,
   `max_allowed_table_size` and `header_table_size`.
-- `_H2State`: `H2Connection.open_outbound_streams` (a property h2 reads per new stream),
+- `H2State`: `H2Connection.open_outbound_streams` (a property h2 reads per new stream),
   `_open_streams(remainder)`, `streams`, and the `max_inbound_frame_size` and `local_settings`
-  attributes (`new_state`).
+  attributes (`new_state`); for frames on streams we reset, `_handle_data_on_closed_stream`,
+  `_receive_headers_frame`, `_stream_closed_by` and `StreamClosedBy.SEND_RST_STREAM`; for the
+  size of what waits to be sent, `_data_to_send`.
 """
 
 from __future__ import annotations
@@ -20,7 +22,10 @@ from __future__ import annotations
 import h2.config
 import h2.connection
 import h2.events
+import h2.exceptions
 import h2.settings
+import h2.stream
+import hyperframe.frame
 
 from cpqwest._hpack import Decoder as HPACKDecoder
 from cpqwest._hpack import Encoder as HPACKEncoder
@@ -37,6 +42,7 @@ ConnectionTerminated = h2.events.ConnectionTerminated
 
 _RECV_GOAWAY = h2.connection.ConnectionInputs.RECV_GOAWAY
 _CLOSED = h2.connection.ConnectionState.CLOSED
+_SENT_RESET = h2.stream.StreamClosedBy.SEND_RST_STREAM
 
 _CONFIG = h2.config.H2Configuration(
     client_side=True,
@@ -65,10 +71,16 @@ class GoawayTolerantStateMachine(h2.connection.H2ConnectionStateMachine):
         return super().process_input(input_)
 
 
-class _H2State(h2.connection.H2Connection):
-    """h2's connection, except that it does not walk every stream for each new one."""
+class H2State(h2.connection.H2Connection):
+    """h2's connection, except that it does not walk every stream for each new one, and that
+    frames arriving on a stream we reset are dropped without an answer.
+
+    `unacked` counts the connection-level flow-controlled bytes received and not yet credited
+    back: the owner returns them in batches (`ack_connection`), those of dropped frames too.
+    """
 
     _sweep_at = 64
+    unacked = 0
 
     @property
     def open_outbound_streams(self) -> int:
@@ -82,13 +94,50 @@ class _H2State(h2.connection.H2Connection):
         self._sweep_at = 2 * max(len(streams), 32)
         return count
 
+    def ack_connection(self) -> None:
+        """Credit the connection window with what was received (the owner batches it)."""
+        n = self.unacked
+        self.unacked = 0
+        self.increment_flow_control_window(n)
+
+    # RFC 9113 §5.1: after sending RST_STREAM, frames the peer had in flight for that stream
+    # are ignored. h2 answers each with another RST_STREAM (and acks its DATA itself): a
+    # reset flood to servers that count them (Apache, nghttpd). Streams h2 reset on its own
+    # (a peer's stream error) are closed the same way and get the same quiet.
+    def _handle_data_on_closed_stream(
+        self,
+        events: list[h2.events.Event],
+        exc: h2.exceptions.StreamClosedError,
+        frame: hyperframe.frame.DataFrame,
+    ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
+        if self._stream_closed_by(frame.stream_id) is _SENT_RESET:
+            self.unacked += frame.flow_controlled_length
+            return [], events
+        return super()._handle_data_on_closed_stream(events, exc, frame)
+
+    def _receive_headers_frame(
+        self, frame: hyperframe.frame.HeadersFrame
+    ) -> tuple[list[hyperframe.frame.Frame], list[h2.events.Event]]:
+        try:
+            return super()._receive_headers_frame(frame)
+        except (h2.exceptions.StreamClosedError, h2.exceptions.StreamIDTooLowError):
+            # decoded already (the HPACK context stays in step): only the answer is left out
+            if self._stream_closed_by(frame.stream_id) is _SENT_RESET:
+                return [], []
+            raise
+
+
+def queued_bytes(h: h2.connection.H2Connection) -> int:
+    """How many bytes h2 has queued to send (`data_to_send` would return them)."""
+    return len(h._data_to_send)
+
 
 def new_state(
     settings: dict[h2.settings.SettingCodes, int], max_frame_size: int
-) -> h2.connection.H2Connection:
+) -> H2State:
     """A client-side h2 connection with our coders and state machine, its preface (with
     `settings`) queued."""
-    h = _H2State(_CONFIG)
+    h = H2State(_CONFIG)
     h.encoder = HPACKEncoder()  # type: ignore[assignment]
     # the limit we advertise, from the start: h2 would raise its decoder's only on a *change*
     # at the SETTINGS ACK, which the initial value is not (heads over 64 KiB failed)

@@ -1,6 +1,6 @@
-"""HTTP/2 connection pools: `H2Pool` holds one transport's connections on one event loop (one
-per origin) and runs exchanges on them (stream slots, retries); `H2Pools` keeps one `H2Pool`
-per running event loop."""
+"""Pools of multiplexed connections (HTTP/2, and HTTP/3 too): `H2Pool` holds one transport's
+connections on one event loop (one per origin) and runs exchanges on them (stream slots,
+retries); `H2Pools` keeps one `H2Pool` per running event loop."""
 
 from __future__ import annotations
 
@@ -10,13 +10,22 @@ from typing import Any
 
 import h2.exceptions
 
-from .connection import H2Connection
+from cpqwest._errors import RemoteProtocolError
 
-Connect = Callable[[asyncio.AbstractEventLoop, Any], Awaitable[H2Connection | None]]
+from .._mux import MuxConnection
+from .errors import may_resend
+
+Connect = Callable[[asyncio.AbstractEventLoop, Any], Awaitable[MuxConnection | None]]
 
 
 class H2Pool:
-    """The HTTP/2 connections of one transport on one event loop: one per origin."""
+    """The HTTP/2 connections of one transport on one event loop: one per origin.
+
+    Connections per origin stay bounded: one takes new streams, the others only finish theirs
+    (each closes when its last stream ends); concurrent requests share one connect; a request
+    tries at most `MAX_ATTEMPTS` times to open its stream, takes at most one more connection
+    when a new one is closed before its first request, and is sent again at most once.
+    """
 
     def __init__(
         self,
@@ -29,18 +38,21 @@ class H2Pool:
         self._connect = connect
         self.idle_timeout = idle_timeout
         self.max_idle = max_idle
-        self.conns: dict[Any, H2Connection] = {}
+        self.conns: dict[Any, MuxConnection] = {}
         self._connecting: dict[Any, asyncio.Future[Any]] = {}
         self.closed = False
 
-    def forget(self, conn: H2Connection) -> None:
+    def forget(self, conn: MuxConnection) -> None:
+        """`conn` takes no new streams: no longer handed out."""
         if self.conns.get(conn.key) is conn:
             del self.conns[conn.key]
 
-    async def acquire(self, key: Any, deadline: float | None = None) -> H2Connection | None:
+    async def acquire(self, key: Any, deadline: float | None = None) -> MuxConnection | None:
         """A connection to `key` with a free stream slot (waiting for one until `deadline`, a
         loop time, or connecting); None when the connector found the origin speaks
         HTTP/1.1."""
+        no_streams_until: float | None = None
+        closed_at_once = 0
         while True:
             conn = self.conns.get(key)
             if conn is not None:
@@ -49,17 +61,18 @@ class H2Pool:
                 if not conn.usable:
                     self.forget(conn)
                     continue
-                w = conn.wait_capacity()
-                timer = None if deadline is None else self.loop.call_at(deadline, _expire, w)
-                try:
-                    await w
-                except asyncio.CancelledError:
-                    if w.done() and not w.cancelled():
-                        conn.wake_capacity()  # pass the slot on
-                    raise
-                finally:
-                    if timer is not None:
-                        timer.cancel()
+                if conn.max_streams == 0 and deadline is None:
+                    # nothing frees a slot but the server's next SETTINGS: wait, not forever
+                    if no_streams_until is None:
+                        no_streams_until = self.loop.time() + NO_STREAMS_WAIT
+                    await _slot(conn, no_streams_until, RemoteProtocolError(
+                        "Request failed: the HTTP/2 server allows no streams "
+                        f"(SETTINGS_MAX_CONCURRENT_STREAMS = 0) for {NO_STREAMS_WAIT:g} s"
+                    ))
+                else:
+                    await _slot(conn, deadline, TimeoutError(
+                        "Request failed: timed out waiting for an HTTP/2 stream"
+                    ))
                 continue
             pending = self._connecting.get(key)
             if pending is not None:
@@ -69,9 +82,22 @@ class H2Pool:
                 if isinstance(result, BaseException):
                     raise _copy(result)
                 continue
-            return await self._open(key)
+            conn = await self._open(key)
+            if conn is None:
+                return None
+            if self.closed:
+                raise RuntimeError("Request failed: already closed transport")
+            if not conn.usable:
+                # GOAWAY before any request: one more connection (a server restarting), not
+                # connection after connection
+                closed_at_once += 1
+                if closed_at_once > 1:
+                    raise RemoteProtocolError(
+                        "Request failed: the HTTP/2 connection was closed before its first "
+                        "request"
+                    )
 
-    async def _open(self, key: Any) -> H2Connection | None:
+    async def _open(self, key: Any) -> MuxConnection | None:
         """Connect (the one connector for `key`; concurrent acquirers wait for it)."""
         fut: asyncio.Future[Any] = self.loop.create_future()
         self._connecting[key] = fut
@@ -83,10 +109,10 @@ class H2Pool:
                 return None
             conn.pool = self
             if self.closed:
-                conn.usable = False
-            else:
+                conn._unusable()
+            elif conn.usable:
                 old = self.conns.get(key)
-                if old is not None and old.usable:
+                if old is not None:
                     old._unusable()
                 self.conns[key] = conn
             result = conn
@@ -112,9 +138,11 @@ class H2Pool:
     ) -> Any:
         """Send one request. Returns (status, headers, body, trailers) when `buffered`, else
         the stream positioned after the response head; None if the origin speaks HTTP/1.1
-        (found while connecting: nothing was sent)."""
-        retried = False
+        (found while connecting: nothing was sent). `replayable`: idempotent, body not
+        streamed (the stale-connection retry)."""
+        resent = False
         attempts = 0
+        replayable_body = body is None or isinstance(body, bytes)
         conns = self.conns
         # the total timeout also covers waiting for a stream slot
         deadline = None if timeout is None else self.loop.time() + timeout
@@ -128,36 +156,41 @@ class H2Pool:
                 timeout = max(0.0, deadline - self.loop.time())
             try:
                 stream = conn.open_stream(headers, body, buffered, timeout, read_timeout)
-            except h2.exceptions.TooManyStreamsError:
-                # h2 counts more open streams than we do: wait for one to end
-                conn.max_streams = max(1, min(conn.max_streams, conn.nopen))
+            except h2.exceptions.H2Error as exc:
                 attempts += 1
-                if attempts > 3:
+                if attempts > MAX_ATTEMPTS:
                     conn._unusable()
-                continue
-            except h2.exceptions.H2Error:
-                # out of stream ids, or the connection is closing: another one
-                conn._unusable()
-                attempts += 1
-                if attempts > 3:
-                    raise
+                    raise RemoteProtocolError(
+                        f"Request failed: the HTTP/2 connection refused a new stream: {exc}"
+                    ) from exc
+                if isinstance(exc, h2.exceptions.TooManyStreamsError):
+                    # h2 counts more open streams than we do: wait for one to end
+                    conn.max_streams = max(1, min(conn.max_streams, conn.nopen))
+                else:
+                    # out of stream ids, or the connection is closing: another one
+                    conn._unusable()
                 continue
             waiter = stream._waiter
             try:
                 if buffered:
-                    return await waiter  # type: ignore[misc]
-                await waiter  # type: ignore[misc]
+                    return await waiter
+                await waiter
                 return stream
             except asyncio.CancelledError:
                 stream.abort()
                 raise
             except BaseException:
-                if stream.retryable and replayable and not retried:
-                    retried = True
-                    stream.abort()
-                    continue
                 stream.abort()
-                raise
+                if resent or not may_resend(stream.resend, replayable, replayable_body):
+                    raise
+                resent = True
+                # REFUSED_STREAM leaves the connection up: the retry goes to a new one all the
+                # same (as curl does), and that one takes the streams that follow
+                conn._unusable()
+
+    def open_count(self) -> int:
+        """Connections of this pool that are still open."""
+        return sum(1 for conn in self.conns.values() if not conn.closed)
 
     def close(self) -> None:
         """No new streams; connections close as their streams end."""
@@ -169,12 +202,35 @@ class H2Pool:
                 conn.close()
 
 
+# A request waits this long (seconds) on a connection whose server allows no streams at all
+# when it has no timeout of its own; with one, it waits until its deadline.
+NO_STREAMS_WAIT = 10.0
+# h2 refusing to open a request's stream: this many tries (each on a new connection unless
+# the old one only has to let a stream end), then an error.
+MAX_ATTEMPTS = 3
+
 _HTTP1 = object()
 
 
-def _expire(waiter: asyncio.Future[None]) -> None:
+async def _slot(conn: MuxConnection, until: float | None, expired: BaseException) -> None:
+    """Wait until `conn` may have a free stream slot (or is gone); at loop time `until`,
+    raise `expired`."""
+    w = conn.wait_capacity()
+    timer = None if until is None else conn.loop.call_at(until, _expire, w, expired)
+    try:
+        await w
+    except asyncio.CancelledError:
+        if w.done() and not w.cancelled():
+            conn.wake_capacity()  # pass the slot on
+        raise
+    finally:
+        if timer is not None:
+            timer.cancel()
+
+
+def _expire(waiter: asyncio.Future[None], exc: BaseException) -> None:
     if not waiter.done():
-        waiter.set_exception(TimeoutError("Request failed: timed out waiting for an HTTP/2 stream"))
+        waiter.set_exception(exc)
 
 
 def _copy(exc: BaseException) -> BaseException:
@@ -236,8 +292,12 @@ class H2Pools:
             key, headers, body, buffered, replayable, self.timeout, self.read_timeout
         )
 
-    def close(self) -> None:
+    def detach(self) -> dict[asyncio.AbstractEventLoop, H2Pool]:
+        """Take every pool out: later requests get new ones."""
         pools, self._pools = self._pools, {}
         self._last = None
-        for pool in pools.values():
+        return pools
+
+    def close(self) -> None:
+        for pool in self.detach().values():
             pool.close()

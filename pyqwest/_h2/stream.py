@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import h2.exceptions
@@ -21,8 +21,10 @@ from cpqwest._protocol import WAIT
 from .errors import (
     CANCEL,
     INTERNAL_ERROR,
+    NOT_RESENDABLE,
     PROTOCOL_ERROR,
     REFUSED_STREAM,
+    UNPROCESSED,
     mapped,
     reason,
     stream_error,
@@ -69,7 +71,7 @@ class H2Stream:
         "id",
         "message_done",
         "recv_end",
-        "retryable",
+        "resend",
         "sent_end",
         "status",
         "trailers",
@@ -91,7 +93,7 @@ class H2Stream:
         self.sent_end = False
         self.recv_end = False
         self._h2_closed = False
-        self.retryable = False  # failed in a way the server never processed (GOAWAY, refused)
+        self.resend = NOT_RESENDABLE  # why it may go again once it failed (errors.may_resend)
         self.error: BaseException | None = None
         self._waiter: asyncio.Future[Any] | None = conn.loop.create_future()
         self._body_waiter: asyncio.Future[None] | None = None
@@ -230,7 +232,7 @@ class H2Stream:
                 self._complete()
             return
         if code == REFUSED_STREAM and not self.got_bytes:
-            self.retryable = True
+            self.resend = UNPROCESSED
         self._fail(stream_error(code))
 
     def _fail_protocol(self, what: str) -> None:
@@ -239,6 +241,10 @@ class H2Stream:
             self._reset(PROTOCOL_ERROR)
 
     # --- sending ----------------------------------------------------------------------------
+    def upload(self, body: AsyncIterator[Any]) -> Coroutine[Any, Any, None]:
+        """The pump of a streamed request body (run as the stream's upload task)."""
+        return upload(self, body)
+
     def _send_body(self, body: bytes) -> None:
         """Send as much of a bytes body as the windows allow now; the rest goes from a task."""
         conn = self.conn
@@ -276,7 +282,7 @@ class H2Stream:
             if self.error is not None:
                 raise mapped(self.error, "Request failed: ", WriteError)
             if self._h2_closed or conn.closed:
-                raise _StopUpload
+                raise StopUpload
             if conn.write_paused:
                 await conn.writable()
                 continue
@@ -419,7 +425,7 @@ class H2Stream:
             self._reset(CANCEL)
 
 
-class _StopUpload(Exception):
+class StopUpload(Exception):
     """The stream ended while its body was still being sent: stop quietly."""
 
 
@@ -439,7 +445,7 @@ async def upload(stream: H2Stream, body: AsyncIterator[Any]) -> None:
         stream.end_request()
     except asyncio.CancelledError:
         raise
-    except _StopUpload:
+    except StopUpload:
         pass
     except WriteError as e:
         exc = e

@@ -5,10 +5,12 @@ Plain TCP (h2c, prior knowledge) by default, TLS with ALPN ``h2`` when given an 
 Per request, ``server.handler(req: H2Request)`` runs as a task on the server loop as soon as the
 request head arrives (the body streams into ``req``). With no handler, requests are answered
 ``200`` with body ``b"ok"``. ``server.on_connect(conn)`` (optional) runs once per connection
-after the preface exchange, alongside the requests.
+after the preface exchange, alongside the requests; ``server.after_preface(index)`` gives raw
+bytes sent in the same write as connection ``index``'s SETTINGS (default none).
 
 Observations (thread-safe to read from the test's loop): ``connections``, ``requests`` (every
 H2Request in arrival order), ``resets`` (``(stream_id, error_code)`` received from the client),
+``frames`` (``(frame type name, stream_id)`` of every frame received, before h2 judges it),
 ``max_open`` (most streams open at once on one connection), ``errors`` (handler failures).
 """
 
@@ -124,6 +126,18 @@ class H2Request:
         await self.conn.flush()
 
 
+class _CountingH2(h2.connection.H2Connection):
+    """h2's connection, noting every frame received in ``frames``."""
+
+    def __init__(self, config: h2.config.H2Configuration, frames: list[tuple[str, int]]) -> None:
+        super().__init__(config)
+        self._frames = frames
+
+    def _receive_frame(self, frame: Any) -> Any:
+        self._frames.append((type(frame).__name__, frame.stream_id))
+        return super()._receive_frame(frame)
+
+
 class H2ServerConn:
     """One accepted connection."""
 
@@ -139,7 +153,7 @@ class H2ServerConn:
         self.reader = reader
         self.writer = writer
         config = h2.config.H2Configuration(client_side=False, header_encoding="utf-8")
-        self.h2 = h2.connection.H2Connection(config)
+        self.h2 = _CountingH2(config, server.frames)
         self.requests: dict[int, H2Request] = {}
         self.open_streams: set[int] = set()
         self._window = asyncio.Event()
@@ -171,9 +185,9 @@ class H2ServerConn:
         await self.send_raw(frame.serialize())
 
     async def close(self) -> None:
-        if self.closed:
-            return
         self.closed = True
+        if self.writer.is_closing():  # (a GOAWAY from the client sets `closed` first)
+            return
         self.writer.close()
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.writer.wait_closed(), 5)
@@ -191,6 +205,8 @@ class H2ServerConn:
             client=False, initial_values=dict(srv.settings)
         )
         self.h2.initiate_connection()
+        preface = self.h2.data_to_send()
+        self.writer.write(preface + srv.after_preface(self.index))
         await self.flush()
         if srv.on_connect is not None:
             task = asyncio.ensure_future(srv.on_connect(self))
@@ -285,6 +301,8 @@ class H2RawServer:
         self._lt = loop_thread
         self.handler = handler
         self.on_connect: Callable[[H2ServerConn], Awaitable[None]] | None = None
+        # raw bytes sent with connection number N's SETTINGS, in the same write
+        self.after_preface: Callable[[int], bytes] = lambda index: b""
         self.ssl_context = ssl_context
         self.settings: dict[int, int] = {
             h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: max_concurrent_streams or 1000,
@@ -293,6 +311,7 @@ class H2RawServer:
         self.connections: list[H2ServerConn] = []
         self.requests: list[H2Request] = []
         self.resets: list[tuple[int, int]] = []
+        self.frames: list[tuple[str, int]] = []
         self.errors: list[BaseException] = []
         self.protocol_errors: list[BaseException] = []
         self.max_open = 0

@@ -19,7 +19,9 @@ from .loop_thread import LoopThread
 class HypercornServer:
     """An ASGI app served by hypercorn (HTTP/1.1 on plaintext; h2 + http/1.1 ALPN on TLS).
 
-    ``certfile``/``keyfile`` enable TLS; ``ca_certs`` + ``require_client_cert`` make it mTLS.
+    ``certfile``/``keyfile`` enable TLS; ``ca_certs`` + ``require_client_cert`` make it mTLS;
+    ``quic`` also serves HTTP/3 (aioquic) on the same port number over UDP; ``mode="wsgi"``
+    serves a WSGI app.
     """
 
     def __init__(
@@ -33,6 +35,8 @@ class HypercornServer:
         ca_certs: str | None = None,
         require_client_cert: bool = False,
         alpn_protocols: list[str] | None = None,
+        quic: bool = False,
+        mode: str = "asgi",
     ) -> None:
         self._loop_thread = loop_thread
         self.host = host
@@ -55,20 +59,15 @@ class HypercornServer:
         self.config = config
 
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        sock.bind((host, 0))
-        sock.listen(128)  # connections queue from now on, even before the server task runs
-        sock.setblocking(False)
+        sock, udp = _bind(family, host, quic)
         self.port: int = sock.getsockname()[1]
         sockets = Sockets(
             secure_sockets=[sock] if self.tls else [],
             insecure_sockets=[] if self.tls else [sock],
-            quic_sockets=[],
+            quic_sockets=[udp] if udp is not None else [],
         )
         self._shutdown: asyncio.Event | None = None
-        self._app = wrap_app(app, config.wsgi_max_body_size, "asgi")
+        self._app = wrap_app(app, config.wsgi_max_body_size, mode)  # type: ignore[arg-type]
         self._sockets = sockets
         self._task: asyncio.Future[None] | None = None
 
@@ -112,8 +111,39 @@ class HypercornServer:
         async def _stop() -> None:
             assert self._shutdown is not None and self._task is not None
             self._shutdown.set()
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError):
-                await asyncio.wait_for(self._task, 10)
+            try:
+                with contextlib.suppress(TimeoutError, asyncio.CancelledError):
+                    await asyncio.wait_for(self._task, 10)
+            except* ValueError as group:
+                # hypercorn's HTTP/3 keeps writing to streams the client reset (cancelled or
+                # closed requests), and its QUIC task group re-raises that at shutdown
+                _, rest = group.split(lambda e: "finished stream" in str(e))
+                if rest is not None:
+                    raise rest from None
 
         if self._task is not None:
             self._loop_thread.run(_stop(), timeout=20)
+
+
+def _bind(family: int, host: str, quic: bool) -> tuple[socket.socket, socket.socket | None]:
+    """A listening TCP socket on an ephemeral port, and with ``quic`` a UDP socket on the same
+    port number (a few tries: the UDP port may be taken)."""
+    for _ in range(20):
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.bind((host, 0))
+        sock.listen(128)  # connections queue from now on, even before the server task runs
+        sock.setblocking(False)
+        if not quic:
+            return sock, None
+        udp = socket.socket(family, socket.SOCK_DGRAM)
+        try:
+            udp.bind((host, sock.getsockname()[1]))
+        except OSError:
+            udp.close()
+            sock.close()
+            continue
+        udp.setblocking(False)
+        return sock, udp
+    raise OSError("no port free for both TCP and UDP")

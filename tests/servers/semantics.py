@@ -134,3 +134,19 @@ def semantics_tls_server(
     ).start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def semantics_h3_server(
+    server_loop: LoopThread, server_cert_files: dict[str, str]
+) -> Iterator[HypercornServer]:
+    """The semantics app over HTTP/3 (QUIC) too."""
+    server = HypercornServer(
+        server_loop,
+        app,
+        certfile=server_cert_files["certfile"],
+        keyfile=server_cert_files["keyfile"],
+        quic=True,
+    ).start()
+    yield server
+    server.stop()

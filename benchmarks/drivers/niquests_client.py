@@ -1,0 +1,53 @@
+"""niquests adapter, HTTP/3 only (its http3 extra: qh3 under urllib3-future)."""
+
+from __future__ import annotations
+
+from importlib.metadata import version as dist_version
+from urllib.parse import urlsplit
+
+import niquests
+from common import Config, Unsupported
+
+
+def version() -> str:
+    return f"{dist_version('niquests')} (qh3 {dist_version('qh3')})"
+
+
+class Session:
+    def __init__(self, cfg: Config) -> None:
+        if cfg.http != 3:
+            raise Unsupported("niquests is measured on HTTP/3 only")
+        self.s = niquests.AsyncSession(
+            disable_http1=True, disable_http2=True, pool_maxsize=max(10, cfg.concurrency)
+        )
+        # per request: a session-wide `verify` does not reach its QUIC connections
+        self.verify = cfg.ca_path
+        self._known: set[tuple[str, int]] = set()
+
+    def _prior_knowledge(self, url: str) -> None:
+        """The origin serves HTTP/3 on its own port: no Alt-Svc round over TCP first."""
+        parts = urlsplit(url)
+        origin = (parts.hostname or "", parts.port or 443)
+        if origin not in self._known:
+            self._known.add(origin)
+            self.s.quic_cache_layer.add_domain(*origin)
+
+    async def get(self, url: str) -> tuple[int, int]:
+        self._prior_knowledge(url)
+        r = await self.s.get(url, verify=self.verify)
+        return r.status_code, len(r.content or b"")
+
+    async def post(self, url: str, data: bytes) -> tuple[int, int]:
+        self._prior_knowledge(url)
+        r = await self.s.post(url, data=data, verify=self.verify)
+        return r.status_code, len(r.content or b"")
+
+    async def stream(self, url: str) -> tuple[int, int]:
+        raise Unsupported("streamed reads are not measured with niquests")
+
+    async def aclose(self) -> None:
+        await self.s.close()
+
+
+async def open_client(cfg: Config) -> Session:
+    return Session(cfg)

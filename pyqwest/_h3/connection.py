@@ -1,0 +1,266 @@
+"""H3Connection: the asyncio driver of one HTTP/3 connection (a `DatagramProtocol` around a
+sans-IO `QuicCore`), and `open_h3`, which connects one.
+
+The driver only moves datagrams and time: each datagram received and each QUIC timer that
+fires goes to the core, the events it returns go to the `H3Stream`s, and whatever the core
+wants to send goes out at once. Datagrams produced outside a read (new requests, body data,
+resets) are flushed once per event-loop iteration, so requests started together share a
+flight.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+from collections.abc import Callable
+from typing import Any
+
+from cpqwest._errors import RemoteProtocolError
+
+from .._dns import AddrInfo
+from .._h2.errors import STALE, UNPROCESSED
+from .._mux import MuxConnection
+from .core import (
+    Address,
+    Closed,
+    Data,
+    Event,
+    GoAway,
+    Head,
+    QuicCore,
+    Ready,
+    Reset,
+    StopSending,
+    Trailers,
+)
+from .errors import H3_NO_ERROR, nearest
+from .stream import H3Stream
+
+
+class H3Connection(MuxConnection, asyncio.DatagramProtocol):
+    """One HTTP/3 connection to an origin: QUIC over a connected UDP socket."""
+
+    streams: dict[int, H3Stream]  # type: ignore[assignment]
+
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, key: Any, core: QuicCore, addr: Address
+    ) -> None:
+        super().__init__(loop, key)
+        self.core = core
+        self.addr = addr
+        self.transport: asyncio.DatagramTransport | None = None
+        self.max_streams = 1 << 62  # the limit is QUIC's stream credit: `available`
+        self._blocked: set[H3Stream] = set()  # streams waiting for their send queue to drain
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at: float | None = None
+
+    # --- asyncio protocol -------------------------------------------------------------------
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        self.core.connect(self.addr, self.loop.time())
+        self.flush()
+
+    def datagram_received(self, data: bytes, addr: Any) -> None:
+        if self.closed:
+            return
+        self._dispatch(self.core.receive(data, self.addr, self.loop.time()))
+        self.flush()
+
+    def error_received(self, exc: Exception) -> None:
+        # ICMP (port unreachable...): fatal before the handshake is done; later, QUIC's loss
+        # recovery and idle timeout decide
+        if self._ready is not None and not self.closed:
+            self._fail(exc)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.closed:
+            self._fail(exc if isinstance(exc, OSError) else ConnectionResetError("socket closed"))
+
+    # --- sending and time -------------------------------------------------------------------
+    def flush(self) -> None:
+        self._flush_pending = False
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        for data, _addr in self.core.datagrams_to_send(self.loop.time()):
+            t.sendto(data)
+        self._arm_timer()
+
+    def _arm_timer(self) -> None:
+        at = self.core.timer()
+        if at == self._timer_at:
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._timer_at = at
+        if at is not None and not self.closed:
+            self._timer = self.loop.call_at(at, self._on_timer)
+
+    def _on_timer(self) -> None:
+        self._timer = None
+        self._timer_at = None
+        self._dispatch(self.core.handle_timer(self.loop.time()))
+        self.flush()
+
+    # --- events from the core ---------------------------------------------------------------
+    def _dispatch(self, events: list[Event]) -> None:
+        streams = self.streams
+        for ev in events:
+            if isinstance(ev, Data):
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    if ev.data:
+                        s._on_data(ev.data, len(ev.data))
+                    if ev.ended:
+                        s._on_end()
+            elif isinstance(ev, Head):
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    s._on_head(ev.headers)
+                    if ev.ended and s.error is None:
+                        s._on_end()
+            elif isinstance(ev, Trailers):
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    s._on_trailers(ev.headers)
+                    s._on_end()
+            elif isinstance(ev, Reset):
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    s._on_reset(nearest(ev.code))
+            elif isinstance(ev, StopSending):
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    s._peer_stopped_reading()
+            elif isinstance(ev, GoAway):
+                self._on_goaway(ev.stream_id)
+            elif isinstance(ev, Ready):
+                w = self._ready
+                self._ready = None
+                if w is not None and not w.done():
+                    w.set_result(None)
+            else:
+                self._on_closed(ev)
+                return
+        if self._blocked:
+            # acknowledgements drained send queues: blocked senders look again
+            for s in list(self._blocked):
+                s._wake_sender()
+        if self._cap_waiters and self.core.can_open():
+            self.wake_capacity(len(self._cap_waiters))
+
+    def _on_goaway(self, first_unprocessed: int) -> None:
+        self._retire()
+        for s in list(self.streams.values()):
+            if s.id >= first_unprocessed:
+                # never processed by the server: safe to send again elsewhere
+                s.resend = UNPROCESSED
+                s._closed_by_h2()
+                s._fail(RemoteProtocolError(
+                    "connection error received: GOAWAY, stream not processed"
+                ))
+        # the streams the server still processes finish, then the connection closes
+        self._goaway_last = max(0, first_unprocessed - 4)
+        if not self.streams:
+            self.close()
+
+    def _on_closed(self, ev: Closed) -> None:
+        cause: BaseException
+        if ev.silent:
+            cause = TimeoutError("the server stopped answering (QUIC idle timeout)")
+        elif self._ready is not None:
+            cause = ConnectionError(f"QUIC handshake failed: {ev.reason or ev.code}")
+        else:
+            cause = RemoteProtocolError(
+                f"connection closed by the server: {ev.reason or hex(ev.code)}"
+            )
+            # a request with no answer yet may not have been processed: sent again once when
+            # idempotent, as on a stale connection
+            for s in self.streams.values():
+                if not s.got_bytes:
+                    s.resend = STALE
+        self._fail(cause)
+
+    # --- streams ----------------------------------------------------------------------------
+    @property
+    def available(self) -> bool:
+        return self.usable and not self.core.closed and self.core.can_open()
+
+    def wait_capacity(self) -> asyncio.Future[None]:
+        if not self._cap_waiters:
+            # the first to wait makes the server answer with the credit it may be holding back
+            self.core.ask_credit()
+            self.flush_soon()
+        return super().wait_capacity()
+
+    def open_stream(
+        self,
+        headers: list[tuple[str, str]],
+        body: Any,
+        buffered: bool,
+        timeout: float | None,
+        read_timeout: float | None,
+    ) -> H3Stream:
+        """Start a request (the caller checked `available`)."""
+        sid = self.core.send_head(headers, body is None)
+        stream = H3Stream(self, sid, buffered)  # type: ignore[arg-type]
+        self._start(stream, body, timeout, read_timeout)
+        return stream
+
+    def close(self) -> None:
+        """Close politely (CONNECTION_CLOSE, H3_NO_ERROR) and for good."""
+        if not self._begin_close():
+            return
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        core = self.core
+        if not core.closed:
+            core.close(H3_NO_ERROR)
+            self.flush()
+        t = self.transport
+        if t is None or t.is_closing():
+            return
+        try:
+            t.close()
+        except RuntimeError:
+            # its event loop is closed already: close the socket itself
+            sock = t.get_extra_info("socket")
+            raw = getattr(sock, "_sock", sock)
+            if isinstance(raw, socket.socket):
+                raw.close()
+
+
+async def open_h3(
+    loop: asyncio.AbstractEventLoop,
+    key: Any,
+    infos: list[AddrInfo],
+    new_core: Callable[[], QuicCore],
+) -> H3Connection:
+    """A new HTTP/3 connection, ready for requests (the QUIC handshake is done): the addresses
+    in turn while one refuses (ICMP unreachable); the caller bounds the time."""
+    for i, (family, _type, _proto, _name, sockaddr) in enumerate(infos):
+        try:
+            return await _handshake(loop, H3Connection(loop, key, new_core(), sockaddr), family)
+        except ConnectionRefusedError:
+            if i == len(infos) - 1:
+                raise
+    raise ConnectionError("no address to connect to")
+
+
+async def _handshake(
+    loop: asyncio.AbstractEventLoop, conn: H3Connection, family: int
+) -> H3Connection:
+    await loop.create_datagram_endpoint(lambda: conn, remote_addr=conn.addr[:2], family=family)
+    ready = conn.ready()
+    if ready is not None:
+        try:
+            await ready
+        except BaseException:
+            conn.close()
+            raise
+    return conn
+
+
+__all__ = ["H3Connection", "open_h3"]

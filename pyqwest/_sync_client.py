@@ -1,0 +1,182 @@
+"""SyncClient: the blocking convenience methods over a SyncTransport (spec §2)."""
+
+from __future__ import annotations
+
+import contextlib
+from types import TracebackType
+
+from ._options import check_timeout
+from ._request import HeadersArg, ParamsArg
+from ._response import FullResponse
+from ._sync_request import SyncContent, SyncRequest
+from ._sync_response import SyncResponse
+from ._sync_timeout import set_sync_timeout
+from ._sync_transport import SyncTransport
+
+
+def _deadline(timeout: float | None) -> contextlib.AbstractContextManager[None]:
+    """The per-call deadline context (validated); nothing when no timeout was given."""
+    seconds = check_timeout(timeout)
+    return contextlib.nullcontext() if seconds is None else set_sync_timeout(seconds)
+
+
+class SyncClient:
+    """A blocking HTTP client. Cheap to make; it owns nothing but a reference to its transport.
+    Every method takes a per-call `timeout` (seconds, total, body included)."""
+
+    __slots__ = ("_transport",)
+
+    def __init__(self, transport: SyncTransport | None = None) -> None:
+        if transport is None:
+            # the default SyncHTTPTransport comes with the blocking driver (issue 12, step 2)
+            raise NotImplementedError("SyncClient() needs a transport for now")
+        self._transport: SyncTransport = transport
+
+    def get(
+        self,
+        url: str,
+        headers: HeadersArg | None = None,
+        *,
+        timeout: float | None = None,
+        params: ParamsArg | None = None,
+    ) -> FullResponse:
+        """Send a GET request and read the whole response."""
+        return self.execute("GET", url, headers, timeout=timeout, params=params)
+
+    def delete(
+        self,
+        url: str,
+        headers: HeadersArg | None = None,
+        *,
+        timeout: float | None = None,
+        params: ParamsArg | None = None,
+    ) -> FullResponse:
+        """Send a DELETE request and read the whole response."""
+        return self.execute("DELETE", url, headers, timeout=timeout, params=params)
+
+    def head(
+        self,
+        url: str,
+        headers: HeadersArg | None = None,
+        *,
+        timeout: float | None = None,
+        params: ParamsArg | None = None,
+    ) -> FullResponse:
+        """Send a HEAD request and read the whole response."""
+        return self.execute("HEAD", url, headers, timeout=timeout, params=params)
+
+    def options(
+        self,
+        url: str,
+        headers: HeadersArg | None = None,
+        *,
+        timeout: float | None = None,
+        params: ParamsArg | None = None,
+    ) -> FullResponse:
+        """Send an OPTIONS request and read the whole response."""
+        return self.execute("OPTIONS", url, headers, timeout=timeout, params=params)
+
+    def post(
+        self,
+        url: str,
+        headers: HeadersArg | None = None,
+        content: SyncContent = None,
+        *,
+        timeout: float | None = None,
+        params: ParamsArg | None = None,
+    ) -> FullResponse:
+        """Send a POST request and read the whole response."""
+        return self.execute("POST", url, headers, content, timeout=timeout, params=params)
+
+    def put(
+        self,
+        url: str,
+        headers: HeadersArg | None = None,
+        content: SyncContent = None,
+        *,
+        timeout: float | None = None,
+        params: ParamsArg | None = None,
+    ) -> FullResponse:
+        """Send a PUT request and read the whole response."""
+        return self.execute("PUT", url, headers, content, timeout=timeout, params=params)
+
+    def patch(
+        self,
+        url: str,
+        headers: HeadersArg | None = None,
+        content: SyncContent = None,
+        *,
+        timeout: float | None = None,
+        params: ParamsArg | None = None,
+    ) -> FullResponse:
+        """Send a PATCH request and read the whole response."""
+        return self.execute("PATCH", url, headers, content, timeout=timeout, params=params)
+
+    def execute(
+        self,
+        method: str,
+        url: str,
+        headers: HeadersArg | None = None,
+        content: SyncContent = None,
+        *,
+        timeout: float | None = None,
+        params: ParamsArg | None = None,
+    ) -> FullResponse:
+        """Send a request and read the whole response (the body within `timeout` too)."""
+        with _deadline(timeout):
+            response = self._send(SyncRequest(method, url, headers, content, params=params))
+            return read_full_sync(response)
+
+    def stream(
+        self,
+        method: str,
+        url: str,
+        headers: HeadersArg | None = None,
+        content: SyncContent = None,
+        *,
+        timeout: float | None = None,
+        params: ParamsArg | None = None,
+    ) -> SyncStreamContext:
+        """Send a request now (errors raise from this call) and return a context manager
+        giving the streaming response, closed on exit."""
+        with _deadline(timeout):
+            response = self._send(SyncRequest(method, url, headers, content, params=params))
+        return SyncStreamContext(response)
+
+    def _send(self, request: SyncRequest) -> SyncResponse:
+        response = self._transport.execute_sync(request)
+        if not isinstance(response, SyncResponse):
+            raise TypeError(
+                f"execute_sync must return a SyncResponse, got {type(response).__name__}"
+            )
+        return response
+
+
+def read_full_sync(response: SyncResponse) -> FullResponse:
+    """Drain a SyncResponse into a FullResponse; the response is closed afterwards."""
+    try:
+        chunks = list(response.content)
+    finally:
+        response.close()
+    body = chunks[0] if len(chunks) == 1 and type(chunks[0]) is bytes else b"".join(chunks)
+    return FullResponse(response.status, response.headers, body, response.trailers)
+
+
+class SyncStreamContext:
+    """What `SyncClient.stream()` returns: `with` gives the response and closes it on exit."""
+
+    __slots__ = ("_response",)
+
+    def __init__(self, response: SyncResponse) -> None:
+        self._response = response
+
+    def __enter__(self) -> SyncResponse:
+        return self._response
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._response.close()

@@ -1,0 +1,74 @@
+"""SyncRequest: what a SyncTransport executes (spec §2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any, final
+
+from ._headers import Headers
+from ._multipart import SyncMultipart, multipart_request
+from ._request import HeadersArg, ParamsArg, fixed_content, parse_target, to_headers
+
+SyncContent = bytes | Iterable[bytes] | dict[str, Any] | SyncMultipart | None
+
+
+def to_sync_body(
+    headers: HeadersArg | None, content: object
+) -> tuple[Headers | None, bytes | Iterator[bytes], bool]:
+    """(headers, body, is_json): a known body as bytes, a SyncMultipart encoded (a fresh
+    boundary on a copy of the headers), anything else as `iter(content)` (a list streams its
+    items); a non-iterable raises iter()'s own TypeError."""
+    fixed = fixed_content(content)
+    if fixed is not None:
+        return to_headers(headers), *fixed
+    if isinstance(content, SyncMultipart):
+        return (*multipart_request(to_headers(headers), content), False)
+    return to_headers(headers), iter(content), False  # type: ignore[call-overload]
+
+
+@final
+class SyncRequest:
+    """An HTTP request for a SyncTransport. A streamed body (any iterable of bytes) is pulled
+    only once the connection exists, and closed when the exchange ends."""
+
+    __slots__ = ("_content", "_headers", "_json", "_method", "_parsed", "_url")
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        raise TypeError("type 'SyncRequest' is not an acceptable base type")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: HeadersArg | None = None,
+        content: SyncContent = None,
+        *,
+        params: ParamsArg | None = None,
+    ) -> None:
+        self._method, self._parsed = parse_target(method, url, params)
+        self._url = self._parsed.href
+        h, self._content, self._json = to_sync_body(headers, content)
+        self._headers = Headers() if h is None else h
+
+    @property
+    def method(self) -> str:
+        """The HTTP method, case preserved."""
+        return self._method
+
+    @property
+    def url(self) -> str:
+        """The normalized URL (WHATWG serialization, params appended)."""
+        return self._url
+
+    @property
+    def headers(self) -> Headers:
+        """The request headers (the caller's Headers object, by reference)."""
+        return self._headers
+
+    @property
+    def content(self) -> bytes | Iterator[bytes]:
+        """The body: bytes, or the iterator of a streamed body."""
+        return self._content
+
+    def __repr__(self) -> str:
+        return f"<SyncRequest {self._method} {self._url}>"
