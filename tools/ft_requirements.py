@@ -1,9 +1,10 @@
 """Print the test extra's requirements for the free-threaded venv (``make test-ft``).
 
-Left out because they cannot be installed on CPython 3.13t: they (or, for trustme,
-cryptography) need a Rust build with crates from the network and ship no 3.13t wheel. Only the
-tests that need them are skipped: tests/test_code_quality.py (mypy, ruff: lint is the same on
-every interpreter) and the tests that need certificates (trustme: the TLS fixtures skip).
+Left out because they cannot be installed on CPython 3.13t: they (or, for trustme and
+aioquic, cryptography) need a Rust build with crates from the network and ship no 3.13t wheel.
+Only the tests that need them are skipped: tests/test_code_quality.py (mypy, ruff: lint is the
+same on every interpreter), the HTTP/3 test files (aioquic servers, certificates) and the tests
+that need certificates (trustme: the TLS fixtures skip).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-NOT_ON_313T = {"mypy", "ruff", "trustme"}
+NOT_ON_313T = {"mypy", "ruff", "trustme", "aioquic"}
 
 
 def main() -> int:

@@ -255,12 +255,6 @@ class ScriptedServer:
         async def _stop() -> None:
             if self._server is not None:
                 self._server.close()
-                # also the connections accepted whose handler has not started yet: left open,
-                # they would be collected unclosed, and asyncio's Server then wakes its closed
-                # waiters a second time (TypeError in __del__; seen on free-threaded 3.13)
-                abort_clients = getattr(self._server, "abort_clients", None)  # 3.13+
-                if abort_clients is not None:
-                    abort_clients()
             for conn in list(self.connections):
                 if not conn._closed:
                     conn._closed = True
