@@ -41,6 +41,9 @@ CLIENTS: dict[str, ClientSpec] = {
         # httpx's API over our transport (pyqwest.httpx), to compare with httpx's own
         ClientSpec("httpx_ours", "httpx_pyqwest", ("httpx==0.28.1", UVLOOP), from_checkout=True),
         ClientSpec("pyreqwest", "pyreqwest_client", ("pyreqwest==0.15.1", UVLOOP)),
+        # sync-only peers (the sync scenarios; n/a on the async ones)
+        ClientSpec("urllib3", "urllib3_client", ("urllib3==2.8.0",)),
+        ClientSpec("requests", "requests_client", ("requests==2.34.2",)),
         ClientSpec("niquests", "niquests_client", ("niquests[http3]==3.21.2", UVLOOP)),
         ClientSpec("floor", "floor", (UVLOOP,)),
     )

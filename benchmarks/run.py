@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE))
 import envs  # noqa: E402
 import report  # noqa: E402
 from certs import Certs, ensure_certs  # noqa: E402
-from scenarios import SCENARIOS  # noqa: E402
+from scenarios import SCENARIOS, loops_for  # noqa: E402
 from servers import Server, add_h3, pinned, start_server  # noqa: E402
 
 TOOL_VENV = envs.VENVS / "_tool"
@@ -212,14 +212,14 @@ def main(argv: list[str] | None = None) -> int:
     print(f"server: {server.name} on CPU {server_cpu}; clients on CPU {client_cpu}", flush=True)
     results: list[dict] = []
     order = [c for c in args.clients if c in pythons]
-    total = args.reps * len(args.scenarios) * len(args.loops) * len(order)
+    total = args.reps * len(order) * sum(len(loops_for(s, args.loops)) for s in args.scenarios)
     try:
         for rep in range(args.reps):
             # Interleaved: every client runs once per scenario before the next rep; the order
             # rotates per rep so no client always runs right after the same neighbour.
             clients = order[rep % len(order) :] + order[: rep % len(order)] if order else []
             for scen in args.scenarios:
-                for loop in args.loops:
+                for loop in loops_for(scen, args.loops):
                     for c in clients:
                         r = run_one(
                             pythons[c], c, scen, loop, server, args, certs and certs.ca, client_cpu
@@ -237,7 +237,7 @@ def main(argv: list[str] | None = None) -> int:
         results += [
             {"label": c, "scenario": sc, "loop": lp, "unsupported": why}
             for sc in args.scenarios
-            for lp in args.loops
+            for lp in loops_for(sc, args.loops)
         ]
     loads = (load_before, os.getloadavg()[0])
     write_outputs(args, results, server, time.time() - started, loads)

@@ -29,6 +29,7 @@ class Scenario:
     expect: int = len(TINY_BODY)  # response body length every response must have
     stream: bool = False  # read the body chunk by chunk instead of buffered
     n: int = 3000  # default timed requests (the runner also caps each run's time)
+    sync: bool = False  # a blocking client's scenario: `concurrency` threads, no event loop
 
     @property
     def http(self) -> int:
@@ -79,5 +80,19 @@ SCENARIOS: dict[str, Scenario] = {
             stream=True,
             n=600,
         ),
+        # the sync clients (loop "sync"): threads share one client
+        Scenario("sync_get_tiny", "sync: sequential GET, 2-byte body", "plain", "/tiny",
+                 sync=True, n=4000),
+        Scenario("sync_get_tiny_t8", "sync: 8 threads GET, 2-byte body", "plain", "/tiny",
+                 concurrency=8, sync=True, n=8000),
+        Scenario("sync_get_1m", "sync: sequential GET 1 MiB", "plain", "/1m", expect=BIG_SIZE,
+                 sync=True, n=600),
+        Scenario("sync_h2_tls_t8", "sync: HTTP/2 over TLS, 8 threads", "h2tls", "/tiny",
+                 concurrency=8, sync=True, n=8000),
     )
 }
+
+
+def loops_for(scenario: str, loops: list[str]) -> list[str]:
+    """The event loops a scenario runs on: the chosen ones, or "sync" for a sync scenario."""
+    return ["sync"] if SCENARIOS[scenario].sync else loops

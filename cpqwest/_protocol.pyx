@@ -13,7 +13,9 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 from cpqwest._parser cimport ResponseParser
 from cpqwest._pool cimport Pool, PooledConnection
 
-from cpqwest._errors import ReadError, RemoteProtocolError, WriteError
+from cpqwest._errors import (
+    RemoteProtocolError, exchange_error, read_error, write_error,
+)
 
 # Streaming reads: stop reading the socket when this much body is parsed and not yet consumed.
 cdef Py_ssize_t READ_HIGH_WATER = 1 << 20
@@ -320,23 +322,16 @@ cdef class H1Connection(PooledConnection):
             return
         self._fail(TimeoutError("read timed out"))
 
-    # One place maps (phase, cause) to the spec's classes (API.md §1.1).
+    # The classes and messages come from the one classifier (cpqwest._errors, API.md §1.1).
     def _head_error(self, cause):
         """The error for a request that failed before its response completed."""
-        cdef ResponseParser p = self.parser
-        if p.head_done and self._buffered:
-            return _wrap(cause, "Error reading full content: ", ReadError)
-        if isinstance(cause, (RemoteProtocolError, TimeoutError)):
-            return _wrap(cause, "Request failed: ", None)
-        if not self.request_sent:
-            return _wrap(cause, "Request failed: ", WriteError)
-        return _wrap(cause, "Request failed: ", ReadError)
+        return exchange_error(cause, self.parser.head_done, self._buffered, self.request_sent)
 
     def _read_error(self, cause):
-        return _wrap(cause, "Error reading content: ", ReadError)
+        return read_error(cause)
 
     def _write_error(self, cause):
-        return _wrap(cause, "Request failed: ", WriteError)
+        return write_error(cause)
 
 
 cdef void _close_socket_of(object transport):
@@ -344,27 +339,6 @@ cdef void _close_socket_of(object transport):
     raw = getattr(sock, "_sock", None)
     if raw is not None:
         raw.close()
-
-
-cdef object _wrap(object cause, str prefix, object default_cls):
-    """Spec class and message for a failure; the original exception is the __cause__."""
-    if isinstance(cause, TimeoutError):
-        cls = TimeoutError
-    elif isinstance(cause, RemoteProtocolError):
-        cls = type(cause)
-    elif type(cause) is ConnectionError:
-        cls = ConnectionError
-    elif isinstance(cause, (ReadError, WriteError)):
-        return cause
-    else:
-        cls = default_cls or ReadError
-    text = str(cause) or type(cause).__name__
-    if text.startswith(prefix):
-        exc = cls(text)
-    else:
-        exc = cls(prefix + text)
-    exc.__cause__ = cause
-    return exc
 
 
 class H1Protocol(H1Connection, asyncio.BufferedProtocol):

@@ -19,6 +19,7 @@ from ._multipart import Multipart, Part, SyncMultipart, SyncPart
 from ._request import Request
 from ._response import FullResponse, Response
 from ._sync_client import SyncClient
+from ._sync_http import SyncHTTPTransport, get_default_sync_transport
 from ._sync_request import SyncRequest
 from ._sync_response import SyncResponse
 from ._sync_transport import SyncTransport
@@ -42,6 +43,7 @@ __all__ = [
     "StreamError",
     "StreamErrorCode",
     "SyncClient",
+    "SyncHTTPTransport",
     "SyncMultipart",
     "SyncPart",
     "SyncRequest",
@@ -50,5 +52,6 @@ __all__ = [
     "TooManyRedirects",
     "Transport",
     "WriteError",
+    "get_default_sync_transport",
     "get_default_transport",
 ]

@@ -22,9 +22,11 @@ class Client:
 
     def __init__(self, transport: Transport | None = None) -> None:
         self._transport: Transport = get_default_transport() if transport is None else transport
-        # our own transport has a buffered path that skips the Request/Response objects
+        # our own transport has a buffered path that skips the Request/Response objects,
+        # unless a subclass overrides execute: then that is what runs (spec §1.11)
         self._fast: HTTPTransport | None = (
-            self._transport if isinstance(self._transport, HTTPTransport) else None
+            self._transport if isinstance(self._transport, HTTPTransport)
+            and type(self._transport).execute is HTTPTransport.execute else None
         )
 
     async def get(

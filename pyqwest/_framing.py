@@ -11,7 +11,7 @@ on HTTP/1.1 (HTTP/2 has no transfer codings: its frames delimit the body).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 from ._headers import Headers
 
@@ -22,7 +22,7 @@ _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 def body_framing(
-    method: str, headers: Headers | None, body: bytes | AsyncIterator[bytes]
+    method: str, headers: Headers | None, body: bytes | AsyncIterator[bytes] | Iterator[bytes]
 ) -> tuple[int, bool]:
     """``(length, chunked)`` for a request: the body's length as its head declares it (-1:
     none, or chunked) and whether it goes chunked on HTTP/1.1. The head builders add a
@@ -39,7 +39,7 @@ def body_framing(
 def _caller_framing(
     lengths: list[str] | None,
     codings: list[str] | None,
-    body: bytes | AsyncIterator[bytes],
+    body: bytes | AsyncIterator[bytes] | Iterator[bytes],
 ) -> tuple[int, bool]:
     if lengths is not None and codings is not None:
         raise ValueError("Content-Length and Transfer-Encoding headers cannot both be set")

@@ -9,7 +9,7 @@ check each.
 from __future__ import annotations
 
 import base64
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from itertools import chain
 from typing import NamedTuple
 
@@ -81,7 +81,7 @@ class Hop(NamedTuple):
     method: str
     url: ParsedURL
     headers: Headers | None
-    body: bytes | AsyncIterator[bytes]
+    body: bytes  # a streamed body cannot be replayed: its redirect is not followed
     is_json: bool
 
 
@@ -89,7 +89,7 @@ def redirect(
     method: str,
     url: ParsedURL,
     headers: Headers | None,
-    body: bytes | AsyncIterator[bytes],
+    body: bytes | AsyncIterator[bytes] | Iterator[bytes],
     is_json: bool,
     status: int,
     response_headers: Headers,
@@ -116,9 +116,9 @@ def redirect(
         )
         if nxt.referer is not None and "referer" not in new_headers:
             new_headers["referer"] = nxt.referer
-    if not nxt.keep_body:
-        body, is_json = b"", False
-    return Hop(nxt.method, parse_url(nxt.url), new_headers, body, is_json)
+    if nxt.keep_body and isinstance(body, bytes):
+        return Hop(nxt.method, parse_url(nxt.url), new_headers, body, is_json)
+    return Hop(nxt.method, parse_url(nxt.url), new_headers, b"", False)
 
 
 def response_decoder(headers: Headers, codings: Codings) -> Decoder | None:

@@ -6,7 +6,7 @@ import codecs
 import contextlib
 import json
 from collections.abc import AsyncIterator, Awaitable
-from typing import Any, Protocol, final
+from typing import Any, Protocol, Self, final
 
 from cpqwest._errors import ReadError, RemoteProtocolError
 from cpqwest._protocol import WAIT
@@ -110,9 +110,12 @@ class _BytesContent:
 class BodyState(Protocol):
     """The parser state a body source exposes to the response reading it."""
 
-    trailers: list[tuple[str, str]] | None
-    message_done: bool
-    body_size: int
+    @property
+    def trailers(self) -> list[tuple[str, str]] | None: ...
+    @property
+    def message_done(self) -> bool: ...
+    @property
+    def body_size(self) -> int: ...
 
 
 class BodySource(Protocol):
@@ -217,43 +220,40 @@ class _WireContent(WireBody):
                 raise StopAsyncIteration
 
 
-class Response:
-    """A response whose body streams in (`content`); close it (or `async with` it) when done."""
+class ResponseBase:
+    """What Response and SyncResponse share: the head, the trailers, the close state, and
+    that an unclosed wire response gives its connection up when collected."""
 
     __slots__ = ("__weakref__", "_closed", "_content", "_headers", "_http_version",
                  "_read_pending", "_status", "_trailers")
 
-    def __init__(
+    def _init(
         self,
-        *,
         status: int,
-        http_version: HTTPVersion | None = None,
-        headers: Headers | None = None,
-        content: bytes | AsyncIterator[Any] | None = None,
-        trailers: Headers | None = None,
+        http_version: HTTPVersion | None,
+        headers: Headers | None,
+        trailers: Headers | None,
+        content: Any,
     ) -> None:
         self._status = check_status(status)
         self._http_version = HTTPVersion.HTTP1 if http_version is None else http_version
         self._headers = Headers() if headers is None else headers
         self._trailers = Headers() if trailers is None else trailers
-        self._content: Any = (
-            _BytesContent(content or b"") if content is None or isinstance(content, bytes)
-            else content
-        )
+        self._content = content
         self._closed = False
         self._read_pending = False
 
     @classmethod
-    def _from_wire(
-        cls, status: int, version: HTTPVersion, headers: Headers, conn: BodySource,
-        decoder: Any,
-    ) -> Response:
+    def _wire(
+        cls, status: int, version: HTTPVersion, headers: Headers, body: type[WireBody],
+        conn: Any, decoder: Any,
+    ) -> Self:
         self = cls.__new__(cls)
         self._status = status
         self._http_version = version
         self._headers = headers
         self._trailers = Headers()
-        self._content = _WireContent(self, conn, decoder)
+        self._content = body(self, conn, decoder)
         self._closed = False
         self._read_pending = False
         return self
@@ -265,7 +265,7 @@ class Response:
 
     @property
     def http_version(self) -> HTTPVersion:
-        """The protocol version the response came over."""
+        """The HTTP version the response came over."""
         return self._http_version
 
     @property
@@ -275,8 +275,43 @@ class Response:
 
     @property
     def trailers(self) -> Headers:
-        """The trailer fields; filled in once the body has been read to its end."""
+        """The trailers; filled once the body has been read to its end."""
         return self._trailers
+
+    def __del__(self) -> None:
+        # an unclosed response must not keep its connection (or the request body) alive
+        content = getattr(self, "_content", None)
+        if isinstance(content, WireBody):
+            with contextlib.suppress(Exception):
+                content.close()
+
+
+class Response(ResponseBase):
+    """A response whose body streams in (`content`); close it (or `async with` it) when done."""
+
+    __slots__ = ()
+
+    def __init__(
+        self,
+        *,
+        status: int,
+        http_version: HTTPVersion | None = None,
+        headers: Headers | None = None,
+        content: bytes | AsyncIterator[Any] | None = None,
+        trailers: Headers | None = None,
+    ) -> None:
+        self._init(
+            status, http_version, headers, trailers,
+            _BytesContent(content or b"") if content is None or isinstance(content, bytes)
+            else content,
+        )
+
+    @classmethod
+    def _from_wire(
+        cls, status: int, version: HTTPVersion, headers: Headers, conn: BodySource,
+        decoder: Any,
+    ) -> Response:
+        return cls._wire(status, version, headers, _WireContent, conn, decoder)
 
     @property
     def content(self) -> AsyncIterator[Any]:
@@ -307,13 +342,6 @@ class Response:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-
-    def __del__(self) -> None:
-        # an unclosed response must not keep its connection (or the request body) alive
-        content = getattr(self, "_content", None)
-        if isinstance(content, _WireContent):
-            with contextlib.suppress(Exception):
-                content.close()
 
     def __repr__(self) -> str:
         return f"<Response [{self._status}]>"

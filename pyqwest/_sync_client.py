@@ -8,6 +8,7 @@ from types import TracebackType
 from ._options import check_timeout
 from ._request import HeadersArg, ParamsArg
 from ._response import FullResponse
+from ._sync_http import SyncHTTPTransport, get_default_sync_transport
 from ._sync_request import SyncContent, SyncRequest
 from ._sync_response import SyncResponse
 from ._sync_timeout import set_sync_timeout
@@ -24,13 +25,18 @@ class SyncClient:
     """A blocking HTTP client. Cheap to make; it owns nothing but a reference to its transport.
     Every method takes a per-call `timeout` (seconds, total, body included)."""
 
-    __slots__ = ("_transport",)
+    __slots__ = ("_fast", "_transport")
 
     def __init__(self, transport: SyncTransport | None = None) -> None:
-        if transport is None:
-            # the default SyncHTTPTransport comes with the blocking driver (issue 12, step 2)
-            raise NotImplementedError("SyncClient() needs a transport for now")
-        self._transport: SyncTransport = transport
+        self._transport: SyncTransport = (
+            get_default_sync_transport() if transport is None else transport
+        )
+        # our own transport reads buffered responses whole, unless a subclass overrides
+        # execute_sync (then that is what runs, spec §1.11)
+        self._fast: SyncHTTPTransport | None = (
+            self._transport if isinstance(self._transport, SyncHTTPTransport)
+            and type(self._transport).execute_sync is SyncHTTPTransport.execute_sync else None
+        )
 
     def get(
         self,
@@ -124,8 +130,10 @@ class SyncClient:
     ) -> FullResponse:
         """Send a request and read the whole response (the body within `timeout` too)."""
         with _deadline(timeout):
-            response = self._send(SyncRequest(method, url, headers, content, params=params))
-            return read_full_sync(response)
+            request = SyncRequest(method, url, headers, content, params=params)
+            if self._fast is not None:
+                return self._fast._execute_full(request)
+            return read_full_sync(self._send(request))
 
     def stream(
         self,

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from cpqwest._errors import ReadError
 
 from ._headers import Headers
-from ._response import BodyState, WireBody, check_status
+from ._response import BodyState, ResponseBase, WireBody
 from ._version import HTTPVersion
 
 Buffer = bytes | bytearray | memoryview
@@ -59,13 +59,12 @@ class _SyncWireContent(WireBody):
                 raise StopIteration
 
 
-class SyncResponse:
+class SyncResponse(ResponseBase):
     """A response whose body streams in through the `content` iterator; close it (or use
     `with`) when done. `close()` from another thread wakes a reader blocked in
     `next(content)` with ReadError."""
 
-    __slots__ = ("__weakref__", "_closed", "_content", "_headers", "_http_version",
-                 "_read_pending", "_status", "_trailers")
+    __slots__ = ()
 
     def __init__(
         self,
@@ -76,56 +75,23 @@ class SyncResponse:
         content: bytes | Iterable[Buffer] | None = None,
         trailers: Headers | None = None,
     ) -> None:
-        self._status = check_status(status)
-        self._http_version = HTTPVersion.HTTP1 if http_version is None else http_version
-        self._headers = Headers() if headers is None else headers
-        self._trailers = Headers() if trailers is None else trailers
-        self._content: Iterator[Any] = (
+        self._init(
+            status, http_version, headers, trailers,
             iter((content,) if content else ()) if content is None or isinstance(content, bytes)
-            else iter(content)
+            else iter(content),
         )
-        self._closed = False
-        self._read_pending = False
 
     @classmethod
     def _from_wire(
         cls, status: int, version: HTTPVersion, headers: Headers, conn: SyncBodySource,
         decoder: Any,
     ) -> SyncResponse:
-        self = cls.__new__(cls)
-        self._status = status
-        self._http_version = version
-        self._headers = headers
-        self._trailers = Headers()
-        self._content = _SyncWireContent(self, conn, decoder)
-        self._closed = False
-        self._read_pending = False
-        return self
-
-    @property
-    def status(self) -> int:
-        """The status code."""
-        return self._status
-
-    @property
-    def http_version(self) -> HTTPVersion:
-        """The HTTP version the response came over."""
-        return self._http_version
-
-    @property
-    def headers(self) -> Headers:
-        """The response headers."""
-        return self._headers
-
-    @property
-    def trailers(self) -> Headers:
-        """The trailers; filled once the body has been read to its end."""
-        return self._trailers
+        return cls._wire(status, version, headers, _SyncWireContent, conn, decoder)
 
     @property
     def content(self) -> Iterator[Buffer]:
         """The body, as an iterator of byte chunks."""
-        return self._content
+        return self._content  # type: ignore[no-any-return]
 
     def close(self) -> None:
         """Stop the body: the connection is released (or closed) and later reads end.
@@ -154,13 +120,6 @@ class SyncResponse:
         tb: TracebackType | None,
     ) -> None:
         self.close()
-
-    def __del__(self) -> None:
-        # an unclosed response must not keep its connection (or the request body) alive
-        content = getattr(self, "_content", None)
-        if isinstance(content, WireBody):
-            with contextlib.suppress(Exception):
-                content.close()
 
     def __repr__(self) -> str:
         return f"<SyncResponse [{self._status}]>"

@@ -4,48 +4,41 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import ssl
 import warnings
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, runtime_checkable
 
-from cpqwest._errors import ConnectTimeout, RemoteProtocolError
-from cpqwest._exchange import H1Pools, build_head
-from cpqwest._parser import HAS_CONTENT_ENCODING, HAS_LOCATION, HAS_SET_COOKIE
+from cpqwest._errors import connecting
+from cpqwest._exchange import H1Pools
+from cpqwest._parser import HAS_CONTENT_ENCODING
 from cpqwest._pool import Pool
 from cpqwest._protocol import H1Connection, H1Protocol
 
-from ._cookies import CookieJar
-from ._decompress import accept_encoding
-from ._dns import CACHE_TTL, Resolver, connect_socket
-from ._framing import body_framing
-from ._h2 import ALPNNegotiator, H2Connection, H2Pools, request_headers
+from ._dns import connect_socket
+from ._h2 import ALPNNegotiator, H2Connection, H2Pools
 from ._headers import Headers
-from ._options import check_timeout
-from ._policy import (
-    Codings,
-    Hop,
-    decode_whole,
-    notable_of,
-    outgoing_headers,
-    redirect,
-    response_decoder,
-    store_cookies,
-)
-from ._redirects import is_redirect
+from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
 from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
 from ._response import FullResponse, Response
-from ._tls import client_context, quic_roots, validate_tls_options
+from ._tls import quic_roots
+from ._transport_core import REPLAYABLE_METHODS, TransportCore
 from ._url import ParsedURL, parse_url, with_params
 from ._version import HTTPVersion
 
 if TYPE_CHECKING:
     from ._h3 import H3Connection  # the http3 extra: imported only when HTTP/3 is asked for
 
-_REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 _EMPTY = Headers()
+
+
+class _LoopPool(Protocol):
+    """What a transport's pools for one event loop (HTTP/1.1, HTTP/2 or HTTP/3) share."""
+
+    def open_count(self) -> int: ...
+
+    def close(self) -> None: ...
 
 
 @runtime_checkable
@@ -75,7 +68,7 @@ def _weakly(method: Callable[_P, _R]) -> Callable[_P, _R]:
     return call
 
 
-class HTTPTransport:
+class HTTPTransport(TransportCore):
     """An HTTP transport: pooled HTTP/1.1 and HTTP/2 connections per origin and event loop.
 
     Every option is keyword-only; invalid values raise ``ValueError`` at construction.
@@ -109,92 +102,31 @@ class HTTPTransport:
     :raises ValueError: a negative, infinite or NaN timeout, unusable TLS material, HTTP/3.
     """
 
-    # until __init__ completes: a transport whose options were refused owns nothing to close
-    _closed = True
     # a transport dropped with open connections says so (ResourceWarning), as asyncio's do
     _warn_unclosed = True
 
-    def __init__(
-        self,
-        *,
-        tls_ca_cert: bytes | None = None,
-        tls_key: bytes | None = None,
-        tls_cert: bytes | None = None,
-        tls_include_system_certs: bool = False,
-        http_version: HTTPVersion | None = None,
-        proxy: Any = None,
-        timeout: float | None = None,
-        connect_timeout: float | None = 30.0,
-        read_timeout: float | None = None,
-        pool_idle_timeout: float | None = 90.0,
-        pool_max_idle_per_host: int | None = None,
-        tcp_keepalive_interval: float | None = 30.0,
-        enable_gzip: bool = True,
-        enable_brotli: bool = True,
-        enable_zstd: bool = True,
-        use_system_dns: bool = False,
-        enable_cookie_store: bool = False,
-        follow_redirects: bool = True,
-        max_redirects: int = 10,
-        enable_otel: bool = True,
-        meter_provider: Any = None,
-        tracer_provider: Any = None,
-    ) -> None:
-        validate_tls_options(tls_ca_cert, tls_key, tls_cert)
-        h3 = _http3() if http_version == HTTPVersion.HTTP3 else None
-        self._timeout = check_timeout(timeout)
-        self._connect_timeout = check_timeout(connect_timeout)
-        self._read_timeout = check_timeout(read_timeout)
-        idle_timeout = check_timeout(pool_idle_timeout)
-        self._keepalive = check_timeout(tcp_keepalive_interval)
-        if pool_max_idle_per_host is not None and pool_max_idle_per_host < 0:
-            raise ValueError("pool_max_idle_per_host must be non-negative")
-        self._http_version = http_version
-        # 0: ALPN decides over TLS, HTTP/1.1 on plain TCP; 1: HTTP/1.1 only; 2: HTTP/2 only;
-        # 3: HTTP/3 for https (QUIC has no cleartext form: http URLs go over HTTP/1.1, as curl)
-        self._force = 0 if http_version is None else (
-            HTTPVersion.HTTP1, HTTPVersion.HTTP2, HTTPVersion.HTTP3
-        ).index(http_version) + 1
-        # HTTP/1.1 connections offer only http/1.1; HTTP/2 ones offer h2 (and http/1.1 unless
-        # forced): the server's choice wins
-        self._ssl = client_context(
-            tls_ca_cert, tls_key, tls_cert, tls_include_system_certs, ("http/1.1",)
-        )
-        self._ssl_h2 = client_context(
-            tls_ca_cert, tls_key, tls_cert, tls_include_system_certs,
-            ("h2",) if self._force == 2 else ("h2", "http/1.1"),
-        )
-        # https origins whose server chose http/1.1 (auto mode): no more ALPN probing
-        self._h1_origins: set[tuple[str, str, int]] = set()
-        self._proxy = proxy
-        self._codings = Codings(enable_gzip, enable_brotli, enable_zstd)
-        self._accept_encoding = accept_encoding(enable_gzip, enable_brotli, enable_zstd)
-        self._resolver = Resolver(None if use_system_dns else CACHE_TTL)
-        self._jar = CookieJar() if enable_cookie_store else None
-        self._follow_redirects = follow_redirects
-        self._max_redirects = max_redirects
-        self._enable_otel = enable_otel
+    def _init_pools(self, idle_timeout: float | None, max_idle: int | None) -> None:
         self._h1 = H1Pools(
-            _weakly(self._connect), idle_timeout, pool_max_idle_per_host, self._timeout,
-            self._read_timeout,
+            _weakly(self._connect), idle_timeout, max_idle, self._timeout, self._read_timeout,
         )
         self._h2 = H2Pools(
-            _weakly(self._connect_h2), idle_timeout, pool_max_idle_per_host, self._timeout,
+            _weakly(self._connect_h2), idle_timeout, max_idle, self._timeout,
             self._read_timeout,
         )
         self._h3: H2Pools | None = None
-        if h3 is not None:
+        if self._force == 3:
+            h3 = _http3()
             # the QUIC handshake checks the same roots and presents the same identity
-            cadata, capath = quic_roots(self._ssl, tls_include_system_certs)
-            self._h3_tls = h3.TLSSettings(cadata, capath, tls_cert, tls_key)
+            _ca, key, cert, system_certs = self._tls_options
+            cadata, capath = quic_roots(self._ssl, system_certs)
+            self._h3_tls = h3.TLSSettings(cadata, capath, cert, key)
             # QUIC's idle timeout (0: none) closes a connection idle in the pool, or whose
             # server stopped answering, on both ends
             self._h3_idle = idle_timeout or 0.0
             self._h3 = H2Pools(
-                _weakly(self._connect_h3), idle_timeout, pool_max_idle_per_host, self._timeout,
+                _weakly(self._connect_h3), idle_timeout, max_idle, self._timeout,
                 self._read_timeout,
             )
-        self._closed = False
 
     # --- lifecycle -------------------------------------------------------------------------
     async def __aenter__(self) -> HTTPTransport:
@@ -222,15 +154,16 @@ class HTTPTransport:
             return
         self._closed = True
         open_connections = 0
-        groups = [self._h1.detach(), self._h2.detach()]
+        pools: list[tuple[asyncio.AbstractEventLoop, _LoopPool]] = [
+            *self._h1.detach().items(), *self._h2.detach().items()
+        ]
         if self._h3 is not None:
-            groups.append(self._h3.detach())
-        for pools in groups:
-            for loop, pool in pools.items():
-                open_connections += pool.open_count()
-                if not loop.is_closed():
-                    with contextlib.suppress(RuntimeError):  # closed meanwhile
-                        loop.call_soon_threadsafe(pool.close)
+            pools += self._h3.detach().items()
+        for loop, pool in pools:
+            open_connections += pool.open_count()
+            if not loop.is_closed():
+                with contextlib.suppress(RuntimeError):  # closed meanwhile
+                    loop.call_soon_threadsafe(pool.close)
         if open_connections and self._warn_unclosed:
             warnings.warn(
                 f"unclosed {self!r} with {open_connections} open connection(s): they are closed"
@@ -239,10 +172,6 @@ class HTTPTransport:
                 source=self,
                 stacklevel=1,
             )
-
-    def _check_open(self) -> None:
-        if self._closed:
-            raise RuntimeError("Request failed: already closed transport")
 
     # --- connecting ------------------------------------------------------------------------
     async def _connect(
@@ -289,25 +218,28 @@ class HTTPTransport:
         if scheme == "https":
             kwargs["ssl"] = tls
             kwargs["server_hostname"] = host
-        async with self._connecting(host, port, "HTTP/2"):
-            infos = await self._resolver.resolve(loop, host, port)
-            sock = await connect_socket(loop, infos)
-            try:
-                transport, proto = await loop.create_connection(factory, sock=sock, **kwargs)
-            except BaseException:
-                sock.close()
-                raise
-            if isinstance(proto, ALPNNegotiator):
-                proto = proto.protocol
-            self._tune_socket(transport)
-            if isinstance(proto, H2Connection):
-                ready = proto.ready()
-                if ready is not None:
-                    try:
-                        await ready
-                    except BaseException:
-                        proto.close()
-                        raise
+        with connecting(host, port, "HTTP/2"):
+            async with asyncio.timeout(self._connect_budget()):
+                infos = await self._resolver.resolve(loop, host, port)
+                sock = await connect_socket(loop, infos)
+                try:
+                    transport, proto = await loop.create_connection(factory, sock=sock, **kwargs)
+                except BaseException:
+                    sock.close()
+                    raise
+                if isinstance(proto, ALPNNegotiator):
+                    proto = proto.protocol
+                raw = transport.get_extra_info("socket")
+                if raw is not None:
+                    self._tune_socket(raw)
+                if isinstance(proto, H2Connection):
+                    ready = proto.ready()
+                    if ready is not None:
+                        try:
+                            await ready
+                        except BaseException:
+                            proto.close()
+                            raise
         return proto
 
     async def _connect_h3(
@@ -316,99 +248,30 @@ class HTTPTransport:
         """A new HTTP/3 connection, ready for requests (the QUIC handshake is done)."""
         h3 = _http3()
         _scheme, host, port = key
-        async with self._connecting(host, port, "HTTP/3"):
-            infos = await self._resolver.resolve(loop, host, port)
-            conn: H3Connection = await h3.open_h3(
-                loop, key, infos, lambda: h3.QuicCore(host, self._h3_tls, self._h3_idle)
-            )
+        with connecting(host, port, "HTTP/3"):
+            async with asyncio.timeout(self._connect_budget()):
+                infos = await self._resolver.resolve(loop, host, port)
+                conn: H3Connection = await h3.open_h3(
+                    loop, key, infos, lambda: h3.QuicCore(host, self._h3_tls, self._h3_idle)
+                )
         return conn
 
-    @contextlib.asynccontextmanager
-    async def _connecting(self, host: str, port: int, protocol: str) -> AsyncIterator[None]:
-        """The connect budget (connect_timeout within the total timeout) and the spec's errors
-        for a failure while connecting."""
+    def _connect_budget(self) -> float | None:
+        """connect_timeout, within the total timeout."""
         timeout = self._connect_timeout
         if self._timeout is not None:
             timeout = self._timeout if timeout is None else min(timeout, self._timeout)
-        try:
-            async with asyncio.timeout(timeout):
-                yield
-        except TimeoutError:
-            raise ConnectTimeout(f"Request failed: connection to {host}:{port} timed out") from None
-        except ssl.SSLError as exc:
-            raise ConnectionError(f"Request failed: TLS handshake with {host}: {exc}") from exc
-        except OSError as exc:
-            raise ConnectionError(f"Request failed: connecting to {host}:{port}: {exc}") from exc
-        except RemoteProtocolError as exc:
-            raise RemoteProtocolError(
-                f"Request failed: {protocol} connection to {host}:{port}: {exc}"
-            ) from exc
+        return timeout
 
-    def _tune_socket(self, transport: asyncio.BaseTransport) -> None:
-        sock = transport.get_extra_info("socket")
-        if sock is None:
-            return
-        try:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            if self._keepalive:
-                sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
-                interval = max(1, int(self._keepalive))
-                if hasattr(socket, "TCP_KEEPIDLE"):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPIDLE, interval)
-                if hasattr(socket, "TCP_KEEPINTVL"):
-                    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_KEEPINTVL, interval)
-        except OSError:
-            pass
+    def _mux_for(self, key: tuple[str, str, int]) -> tuple[H2Pools | None, HTTPVersion]:
+        """The multiplexed pools (HTTP/2 or HTTP/3) for an origin, None for HTTP/1.1."""
+        if self._wants_h2(key):
+            return self._h2, HTTPVersion.HTTP2
+        if self._force == 3 and key[0] == "https":
+            return self._h3, HTTPVersion.HTTP3
+        return None, HTTPVersion.HTTP1
 
     # --- requests --------------------------------------------------------------------------
-    def _head(
-        self,
-        method: str,
-        url: ParsedURL,
-        headers: Headers | None,
-        body: bytes | AsyncIterator[bytes],
-        is_json: bool,
-    ) -> tuple[bytes, int, bool, bool]:
-        """The request head bytes, the body length it declares (-1: none), whether the body
-        goes chunked, and whether the request asks to close the connection after it."""
-        body_len, chunked = body_framing(method, headers, body)
-        pairs = None
-        close_after = False
-        if headers:
-            pairs = headers._wire_pairs()
-            connection = headers.get("connection")
-            close_after = connection is not None and "close" in connection.lower()
-        head = build_head(
-            method, url.target, url.authority, pairs, is_json, body_len, chunked,
-            self._auto_accept_encoding(headers),
-        )
-        return head, body_len, chunked, close_after
-
-    def _h2_headers(
-        self,
-        method: str,
-        url: ParsedURL,
-        headers: Headers | None,
-        body: bytes | AsyncIterator[bytes],
-        is_json: bool,
-    ) -> list[tuple[str, str]]:
-        return request_headers(
-            method, url.scheme, url.authority, url.target,
-            headers._wire_pairs() if headers else None, is_json,
-            body_framing(method, headers, body)[0], self._auto_accept_encoding(headers),
-        )
-
-    def _auto_accept_encoding(self, headers: Headers | None) -> str | None:
-        """The ``Accept-Encoding`` to add when the caller set none, on either HTTP version.
-
-        None with a ``Range`` header, as reqwest does: the range would apply to the encoded
-        representation (Apache answers a 206 slice of the brotli stream, which no decoder
-        can read).
-        """
-        if headers and "range" in headers:
-            return None
-        return self._accept_encoding
-
     async def _fetch(
         self,
         method: str,
@@ -480,38 +343,6 @@ class HTTPTransport:
                     continue
             return Response._from_wire(status, version, response_headers, source, decoder)
 
-    def _next_hop(
-        self,
-        method: str,
-        parsed: ParsedURL,
-        headers: Headers | None,
-        body: bytes | AsyncIterator[bytes],
-        is_json: bool,
-        status: int,
-        notable: int,
-        response_headers: Headers,
-        hops: int,
-    ) -> Hop | None:
-        """After a response with notable header fields: store its cookies, and the request its
-        redirect leads to (None: this response is the answer)."""
-        if notable & HAS_SET_COOKIE:
-            store_cookies(self._jar, parsed, response_headers)
-        if notable & HAS_LOCATION and self._follow_redirects and is_redirect(status):
-            return redirect(
-                method, parsed, headers, body, is_json, status, response_headers, hops + 1,
-                self._max_redirects,
-            )
-        return None
-
-    def _mux_for(self, key: tuple[str, str, int]) -> tuple[H2Pools | None, HTTPVersion]:
-        """The multiplexed pools (HTTP/2 or HTTP/3) for an origin, None for HTTP/1.1."""
-        force = self._force
-        if force == 2 or (not force and key[0] == "https" and key not in self._h1_origins):
-            return self._h2, HTTPVersion.HTTP2
-        if force == 3 and key[0] == "https":
-            return self._h3, HTTPVersion.HTTP3
-        return None, HTTPVersion.HTTP1
-
     async def _send(
         self,
         method: str,
@@ -528,7 +359,7 @@ class HTTPTransport:
             headers = outgoing_headers(parsed, headers, self._jar)
         key = (parsed.scheme, parsed.host, parsed.port)
         streamed = not isinstance(body, bytes)
-        replayable = method in _REPLAYABLE_METHODS and not streamed
+        replayable = method in REPLAYABLE_METHODS and not streamed
         try:
             mux, version = self._mux_for(key)
             if mux is not None:

@@ -405,3 +405,34 @@ def h2_server_factory(server_loop: LoopThread) -> Iterator[Callable[..., Any]]:
         errors.extend(server.errors)
     if errors:
         raise AssertionError(f"h2 server handler failed: {errors!r}") from errors[0]
+
+
+@pytest.fixture
+def make_sync_transport(ca_pem: bytes) -> Iterator[Callable[..., Any]]:
+    """``make_sync_transport(**options)``: a SyncHTTPTransport trusting ``ca`` (unless
+    ``tls_ca_cert`` is given), closed at teardown."""
+    import pyqwest
+
+    made: list[Any] = []
+
+    def make(**options: Any) -> Any:
+        options.setdefault("tls_ca_cert", ca_pem)
+        t = pyqwest.SyncHTTPTransport(**options)
+        made.append(t)
+        return t
+
+    yield make
+    for t in made:
+        t.close()
+
+
+@pytest.fixture
+def sync_transport(make_sync_transport: Callable[..., Any]) -> Any:
+    return make_sync_transport()
+
+
+@pytest.fixture
+def sync_client(sync_transport: Any) -> Any:
+    import pyqwest
+
+    return pyqwest.SyncClient(sync_transport)

@@ -54,3 +54,28 @@ def test_runner_smoke(tmp_path: Path) -> None:
     assert "| scenario | loop | ours | floor | server CPU % |" in table
     assert "| sequential GET, 2-byte body | asyncio |" in table
     assert "fallback" in table  # the report names the server it used
+
+
+def test_runner_smoke_sync(tmp_path: Path) -> None:
+    """The sync scenarios run on the "sync" loop with threads; an async-only client is n/a."""
+    pytest.importorskip("pyqwest", reason="our package is not installed in this interpreter")
+    out = tmp_path / "out"
+    cmd = [
+        sys.executable, str(BENCH / "run.py"), "--here", "--server", "fallback",
+        "--clients", "floor,ours", "--scenarios", "sync_get_tiny,sync_get_tiny_t8",
+        "--n", "50", "--reps", "1", "--out", str(out), "--workdir", str(tmp_path / "work"),
+    ]  # fmt: skip
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+
+    results = json.loads((out / "latest.json").read_text())
+    by = {(r["label"], r["scenario"]): r for r in results}
+    assert all(r["loop"] == "sync" for r in results)
+    for scenario in ("sync_get_tiny", "sync_get_tiny_t8"):
+        assert "unsupported" in by[("floor", scenario)]
+        r = by[("ours", scenario)]
+        assert "error" not in r and "unsupported" not in r, r
+        assert r["requests"] == 50
+        for key in FIGURES:
+            assert isinstance(r[key], float) and r[key] > 0, (scenario, key, r[key])
+    assert "| sync: 8 threads GET, 2-byte body | sync |" in (out / "latest.md").read_text()

@@ -559,3 +559,21 @@ def test_one_transport_from_threads_each_with_its_own_loop(http_server):
         t.join(60)
     assert errors == []
     asyncio.run(transport.aclose())
+
+
+async def test_client_honours_execute_overridden_in_a_subclass(make_transport, http_server, ca_pem):
+    """Spec §1.11: a subclass's execute runs for Client's buffered methods too (the buffered
+    shortcut of HTTPTransport used to bypass it)."""
+    seen: list[str] = []
+
+    class Logging(HTTPTransport):
+        def execute(self, request: Request):  # type: ignore[no-untyped-def]
+            seen.append(request.url)
+            return super().execute(request)
+
+    transport = Logging(tls_ca_cert=ca_pem)
+    try:
+        assert (await Client(transport).get(http_server.url + "/echo")).status == 200
+    finally:
+        await transport.aclose()
+    assert seen == [http_server.url + "/echo"]

@@ -3,9 +3,11 @@
 Run with the client's own venv interpreter:
     driver.py CLIENT --scenario NAME --url BASE --n N [--loop asyncio|uvloop] [--ca PEM] ...
 CLIENT names an adapter module beside this file (floor, aiohttp_client, httpx_client,
-pyreqwest_client, pyqwest_api). An adapter provides `version()` and `async open_client(cfg)`
-returning a session with `get(url)`, `post(url, data)`, `stream(url)` (each -> (status, body
-length)) and `aclose()`.
+pyreqwest_client, pyqwest_api, urllib3_client, requests_client, niquests_client). An adapter
+provides `version()` and `async open_client(cfg)` returning a session with `get(url)`,
+`post(url, data)`, `stream(url)` (each -> (status, body length)) and `aclose()`; for the sync
+scenarios (`--loop sync`), `open_sync_client(cfg)` returning a session with a blocking
+`get(url)` and `close()`, shared by the scenario's threads. Either may raise Unsupported.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import json
 import os
 import resource
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -41,7 +44,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--n", type=int, default=0, help="timed requests (default: the scenario's)")
     p.add_argument("--warmup", type=int, default=-1, help="untimed requests first (default n/10)")
     p.add_argument("--max-seconds", type=float, default=0, help="stop the timed loop early")
-    p.add_argument("--loop", choices=("asyncio", "uvloop"), default="asyncio")
+    p.add_argument("--loop", choices=("asyncio", "uvloop", "sync"), default="asyncio")
     p.add_argument("--ca", help="PEM file of the CA that signed the server certificate")
     p.add_argument("--server-pids", default="", help="comma list: their CPU is sampled too")
     return p.parse_args(argv)
@@ -68,6 +71,13 @@ def bind_request(session: object, sc: Scenario, url: str):
     return functools.partial(session.get, url)
 
 
+def check(status: int, nbytes: int, expect: int, what: str = "response") -> None:
+    """A response must be a 200 of the expected length (for /proto: the server saw the
+    intended HTTP version)."""
+    if status != 200 or nbytes != expect:
+        raise BadResponse(f"{what}: got status {status} with {nbytes} bytes, wanted 200/{expect}")
+
+
 async def run_loop(call, total: int, conc: int, expect: int, deadline_ns: int) -> list[int]:
     """`total` requests over `conc` closed-loop workers; returns per-request latencies in ns."""
     lat: list[int] = []
@@ -78,8 +88,7 @@ async def run_loop(call, total: int, conc: int, expect: int, deadline_ns: int) -
             t0 = clock()
             status, nbytes = await call()
             t1 = clock()
-            if status != 200 or nbytes != expect:
-                raise BadResponse(f"got status {status} with {nbytes} bytes, wanted 200/{expect}")
+            check(status, nbytes, expect)
             lat.append(t1 - t0)
             if t1 > deadline_ns:
                 return
@@ -88,6 +97,39 @@ async def run_loop(call, total: int, conc: int, expect: int, deadline_ns: int) -
         await worker(total)
     else:
         await asyncio.gather(*(worker(total // conc + (i < total % conc)) for i in range(conc)))
+    return lat
+
+
+def run_threads(call, total: int, threads: int, expect: int, deadline_ns: int) -> list[int]:
+    """`total` blocking requests over `threads` closed-loop threads; latencies in ns."""
+    lat: list[int] = []
+    errors: list[BaseException] = []
+    clock = time.perf_counter_ns
+
+    def worker(k: int) -> None:
+        try:
+            for _ in range(k):
+                t0 = clock()
+                status, nbytes = call()
+                t1 = clock()
+                check(status, nbytes, expect)
+                lat.append(t1 - t0)  # list.append is atomic
+                if t1 > deadline_ns:
+                    return
+        except BaseException as exc:
+            errors.append(exc)
+
+    if threads == 1:
+        worker(total)
+    else:
+        ts = [threading.Thread(target=worker, args=(total // threads + (i < total % threads),))
+              for i in range(threads)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+    if errors:
+        raise errors[0]
     return lat
 
 
@@ -110,9 +152,7 @@ async def bench(args: argparse.Namespace, adapter) -> dict:
             call, warmup, sc.concurrency, sc.expect, time.perf_counter_ns() + int(budget / 2 * 1e9)
         )
         # The protocol the server actually saw, so an h2 row can never be h1 in disguise.
-        status, proto_len = await session.get(args.url + "/proto")
-        if status != 200 or proto_len != PROTO_LEN[sc.http]:
-            raise BadResponse(f"server did not see HTTP/{sc.http} (/proto: {status}, {proto_len})")
+        check(*await session.get(args.url + "/proto"), PROTO_LEN[sc.http], "protocol")
 
         pids = [int(p) for p in args.server_pids.split(",") if p]
         srv0 = proc_cpu_s(pids)
@@ -127,6 +167,42 @@ async def bench(args: argparse.Namespace, adapter) -> dict:
     finally:
         await session.aclose()
 
+    return measured(lat, wall, r0, r1, srv1 - srv0, bool(pids))
+
+
+def bench_sync(args: argparse.Namespace, adapter) -> dict:
+    """The same measurement for a blocking client, its requests on `concurrency` threads."""
+    sc = SCENARIOS[args.scenario]
+    n = args.n or sc.n
+    warmup = args.warmup if args.warmup >= 0 else max(2 * sc.concurrency, n // 10)
+    tls = args.url.startswith("https:")
+    cfg = Config(http=sc.http, tls=tls, concurrency=sc.concurrency, ca_path=args.ca)
+    open_sync = getattr(adapter, "open_sync_client", None)
+    if open_sync is None:
+        raise Unsupported("no sync client")
+    session = open_sync(cfg)
+    try:
+        call = functools.partial(session.get, args.url + sc.path)
+        budget = args.max_seconds or 1e9
+        run_threads(call, warmup, sc.concurrency, sc.expect,
+                    time.perf_counter_ns() + int(budget / 2 * 1e9))
+        check(*session.get(args.url + "/proto"), PROTO_LEN[sc.http], "protocol")
+        pids = [int(p) for p in args.server_pids.split(",") if p]
+        srv0 = proc_cpu_s(pids)
+        r0 = resource.getrusage(resource.RUSAGE_SELF)
+        t0 = time.perf_counter()
+        lat = run_threads(call, n, sc.concurrency, sc.expect,
+                          time.perf_counter_ns() + int(budget * 1e9))
+        wall = time.perf_counter() - t0
+        r1 = resource.getrusage(resource.RUSAGE_SELF)
+        srv1 = proc_cpu_s(pids)
+    finally:
+        session.close()
+    return measured(lat, wall, r0, r1, srv1 - srv0, bool(pids))
+
+
+def measured(lat: list[int], wall: float, r0, r1, server_cpu: float, has_server: bool) -> dict:
+    """The result line of a timed loop."""
     cpu = (r1.ru_utime - r0.ru_utime) + (r1.ru_stime - r0.ru_stime)
     done = len(lat)
     lat.sort()
@@ -139,7 +215,7 @@ async def bench(args: argparse.Namespace, adapter) -> dict:
         "p50_us": percentile(lat, 0.50) / 1e3,
         "p99_us": percentile(lat, 0.99) / 1e3,
         "client_cpu_pct": 100 * cpu / wall,
-        "server_cpu_pct": 100 * (srv1 - srv0) / wall if pids else None,
+        "server_cpu_pct": 100 * server_cpu / wall if has_server else None,
         # involuntary context switches: in a one-thread client, how often other work on the
         # machine took our CPU away (with runtime threads on the same CPU they preempt each other)
         "preempted": r1.ru_nivcsw - r0.ru_nivcsw,
@@ -153,15 +229,18 @@ def main(argv: list[str] | None = None) -> int:
     try:
         adapter = importlib.import_module(args.client)
         out["version"] = adapter.version()
-        if args.loop == "uvloop":
-            import uvloop
-
-            out["uvloop"] = uvloop.__version__
-            factory = uvloop.new_event_loop
+        if args.loop == "sync" or SCENARIOS[args.scenario].sync:
+            out.update(bench_sync(args, adapter))
         else:
-            factory = None
-        with asyncio.Runner(loop_factory=factory) as runner:
-            out.update(runner.run(bench(args, adapter)))
+            if args.loop == "uvloop":
+                import uvloop
+
+                out["uvloop"] = uvloop.__version__
+                factory = uvloop.new_event_loop
+            else:
+                factory = None
+            with asyncio.Runner(loop_factory=factory) as runner:
+                out.update(runner.run(bench(args, adapter)))
     except Unsupported as e:
         out["unsupported"] = str(e)
     except Exception as e:  # reported to the runner in the JSON, with the traceback on stderr

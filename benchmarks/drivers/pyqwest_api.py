@@ -1,5 +1,5 @@
 """pyqwest-API adapter: drives the original pyqwest *and* ours (same import name and API; the venv
-decides which one is imported)."""
+decides which one is imported), async and sync."""
 
 from __future__ import annotations
 
@@ -20,14 +20,18 @@ def version() -> str:
     return "unknown"
 
 
-def transport_for(cfg: Config) -> pyqwest.HTTPTransport:
-    """The scenario's HTTPTransport (also under httpx, in httpx_pyqwest.py)."""
+def _options(cfg: Config) -> dict:
     kw: dict = {}
     if cfg.tls:
         kw["tls_ca_cert"] = cfg.ca_pem
     # None lets TLS negotiate by ALPN; the h1-over-TLS listener offers only http/1.1 anyway.
     kw["http_version"] = {2: pyqwest.HTTPVersion.HTTP2, 3: pyqwest.HTTPVersion.HTTP3}.get(cfg.http)
-    return pyqwest.HTTPTransport(**kw)
+    return kw
+
+
+def transport_for(cfg: Config) -> pyqwest.HTTPTransport:
+    """The scenario's HTTPTransport (also under httpx, in httpx_pyqwest.py)."""
+    return pyqwest.HTTPTransport(**_options(cfg))
 
 
 class Session:
@@ -56,3 +60,22 @@ class Session:
 
 async def open_client(cfg: Config) -> Session:
     return Session(cfg)
+
+
+class SyncSession:
+    """SyncClient over SyncHTTPTransport, shared by the scenario's threads."""
+
+    def __init__(self, cfg: Config) -> None:
+        self.transport = pyqwest.SyncHTTPTransport(**_options(cfg))
+        self.c = pyqwest.SyncClient(self.transport)
+
+    def get(self, url: str) -> tuple[int, int]:
+        r = self.c.get(url)
+        return r.status, len(r.content)
+
+    def close(self) -> None:
+        self.transport.close()
+
+
+def open_sync_client(cfg: Config) -> SyncSession:
+    return SyncSession(cfg)

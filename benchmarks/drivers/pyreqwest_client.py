@@ -1,26 +1,30 @@
-"""pyreqwest adapter: ClientBuilder -> Client; requests via builders, `.build().send()`."""
+"""pyreqwest adapter: (Sync)ClientBuilder -> (Sync)Client; requests via builders,
+`.build().send()`."""
 
 from __future__ import annotations
 
 from importlib.metadata import version as dist_version
 
 from common import Config
-from pyreqwest.client import ClientBuilder
+from pyreqwest.client import ClientBuilder, SyncClientBuilder
 
 
 def version() -> str:
     return dist_version("pyreqwest")
 
 
+def _configured(b, cfg: Config):
+    if cfg.tls:
+        b = b.add_root_certificate_pem(cfg.ca_pem)
+    if cfg.http == 2:
+        # HTTP/1 is its default; over TLS, ALPN with h2 enabled; on plain text, prior knowledge
+        b = b.http2(True) if cfg.tls else b.http2_prior_knowledge()
+    return b
+
+
 class Session:
     def __init__(self, cfg: Config) -> None:
-        b = ClientBuilder()
-        if cfg.tls:
-            b = b.add_root_certificate_pem(cfg.ca_pem)
-        if cfg.http == 2:
-            # HTTP/1 is its default; over TLS, ALPN with h2 enabled; on plain text, prior knowledge
-            b = b.http2(True) if cfg.tls else b.http2_prior_knowledge()
-        self.c = b.build()
+        self.c = _configured(ClientBuilder(), cfg).build()
 
     async def get(self, url: str) -> tuple[int, int]:
         r = await self.c.get(url).build().send()
@@ -44,3 +48,19 @@ class Session:
 
 async def open_client(cfg: Config) -> Session:
     return Session(cfg)
+
+
+class SyncSession:
+    def __init__(self, cfg: Config) -> None:
+        self.c = _configured(SyncClientBuilder(), cfg).build()
+
+    def get(self, url: str) -> tuple[int, int]:
+        r = self.c.get(url).build().send()
+        return r.status, len(r.bytes())
+
+    def close(self) -> None:
+        self.c.close()
+
+
+def open_sync_client(cfg: Config) -> SyncSession:
+    return SyncSession(cfg)

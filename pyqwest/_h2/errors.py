@@ -1,10 +1,10 @@
 """HTTP/2 error codes: their texts (as the h2 crate words them, which reqwest shows), the
-mapping of a failure to the spec's exception class and message (API.md §1.1), and which failed
-requests may be sent again (API.md §0)."""
+mapping of a failure to the spec's exception class and message (cpqwest._errors.classify),
+and which failed requests may be sent again (API.md §0)."""
 
 from __future__ import annotations
 
-from cpqwest._errors import ReadError, RemoteProtocolError, StreamError, WriteError
+from cpqwest._errors import StreamError, classify
 
 # The h2 crate's texts for each error code (what reqwest shows).
 _REASONS = {
@@ -39,23 +39,8 @@ def stream_error(code: int) -> StreamError:
 
 
 def mapped(cause: BaseException, prefix: str, default_cls: type[Exception]) -> BaseException:
-    """The spec's class and message for a failure (API.md §1.1); `cause` is the __cause__."""
-    if isinstance(cause, (ReadError, WriteError)):
-        return cause
-    text = str(cause) or type(cause).__name__
-    if not text.startswith(prefix):
-        text = prefix + text
-    exc: BaseException
-    if isinstance(cause, StreamError):
-        exc = StreamError(text, cause.code)
-    elif isinstance(cause, TimeoutError):
-        exc = TimeoutError(text)
-    elif isinstance(cause, RemoteProtocolError):
-        exc = RemoteProtocolError(text)
-    else:
-        exc = default_cls(text)
-    exc.__cause__ = cause
-    return exc
+    """The spec's class and message for a failure (API.md §1.1): the one classifier."""
+    return classify(cause, prefix, default_cls)
 
 
 # Why a failed stream may go again on a new connection (H2Stream.resend).

@@ -1,0 +1,37 @@
+"""urllib3 adapter (sync only): one PoolManager shared by the threads; no HTTP/2."""
+
+from __future__ import annotations
+
+from importlib.metadata import version as dist_version
+
+import urllib3
+from common import Config, Unsupported
+
+
+def version() -> str:
+    return dist_version("urllib3")
+
+
+async def open_client(cfg: Config) -> None:
+    raise Unsupported("sync only")
+
+
+class SyncSession:
+    def __init__(self, cfg: Config) -> None:
+        if cfg.http == 2:
+            raise Unsupported("no HTTP/2 (urllib3 2.x without its experimental h2 module)")
+        # one kept-alive connection per thread, as the other clients keep them
+        self.pool = urllib3.PoolManager(
+            maxsize=max(1, cfg.concurrency), ca_certs=cfg.ca_path if cfg.tls else None
+        )
+
+    def get(self, url: str) -> tuple[int, int]:
+        r = self.pool.request("GET", url)
+        return r.status, len(r.data)
+
+    def close(self) -> None:
+        self.pool.clear()
+
+
+def open_sync_client(cfg: Config) -> SyncSession:
+    return SyncSession(cfg)

@@ -1,0 +1,648 @@
+"""HTTP/2 over a blocking socket for SyncHTTPTransport: one multiplexed connection per origin
+shared by threads, on the same h2 state setup, header checks and error words as the async
+driver (pyqwest._h2.library / headers / errors).
+
+Threads (httpcore's model): one lock guards the h2 state; a thread that waits for something
+(its response head, body data, flow-control window, the server's SETTINGS) and finds nobody
+reading the socket becomes the reader for everyone: it reads outside the lock, feeds h2 under
+it, dispatches the events to their streams and wakes the others, then looks again at what it
+waits for. Bytes h2 wants sent are taken under the state lock and written under a separate
+write lock taken before the state lock is let go, so they reach the wire in order. The reader
+waits in select() on the socket and a wake-up socket, so a stream closed by another thread
+(or the transport closing) wakes it at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import select
+import socket
+import threading
+import time
+from collections.abc import Callable, Hashable, Iterator
+from typing import Any
+
+import h2.exceptions
+
+from cpqwest._errors import ReadError, RemoteProtocolError, WriteError
+
+from ._h2 import library
+from ._h2.connection import _SETTINGS, CONN_ACK_BATCH, CONN_WINDOW, MAX_FRAME_SIZE
+from ._h2.errors import (
+    CANCEL,
+    INTERNAL_ERROR,
+    NOT_RESENDABLE,
+    PROTOCOL_ERROR,
+    REFUSED_STREAM,
+    STALE,
+    UNPROCESSED,
+    mapped,
+    reason,
+    stream_error,
+)
+from ._h2.headers import Malformed, response_fields
+from ._h2.library import (
+    ConnectionTerminated,
+    DataReceived,
+    RemoteSettingsChanged,
+    ResponseReceived,
+    StreamEnded,
+    StreamReset,
+    TrailersReceived,
+    WindowUpdated,
+)
+from ._h2.stream import STREAM_ACK_BATCH
+from ._sync_h1 import close_body
+from ._sync_tls import TLSSocket
+
+_RECV_SIZE = 1 << 18
+
+
+class SyncH2Stream:
+    """One request/response exchange; for the response's consumer it is a SyncBodySource."""
+
+    __slots__ = (
+        "_body", "_unacked", "body_size", "cond", "conn", "deadline", "error", "got_bytes",
+        "h2_closed", "head_done", "headers", "id", "message_done", "read_timeout",
+        "recv_end", "resend", "sent_end", "status", "trailers",
+    )
+
+    def __init__(
+        self, conn: SyncH2Connection, stream_id: int, deadline: float | None,
+        read_timeout: float | None,
+    ) -> None:
+        self.conn = conn
+        self.id = stream_id
+        # its waiters sleep here: a read wakes only the streams it brought something for
+        self.cond = threading.Condition(conn.lock)
+        self.deadline = deadline
+        self.read_timeout = read_timeout
+        self.status = 0
+        self.headers: list[tuple[str, str]] = []
+        self.trailers: list[tuple[str, str]] | None = None
+        self._body: list[bytes] = []
+        self.body_size = 0
+        self._unacked = 0
+        self.head_done = False
+        self.message_done = False
+        self.got_bytes = False
+        self.sent_end = False
+        self.recv_end = False
+        self.h2_closed = False
+        self.resend = NOT_RESENDABLE  # why it may go again on a new connection
+        self.error: BaseException | None = None
+
+    @property
+    def parser(self) -> SyncH2Stream:
+        return self
+
+    def read_chunk(self) -> bytes | None:
+        """The next body piece, None at the end; raises the spec's read errors."""
+        conn = self.conn
+        try:
+            conn.wait(self, lambda: self.body_size > 0 or self.message_done)
+        except BaseException as exc:
+            conn.cancel(self, None)
+            raise mapped(exc, "Error reading content: ", ReadError) from None
+        with conn.lock:
+            if self.body_size:
+                body = self._body
+                chunk = body[0] if len(body) == 1 else b"".join(body)
+                self._body = []
+                self.body_size = 0
+                if self._unacked >= STREAM_ACK_BATCH and not self.recv_end:
+                    conn.ack(self)
+                return chunk
+        if self.error is not None:
+            raise mapped(self.error, "Error reading content: ", ReadError)
+        return None
+
+    def release(self) -> None:
+        """The consumer is done: a stream still open is cancelled."""
+        self.conn.cancel(self, None)
+
+    def abort(self, exc: BaseException | None = None) -> None:
+        """Give up on this exchange from any thread: RST_STREAM(CANCEL); a thread waiting on
+        it wakes with `exc`. The connection stays up for the other streams."""
+        self.conn.cancel(self, exc)
+
+
+class SyncH2Connection:
+    """One HTTP/2 connection shared by threads."""
+
+    def __init__(self, sock: socket.socket | TLSSocket, key: Hashable) -> None:
+        self.sock = sock
+        self.key = key
+        self.h2 = library.new_state(_SETTINGS, MAX_FRAME_SIZE)
+        self.lock = threading.Lock()
+        self._cond = threading.Condition(self.lock)  # SETTINGS, a free stream slot
+        self._waiting: list[threading.Condition] = []  # of the threads waiting in wait()
+        self._write_lock = threading.Lock()
+        self._reading = False
+        self._io = 0  # threads in a socket call (the reader, a writer)
+        self._fds_released = False
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._buf = bytearray(_RECV_SIZE)
+        self._view = memoryview(self._buf)
+        self.streams: dict[int, SyncH2Stream] = {}
+        self.nopen = 0
+        self.max_streams = 100
+        self.usable = True
+        self.closed = False
+        self.served = 0
+        self.error: BaseException | None = None
+        self.idle_since = time.monotonic()
+        self._settings_seen = False
+        self._conn_unacked = 0
+        self._goaway_last = -1
+
+    # --- setup -----------------------------------------------------------------------------
+    def start(self, deadline: float | None) -> None:
+        """Send the preface and wait for the server's SETTINGS."""
+        with self.lock:
+            self.h2.increment_flow_control_window(CONN_WINDOW - 65535)
+            self._flush()
+        self.wait(None, lambda: self._settings_seen, deadline)
+
+    # --- streams ---------------------------------------------------------------------------
+    def open_stream(
+        self,
+        headers: list[tuple[str, str]],
+        body: bytes | Iterator[bytes] | None,
+        deadline: float | None,
+        read_timeout: float | None,
+    ) -> SyncH2Stream:
+        """Send a request and wait for its response head; raises the spec's errors (a
+        stream the server refused or never processed raises Unusable)."""
+        with self._cond:
+            while self.usable and self.nopen >= self.max_streams:
+                self._cond.wait(_left(deadline))
+            if not self.usable:
+                raise Unusable
+            try:
+                sid = self.h2.get_next_available_stream_id()
+                self.h2.send_headers(sid, headers, end_stream=body is None)
+            except h2.exceptions.H2Error as exc:
+                self._fail(RemoteProtocolError(f"connection error detected: {exc}"))
+                raise Unusable from exc
+            stream = SyncH2Stream(self, sid, deadline, read_timeout)
+            self.streams[sid] = stream
+            self.nopen += 1
+            rest: Iterator[Any] | None = None
+            if body is None:
+                stream.sent_end = True
+            elif isinstance(body, bytes):
+                rest = self._send_bytes(stream, body)
+            else:
+                rest = body
+            self._flush()
+        if rest is not None:
+            ctx = contextvars.copy_context()
+            threading.Thread(
+                target=ctx.run, args=(self._upload, stream, rest), daemon=True,
+                name="pyqwest-h2-upload",
+            ).start()
+        try:
+            self.wait(stream, lambda: stream.head_done or stream.message_done)
+        except BaseException as exc:
+            self.cancel(stream, None)
+            err = mapped(exc, "Request failed: ", ReadError if stream.sent_end else WriteError)
+            if stream.resend != NOT_RESENDABLE:
+                raise Unusable(err, stream.resend) from None
+            raise err from None
+        return stream
+
+    def take(self, idle_timeout: float | None) -> bool:
+        """Whether a new request may use this connection; one idle too long is closed."""
+        with self._cond:
+            if not self.usable or self.closed:
+                return False
+            if (idle_timeout is not None and not self.streams
+                    and time.monotonic() - self.idle_since >= idle_timeout):
+                self._close_socket()
+                return False
+            return True
+
+    def _send_bytes(self, stream: SyncH2Stream, body: bytes) -> Iterator[Any] | None:
+        """Queue as much of a bytes body as the windows allow (lock held); the rest."""
+        h = self.h2
+        view = memoryview(body)
+        pos, n = 0, len(body)
+        window = h.local_flow_control_window(stream.id)
+        while pos < n and window > 0:
+            size = min(n - pos, window, h.max_outbound_frame_size)
+            h.send_data(stream.id, view[pos:pos + size], end_stream=pos + size == n)
+            pos += size
+            window -= size
+        if pos == n:
+            self._sent_end(stream)
+            return None
+        return iter((view[pos:],))
+
+    def _upload(self, stream: SyncH2Stream, body: Iterator[Any]) -> None:
+        """Pump a streamed body with flow control (worker thread); always closes it."""
+        try:
+            for chunk in body:
+                if not isinstance(chunk, (bytes, bytearray, memoryview)):
+                    raise TypeError(
+                        f"Request body chunk must be bytes, got {type(chunk).__name__}")
+                if chunk and not self._send_chunk(stream, memoryview(chunk)):
+                    return
+            with self.lock:
+                if not stream.h2_closed and not stream.sent_end and not self.closed:
+                    self.h2.end_stream(stream.id)
+                    self._sent_end(stream)
+                    self._flush()
+        except BaseException as exc:
+            err = exc if isinstance(exc, WriteError) else WriteError(
+                f"Request failed: stream error sent by user: {reason(INTERNAL_ERROR)}: {exc}")
+            if err is not exc:
+                err.__cause__ = exc
+            with self.lock:
+                if stream.error is None:
+                    self._reset(stream, INTERNAL_ERROR)
+                    self._fail_stream(stream, err)
+                    self._flush()
+                    self._wake_all()  # the thread waiting for the response sees it now
+        finally:
+            close_body(body)
+
+    def _send_chunk(self, stream: SyncH2Stream, view: memoryview) -> bool:
+        """Send one body piece as the windows allow; False once the stream is gone."""
+        h = self.h2
+        pos, n = 0, len(view)
+        while pos < n:
+            with self.lock:
+                if stream.error is not None or stream.h2_closed or self.closed:
+                    return False
+                window = h.local_flow_control_window(stream.id)
+                if window > 0:
+                    size = min(n - pos, window, h.max_outbound_frame_size)
+                    h.send_data(stream.id, view[pos:pos + size])
+                    pos += size
+                    self._flush()
+                    continue
+            self.wait(stream, lambda: h.local_flow_control_window(stream.id) > 0
+                      or stream.h2_closed, use_read_timeout=False)
+        return True
+
+    def cancel(self, stream: SyncH2Stream, exc: BaseException | None) -> None:
+        """Reset a stream still open (from any thread); waiters on it wake."""
+        with self._cond:
+            changed = exc is not None and stream.error is None
+            if changed:
+                stream.error = exc
+            if not stream.h2_closed:
+                changed = True
+                self._reset(stream, CANCEL)
+                self._flush()
+            if changed:
+                self._wake_all()  # its waiters, and a reader blocked on its behalf
+
+    def ack(self, stream: SyncH2Stream) -> None:
+        """Window update for what the consumer took (lock held)."""
+        n, stream._unacked = stream._unacked, 0
+        with contextlib.suppress(h2.exceptions.H2Error):
+            self.h2.increment_flow_control_window(n, stream.id)
+        self._flush()
+
+    # --- waiting and reading ---------------------------------------------------------------
+    def wait(
+        self,
+        stream: SyncH2Stream | None,
+        done: Callable[[], bool],
+        deadline: float | None = None,
+        *,
+        use_read_timeout: bool = True,
+    ) -> None:
+        """Block until done() (checked under the lock), reading the socket for everyone when
+        nobody else does. Raises the stream's or the connection's failure, or TimeoutError."""
+        per_read = None
+        if stream is not None:
+            deadline = stream.deadline
+            if use_read_timeout and stream.read_timeout is not None:
+                per_read = time.monotonic() + stream.read_timeout
+        until = deadline if per_read is None or (deadline is not None and deadline < per_read) \
+            else per_read
+        cond = stream.cond if stream is not None else self._cond
+        with self.lock:
+            try:
+                self._wait(stream, done, cond, until, deadline, per_read is not None)
+            finally:
+                if not self._reading and self._waiting:
+                    # nobody reads now: hand the socket to one waiter
+                    self._waiting[0].notify_all()
+
+    def _wait(
+        self,
+        stream: SyncH2Stream | None,
+        done: Callable[[], bool],
+        cond: threading.Condition,
+        until: float | None,
+        deadline: float | None,
+        per_read: bool,
+    ) -> None:
+        while True:
+            if done():
+                return
+            err = stream.error if stream is not None else self.error
+            if err is not None:
+                raise err
+            if self.error is not None:
+                raise self.error
+            left = _left(until)
+            if left is not None and left <= 0:
+                raise TimeoutError(
+                    "read timed out" if per_read and until != deadline else "request timed out")
+            if self._reading:
+                self._waiting.append(cond)
+                try:
+                    cond.wait(left)
+                finally:
+                    self._waiting.remove(cond)
+                continue
+            self._reading = True
+            self._io += 1
+            self.lock.release()
+            try:
+                data, cause = self._read(left)
+            finally:
+                self.lock.acquire()
+                self._reading = False
+                self._io_done()
+            if self.closed:
+                continue  # closed meanwhile: the checks above raise
+            if cause is not None:
+                self._fail(cause)
+            elif data is not None:
+                self._receive(data)
+
+    def _read(self, timeout: float | None) -> tuple[bytes | None, BaseException | None]:
+        """One read of the socket (lock not held): (data or None if nothing yet, failure)."""
+        sock = self.sock
+        try:
+            n = sock.read_buffered(self._view) if isinstance(sock, TLSSocket) else None
+            if n is None:
+                if not self._readable(timeout):
+                    return None, None
+                n = sock.recv_into(self._view)
+        except OSError as exc:
+            return None, exc
+        if not n:
+            if not self._settings_seen:
+                # still connecting (a TLS 1.3 server rejecting our certificate looks like this)
+                return None, ConnectionError(
+                    "connection closed before the server's HTTP/2 SETTINGS")
+            return None, RemoteProtocolError("connection closed by the server")
+        return bytes(self._view[:n]), None
+
+    def _receive(self, data: bytes) -> None:
+        """Feed h2 and dispatch its events (lock held)."""
+        try:
+            events: list[Any] = self.h2.receive_data(data)
+        except h2.exceptions.ProtocolError as exc:
+            self._flush()
+            self._fail(RemoteProtocolError(f"connection error detected: {exc}"))
+            return
+        streams = self.streams
+        touched: set[SyncH2Stream] = set()
+        wake_all = False
+        for ev in events:
+            cls = ev.__class__
+            s = streams.get(getattr(ev, "stream_id", 0))
+            if s is not None:
+                touched.add(s)
+            if cls is DataReceived:
+                self._conn_unacked += ev.flow_controlled_length
+                if s is not None:
+                    if ev.data:
+                        s._body.append(ev.data)
+                        s.body_size += len(ev.data)
+                    s._unacked += ev.flow_controlled_length
+            elif cls is ResponseReceived:
+                if s is not None:
+                    self._on_head(s, ev.headers)
+            elif cls is TrailersReceived:
+                if s is not None:
+                    try:
+                        s.trailers = response_fields(ev.headers, False)[1]
+                    except Malformed as exc:
+                        self._fail_protocol(s, str(exc))
+            elif cls is StreamEnded:
+                if s is not None:
+                    s.recv_end = True
+                    s.message_done = True
+                    if s.sent_end:
+                        self._closed_by_h2(s)
+            elif cls is StreamReset:
+                if s is not None and ev.remote_reset:
+                    self._on_reset(s, ev.error_code)
+            elif cls is RemoteSettingsChanged:
+                limit = self.h2.remote_settings.max_concurrent_streams
+                self.max_streams = limit if limit is not None else 1 << 31
+                self._settings_seen = True
+                wake_all = True  # the initial window may have changed too
+            elif cls is ConnectionTerminated:
+                self._on_goaway(ev.error_code, ev.last_stream_id)
+                if self.closed:
+                    return  # closing woke every waiter
+                wake_all = True  # the streams it failed
+            elif cls is WindowUpdated and not ev.stream_id:
+                wake_all = True  # every sender may go on
+        if self._conn_unacked >= CONN_ACK_BATCH:
+            self.h2.increment_flow_control_window(self._conn_unacked)
+            self._conn_unacked = 0
+        self._flush()
+        if wake_all:
+            self._wake_all()
+        else:
+            for s in touched:
+                s.cond.notify_all()
+
+    def _on_head(self, s: SyncH2Stream, raw: list[tuple[bytes, bytes]]) -> None:
+        try:
+            s.status, s.headers = response_fields(raw, True)
+        except Malformed as exc:
+            self._fail_protocol(s, str(exc))
+            return
+        s.got_bytes = True
+        s.head_done = True
+
+    def _on_reset(self, s: SyncH2Stream, code: int) -> None:
+        self._closed_by_h2(s)
+        if code == 0 and s.head_done:
+            s.message_done = True  # the server has all it wants: a normal end of the body
+            return
+        if code == REFUSED_STREAM and not s.got_bytes:
+            s.resend = UNPROCESSED
+        self._fail_stream(s, stream_error(code))
+
+    def _on_goaway(self, error_code: int, last_stream_id: int) -> None:
+        self.usable = False
+        for s in list(self.streams.values()):
+            if s.id > last_stream_id:
+                s.resend = UNPROCESSED
+                self._closed_by_h2(s)
+                self._fail_stream(s, RemoteProtocolError(
+                    f"connection error received: {reason(error_code)} (GOAWAY, stream not "
+                    "processed)"))
+        if error_code != 0:
+            self._fail(RemoteProtocolError(f"connection error received: {reason(error_code)}"))
+            return
+        self._goaway_last = last_stream_id
+        if not self.streams:
+            self._close_socket()
+
+    def _fail_protocol(self, s: SyncH2Stream, what: str) -> None:
+        self._fail_stream(s, RemoteProtocolError(what))
+        if not s.h2_closed:
+            self._reset(s, PROTOCOL_ERROR)
+
+    def _fail_stream(self, s: SyncH2Stream, exc: BaseException) -> None:
+        if s.error is None:
+            s.error = exc
+
+    def _fail(self, cause: BaseException) -> None:
+        """The connection is broken (lock held): every stream on it fails."""
+        self.usable = False
+        if self.error is None:
+            self.error = cause
+        stale = self.served > 0
+        for s in list(self.streams.values()):
+            if stale and not s.got_bytes:
+                s.resend = STALE
+            s.h2_closed = True
+            self._fail_stream(s, cause)
+        self.streams.clear()
+        self.nopen = 0
+        self._close_socket()
+
+    # --- state -----------------------------------------------------------------------------
+    def _sent_end(self, s: SyncH2Stream) -> None:
+        s.sent_end = True
+        if s.recv_end:
+            self._closed_by_h2(s)
+
+    def _reset(self, s: SyncH2Stream, code: int) -> None:
+        self._closed_by_h2(s)
+        if not self.closed:
+            with contextlib.suppress(h2.exceptions.H2Error):
+                self.h2.reset_stream(s.id, code)
+
+    def _closed_by_h2(self, s: SyncH2Stream) -> None:
+        """h2 counts this stream as closed from now on (lock held)."""
+        if s.h2_closed:
+            return
+        s.h2_closed = True
+        self.nopen -= 1
+        self._cond.notify()  # a thread waiting for a stream slot
+        if self.streams.pop(s.id, None) is not None and (s.recv_end or s.message_done):
+            self.served += 1
+        if not self.streams:
+            self.idle_since = time.monotonic()
+            if self._goaway_last >= 0 or not self.usable:
+                self._close_socket()
+
+    def _flush(self) -> None:
+        """Send what h2 queued (lock held on entry and exit; writes happen in order)."""
+        data = self.h2.data_to_send()
+        if not data or self.closed:
+            return
+        self._write_lock.acquire()
+        self._io += 1
+        self.lock.release()
+        cause: OSError | None = None
+        try:
+            self.sock.sendall(data)
+        except OSError as exc:
+            cause = exc
+        finally:
+            self._write_lock.release()
+            self.lock.acquire()
+            self._io_done()
+        if cause is not None:
+            self._fail(cause)
+
+    def _wake_all(self) -> None:
+        self._cond.notify_all()
+        for cond in self._waiting:
+            cond.notify_all()
+        if self._reading and not self._fds_released:
+            with contextlib.suppress(OSError):
+                self._wake_w.send(b"\0")
+
+    def _close_socket(self) -> None:
+        """Close for good (lock held): a reader blocked in select wakes first."""
+        if self.closed:
+            return
+        self.closed = True
+        self.usable = False
+        if not self._io and self._write_lock.acquire(blocking=False):
+            # a polite GOAWAY, when no other thread is on the socket
+            try:
+                with contextlib.suppress(h2.exceptions.H2Error, OSError):
+                    self.h2.close_connection()
+                    data = self.h2.data_to_send()
+                    if data:
+                        self.sock.sendall(data)
+            finally:
+                self._write_lock.release()
+        for s in list(self.streams.values()):
+            s.h2_closed = True
+            self._fail_stream(s, ConnectionResetError("connection closed"))
+        self.streams.clear()
+        self._wake_all()
+        if self._io:
+            # another thread is in a socket call: wake it; the last one out closes
+            with contextlib.suppress(OSError):
+                self.sock.shutdown(socket.SHUT_RDWR)
+        else:
+            self._release_fds()
+
+    def _io_done(self) -> None:
+        """A thread left its socket call (lock held): the last one closes a closed socket."""
+        self._io -= 1
+        if self.closed and not self._io:
+            self._release_fds()
+
+    def _release_fds(self) -> None:
+        if not self._fds_released:
+            self._fds_released = True
+            self.sock.close()
+            self._wake_r.close()
+            self._wake_w.close()
+
+    def _readable(self, timeout: float | None) -> bool:
+        """Wait for the socket (or a wake-up); True if it is readable."""
+        ready, _, _ = select.select([self.sock, self._wake_r], [], [], timeout)
+        if self._wake_r in ready:
+            with contextlib.suppress(OSError):
+                self._wake_r.recv(4096)
+        return self.sock in ready
+
+    def close(self, exc: BaseException | None = None) -> None:
+        """Close the connection (any thread); streams still open fail with `exc`."""
+        with self._cond:
+            if exc is not None:
+                for s in list(self.streams.values()):
+                    self._fail_stream(s, exc)
+            self._close_socket()
+
+
+class Unusable(Exception):
+    """The request may go again on a new connection: the connection stopped taking streams
+    before ours was opened (`error` None), or its stream failed for `why` (the async
+    driver's reasons, `errors.may_resend`); `error` is what to raise if it is not sent
+    again."""
+
+    def __init__(self, error: BaseException | None = None, why: int = UNPROCESSED) -> None:
+        super().__init__(error)
+        self.error = error
+        self.why = why
+
+
+def _left(deadline: float | None) -> float | None:
+    return None if deadline is None else deadline - time.monotonic()

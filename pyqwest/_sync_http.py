@@ -1,0 +1,316 @@
+"""SyncHTTPTransport: the blocking transport (spec §2), on the same policy as HTTPTransport.
+
+Options, validation, TLS contexts, the request head, cookies, redirects and decoding come from
+TransportCore; this module adds blocking connections: SyncH1Connection in a thread-safe pool,
+one multiplexed SyncH2Connection per origin (ALPN on TLS, prior knowledge for h2c).
+One transport may be shared by any number of threads.
+"""
+
+from __future__ import annotations
+
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from types import TracebackType
+
+from cpqwest._errors import ReadError, RemoteProtocolError, connecting
+from cpqwest._parser import HAS_CONTENT_ENCODING
+
+from ._deadline import earliest, start_deadline, time_left
+from ._dns import connect_socket_sync
+from ._h2.errors import may_resend
+from ._headers import Headers
+from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
+from ._response import FullResponse
+from ._sync_h1 import SyncH1Connection, close_body
+from ._sync_h2 import SyncH2Connection, SyncH2Stream, Unusable
+from ._sync_pool import SyncPool
+from ._sync_request import SyncRequest
+from ._sync_response import SyncResponse
+from ._sync_timeout import sync_deadline
+from ._sync_tls import TLSSocket
+from ._transport_core import REPLAYABLE_METHODS, TransportCore
+from ._url import ParsedURL
+from ._version import HTTPVersion
+
+Key = tuple[str, str, int]
+
+
+class SyncHTTPTransport(TransportCore):
+    """A blocking HTTP transport: pooled HTTP/1.1 and multiplexed HTTP/2 connections per
+    origin, shared by threads. Options (keyword-only) are HTTPTransport's, with the same
+    defaults and validation (spec §1.10); the deadline of `set_sync_timeout` applies too."""
+
+    def _init_pools(self, idle_timeout: float | None, max_idle: int | None) -> None:
+        if self._force == 3:
+            # the QUIC driver is asyncio-only today (issue 17's sync half is open)
+            raise ValueError("HTTP/3 is not supported by SyncHTTPTransport yet: use HTTPTransport")
+        self._pool = SyncPool(idle_timeout, max_idle)
+        self._idle_timeout = idle_timeout
+        # one multiplexed HTTP/2 connection per origin; a lock per origin while connecting
+        self._h2_lock = threading.Lock()
+        self._h2_conns: dict[Key, SyncH2Connection] = {}
+        self._h2_connecting: dict[Key, threading.Lock] = {}
+
+    # --- lifecycle -----------------------------------------------------------------------------
+    def __enter__(self) -> SyncHTTPTransport:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every connection (idempotent); threads blocked reading one wake with
+        ReadError. Later requests raise RuntimeError."""
+        self._closed = True
+        self._pool.close()
+        with self._h2_lock:
+            conns, self._h2_conns = list(self._h2_conns.values()), {}
+        for conn in conns:
+            conn.close(ReadError("transport closed"))
+
+    # --- requests ------------------------------------------------------------------------------
+    def execute_sync(self, request: SyncRequest) -> SyncResponse:
+        """Execute `request`; returns once the response head arrived (the body streams)."""
+        conn, version, status, headers, notable = self._final(request, False)
+        decoder = None
+        if notable & HAS_CONTENT_ENCODING:
+            try:
+                decoder = response_decoder(headers, self._codings)
+            except BaseException:
+                conn.abort()
+                raise
+        return SyncResponse._from_wire(status, version, headers, conn, decoder)
+
+    def _execute_full(self, request: SyncRequest) -> FullResponse:
+        """SyncClient's buffered path: the whole response (a large HTTP/1.1 body is read
+        straight into its final bytes)."""
+        conn, _version, status, headers, notable = self._final(request, True)
+        if isinstance(conn, SyncH1Connection):
+            data = conn.read_all()
+        else:
+            data = b"".join(iter(conn.read_chunk, None))
+        raw_trailers = conn.parser.trailers
+        conn.release()
+        if notable & HAS_CONTENT_ENCODING:
+            data = decode_whole(headers, data, self._codings)
+        trailers = Headers._from_wire(raw_trailers) if raw_trailers else Headers()
+        return FullResponse(status, headers, data, trailers)
+
+    def _final(
+        self, request: SyncRequest, buffered: bool
+    ) -> tuple[SyncH1Connection | SyncH2Stream, HTTPVersion, int, Headers, int]:
+        """Send `request`, follow its redirects (storing cookies): the final response's
+        connection positioned after its head, version, status, headers, notable bits."""
+        self._check_open()
+        deadline = start_deadline(self._timeout, sync_deadline())
+        method, parsed = request.method, request._parsed
+        h: Headers | None = request.headers
+        body, is_json = request.content, request._json
+        hops = 0
+        while True:
+            conn = self._send(method, parsed, h, body, is_json, deadline, buffered)
+            raw: list[tuple[str, str]] | None
+            if isinstance(conn, SyncH2Stream):
+                version, status, raw = HTTPVersion.HTTP2, conn.status, conn.headers
+                notable = notable_of(conn.headers)
+            else:
+                p = conn.parser
+                version, status, raw, notable = HTTPVersion.HTTP1, p.status, p.headers, p.notable
+            response_headers = Headers._from_wire(raw or [])
+            if notable:
+                try:
+                    hop = self._next_hop(
+                        method, parsed, h, body, is_json, status, notable, response_headers, hops
+                    )
+                except BaseException:
+                    conn.abort()
+                    raise
+                if hop is not None:
+                    # done with the 3xx: its connection goes back to the pool if it can
+                    SyncResponse._from_wire(status, version, response_headers, conn, None).close()
+                    hops += 1
+                    method, parsed, h, body, is_json = hop
+                    continue
+            return conn, version, status, response_headers, notable
+
+    def _send(
+        self,
+        method: str,
+        parsed: ParsedURL,
+        headers: Headers | None,
+        body: bytes | Iterator[bytes],
+        is_json: bool,
+        deadline: float | None,
+        buffered: bool = False,
+    ) -> SyncH1Connection | SyncH2Stream:
+        """One exchange up to the response head, with the stale-connection retry (HTTP/2:
+        also streams the server refused or never processed)."""
+        if self._jar is not None or parsed.userinfo is not None:
+            headers = outgoing_headers(parsed, headers, self._jar)
+        key = (parsed.scheme, parsed.host, parsed.port)
+        streamed = not isinstance(body, bytes)
+        replayable = method in REPLAYABLE_METHODS and not streamed
+        fresh: SyncH1Connection | None = None
+        try:
+            if self._wants_h2(key):
+                result = self._send_h2(
+                    key, self._h2_headers(method, parsed, headers, body, is_json), body,
+                    method in REPLAYABLE_METHODS, deadline,
+                )
+                if isinstance(result, SyncH2Stream):
+                    return result
+                fresh = result  # ALPN chose http/1.1: this new connection carries it
+            # the head first: a caller's framing fields it refuses leave no connection in use
+            head, length, chunked, close_after = self._head(
+                method, parsed, headers, body, is_json
+            )
+            if fresh is None:
+                fresh = self._pool.checkout(key)  # type: ignore[assignment]
+        except BaseException:
+            if streamed:
+                close_body(body)  # never pulled
+            raise
+        retried = False
+        while True:
+            # the retry goes out on a new connection: another pooled one may be just as stale
+            conn, fresh = fresh, None
+            if conn is None:
+                try:
+                    conn = self._connect_h1(key, deadline)
+                except BaseException:
+                    if streamed:
+                        close_body(body)  # never pulled
+                    raise
+            conn.close_after = close_after
+            try:
+                conn.start(
+                    head, body if body or chunked else None, chunked, method == "HEAD",
+                    deadline, self._read_timeout, buffered, length,
+                )
+                return conn
+            except BaseException:
+                if replayable and not retried and conn.reused and not conn.got_bytes:
+                    # the peer closed this idle connection as we sent: once more, fresh
+                    retried = True
+                    continue
+                raise
+
+    def _send_h2(
+        self,
+        key: Key,
+        headers: list[tuple[str, str]],
+        body: bytes | Iterator[bytes],
+        idempotent: bool,
+        deadline: float | None,
+    ) -> SyncH2Stream | SyncH1Connection:
+        """Open a stream on the origin's HTTP/2 connection; a request whose stream the server
+        refused or never processed (or that failed on a stale connection) goes once more on
+        another connection when the async driver's rule (`may_resend`) allows. A new TLS
+        connection on which ALPN chose http/1.1 is returned for the HTTP/1.1 exchange."""
+        failed: SyncH2Connection | None = None
+        while True:
+            conn = self._h2_connection(key, deadline, failed)
+            if isinstance(conn, SyncH1Connection):
+                return conn
+            try:
+                return conn.open_stream(headers, body or None, deadline, self._read_timeout)
+            except Unusable as exc:
+                resend = exc.error is None or may_resend(
+                    exc.why, idempotent, isinstance(body, bytes))
+                if failed is not None or not resend:
+                    raise exc.error or RemoteProtocolError(
+                        "Request failed: HTTP/2 connection stopped taking streams") from None
+                failed = conn  # once more, on another connection
+
+    def _h2_connection(
+        self, key: Key, deadline: float | None, failed: SyncH2Connection | None
+    ) -> SyncH2Connection | SyncH1Connection:
+        """The origin's HTTP/2 connection (not `failed`), made by one thread while the
+        others wait for it."""
+        with self._h2_lock:
+            conn = self._h2_conns.get(key)
+            if conn is not None and conn is not failed and conn.take(self._idle_timeout):
+                return conn
+            gate = self._h2_connecting.setdefault(key, threading.Lock())
+        with gate:
+            with self._h2_lock:
+                conn = self._h2_conns.get(key)
+                if conn is not None and conn is not failed and conn.take(self._idle_timeout):
+                    return conn  # another thread connected meanwhile
+            _scheme, host, port = key
+            until = earliest(deadline, self._connect_timeout)
+            sock = self._open(key, until, self._ssl_h2)
+            if (isinstance(sock, TLSSocket) and not self._force
+                    and sock.selected_alpn_protocol() != "h2"):
+                self._h1_origins.add(key)
+                return self._track(SyncH1Connection(sock, key, self._pool))
+            sock.settimeout(None)  # waits are bounded by select(); reads and writes block
+            made = SyncH2Connection(sock, key)
+            try:
+                with connecting(host, port):
+                    made.start(until)
+            except BaseException:
+                made.close()
+                raise
+            with self._h2_lock:
+                if self._closed:
+                    made.close()
+                    raise RuntimeError("Request failed: already closed transport")
+                self._h2_conns[key] = made
+            return made
+
+    def _connect_h1(self, key: Key, deadline: float | None) -> SyncH1Connection:
+        """A new HTTP/1.1 connection (TLS: ALPN offers only http/1.1), in use by the caller."""
+        sock = self._open(key, earliest(deadline, self._connect_timeout), self._ssl)
+        return self._track(SyncH1Connection(sock, key, self._pool))
+
+    def _track(self, conn: SyncH1Connection) -> SyncH1Connection:
+        if not self._pool.track(conn):
+            raise RuntimeError("Request failed: already closed transport")
+        return conn
+
+    def _open(
+        self, key: Key, until: float | None, tls: ssl.SSLContext
+    ) -> socket.socket | TLSSocket:
+        """A connected socket (TLS handshake done on https) by `until`; connect errors."""
+        scheme, host, port = key
+        with connecting(host, port):
+            infos = self._resolver.resolve_sync(host, port)
+            raw = connect_socket_sync(infos, until)
+            try:
+                self._tune_socket(raw)
+                if scheme != "https":
+                    return raw
+                raw.settimeout(time_left(until))
+                sock = TLSSocket(raw, tls, host)
+                sock.handshake()
+                return sock
+            except BaseException:
+                raw.close()
+                raise
+
+
+_default: SyncHTTPTransport | None = None
+_default_lock = threading.Lock()
+
+
+def get_default_sync_transport() -> SyncHTTPTransport:
+    """The process-wide transport of sync clients made without one (certifi + OS roots)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = _DefaultSyncTransport(tls_include_system_certs=True)
+        return _default
+
+
+class _DefaultSyncTransport(SyncHTTPTransport):
+    def close(self) -> None:
+        # shared by every default SyncClient: closing it would break the others
+        return None
