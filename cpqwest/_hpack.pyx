@@ -1,4 +1,3 @@
-# cython: freethreading_compatible=False
 """HPACK (RFC 7541) in C: a decoder and an encoder for our HTTP/2 connections.
 
 Coding header blocks in pure Python (hpack) costs more than everything else in a small

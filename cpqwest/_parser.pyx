@@ -1,4 +1,3 @@
-# cython: freethreading_compatible=False
 """An HTTP/1.1 response parser over llhttp, usable without asyncio.
 
 The llhttp callbacks copy header bytes into one C buffer; Python objects are made once per

@@ -1,4 +1,3 @@
-# cython: freethreading_compatible=False
 """Idle connections per origin, for one event loop.
 
 Checkout is a list pop (no locks, no polling, no scans on the hot path); idle eviction runs

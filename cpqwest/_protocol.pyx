@@ -1,4 +1,3 @@
-# cython: freethreading_compatible=False
 """H1Connection: one HTTP/1.1 connection as an asyncio protocol on a loop transport.
 
 It writes request bytes, feeds what arrives to the llhttp ResponseParser, applies read and

@@ -10,7 +10,7 @@ release = metadata.version("cpqwest")
 version = release
 copyright = "the cpqwest authors, MIT licence"
 
-extensions = ["sphinx.ext.autodoc", "sphinx.ext.napoleon", "myst_parser"]
+extensions = ["sphinx.ext.autodoc", "myst_parser"]
 source_suffix = {".md": "markdown"}
 root_doc = "index"
 exclude_patterns = ["_build", "requirements.txt"]
@@ -30,11 +30,12 @@ autodoc_default_options = {"members": True, "undoc-members": False, "show-inheri
 # the standard library is not linked (no intersphinx inventory); its names are allowed bare.
 nitpicky = True
 nitpick_ignore_regex = [
-    (r"py:.*", r"(collections\.abc|typing|types|asyncio|ssl|datetime|enum)\..*"),
+    (r"py:.*", r"(collections\.abc|typing|types|asyncio|ssl|datetime|enum|concurrent|io)\..*"),
+    (r"py:.*", r"httpx\..*"),  # the httpx adapter's base classes: a third party's names
     (r"py:class", r"(Awaitable|AsyncIterator|Iterable|Iterator|Mapping|Sequence|Generator|Any)"),
     (r"py:class", r"(bytes|bytearray|memoryview|str|int|float|bool|object|dict|list|tuple)"),
     (r"py:class", r"(Exception|ConnectionError|TimeoutError|IntEnum|Enum|Protocol|None)"),
     (r"py:class", r"(ExceptionGroup|BaseException|TracebackType|Buffer|NoneType)"),
-    (r"py:(class|obj)", r"(pyqwest\._\w+|cpqwest\._\w+)\.\w+"),  # private aliases in signatures
+    (r"py:(class|obj)", r".*\._\w+.*"),  # private modules' names in signatures
     (r"py:(class|obj)", r"(HeadersArg|ParamsArg|Content|StreamContext|Self|_\w+)"),
 ]

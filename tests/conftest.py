@@ -39,7 +39,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
@@ -51,6 +50,7 @@ from servers.semantics import (  # noqa: F401
     semantics_server,
     semantics_tls_server,
 )
+from servers.tls_certs import trustme
 
 # Loopback tests must never be routed through a proxy from the developer's environment
 # (HTTPTransport honours the usual *_PROXY variables when no proxy= is given).
@@ -177,6 +177,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 @pytest.fixture(scope="session")
 def ca() -> trustme.CA:
+    if trustme is None:
+        pytest.skip("trustme (cryptography) cannot be installed on this interpreter")
     return trustme.CA()
 
 
@@ -349,13 +351,16 @@ def scripted(scripted_factory: Callable[..., ScriptedServer]) -> ScriptedServer:
 
 
 @pytest.fixture
-async def make_transport(ca_pem: bytes) -> AsyncIterator[Callable[..., Any]]:
+async def make_transport(request: pytest.FixtureRequest) -> AsyncIterator[Callable[..., Any]]:
     import pyqwest
 
+    # the test CA's roots, where certificates can be made (see `ca`): plain-HTTP tests run anyway
+    ca_pem = request.getfixturevalue("ca_pem") if trustme is not None else None
     made: list[Any] = []
 
     def make(**options: Any) -> Any:
-        options.setdefault("tls_ca_cert", ca_pem)
+        if ca_pem is not None:
+            options.setdefault("tls_ca_cert", ca_pem)
         t = pyqwest.HTTPTransport(**options)
         made.append(t)
         return t

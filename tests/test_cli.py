@@ -5,6 +5,8 @@ One test per exit status the command shares with curl, plus the flags' visible e
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import os
 import pty
@@ -17,10 +19,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import trustme
 from servers import HypercornServer, ScriptedServer
 from servers.kitchensink import payload
 from servers.scripted import canned
+from servers.tls_certs import trustme
 
 RUN_TIMEOUT = 30  # generous "does not hang" bound per command
 
@@ -96,6 +98,26 @@ def test_json_posts_with_json_headers(http_server: HypercornServer) -> None:
     assert echoed(head, "content-type") == ["application/json"]
     assert echoed(head, "accept") == ["application/json"]
     assert json.loads(body) == {"k": 1}
+
+
+def test_form_sends_multipart_parts(http_server: HypercornServer, tmp_path: Path) -> None:
+    upload = tmp_path / "up.txt"
+    upload.write_bytes(b"file body")
+    proc = run_cli("-i", "-F", "field=text value", "-F", f"doc=@{upload};type=text/plain",
+                   f"{http_server.url}/echo")
+    head, _, body = proc.stdout.partition(b"\r\n\r\n")
+    assert proc.returncode == 0, proc.stderr
+    (content_type,) = echoed(head, "content-type")
+    assert echoed(head, "method") == ["POST"]
+    assert content_type.startswith("multipart/form-data; boundary=")
+    message = email.message_from_bytes(
+        f"content-type: {content_type}\r\n\r\n".encode() + body, policy=email.policy.HTTP
+    )
+    parts = {p.get_param("name", header="content-disposition"): p for p in message.iter_parts()}
+    assert parts["field"].get_content() == "text value"
+    assert parts["doc"].get_filename() == "up.txt"
+    assert parts["doc"].get_content_type() == "text/plain"
+    assert parts["doc"].get_payload(decode=True) == b"file body"
 
 
 def test_head_prints_only_the_head(http_server: HypercornServer) -> None:
@@ -215,6 +237,10 @@ def test_load_mode_exits_with_the_failure_code(http_server: HypercornServer) -> 
 def test_exit_7_http3_nothing_listening() -> None:
     # HTTP/3 is there (the test extra has cpqwest[http3]): a closed UDP port is a connect error
     assert_one_line_error(run_cli("--http3", "https://127.0.0.1:1/"), 7)
+
+
+def test_exit_1_unsupported_scheme() -> None:
+    assert_one_line_error(run_cli("ftp://127.0.0.1:1/"), 1)
 
 
 def test_exit_2_usage() -> None:

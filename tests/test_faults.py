@@ -19,8 +19,8 @@ import ssl
 from typing import Any
 
 import pytest
-import trustme
 from servers.scripted import Conn, canned, keep_alive, per_connection, trickle
+from servers.tls_certs import trustme
 
 from pyqwest import Client, ConnectTimeout, ReadError, RemoteProtocolError, WriteError
 

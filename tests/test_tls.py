@@ -7,8 +7,8 @@ import re
 import ssl
 
 import pytest
-import trustme
 from servers.scripted import keep_alive
+from servers.tls_certs import trustme
 
 from pyqwest import Client, HTTPTransport, HTTPVersion, ReadError, RemoteProtocolError
 

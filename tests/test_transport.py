@@ -533,11 +533,11 @@ async def test_use_system_dns(make_transport, http_server):
     assert resp.status == 200
 
 
-def test_one_transport_from_threads_each_with_its_own_loop(http_server, ca_pem):
+def test_one_transport_from_threads_each_with_its_own_loop(http_server):
     # pools are per running loop: connections never cross from one thread's loop to another's
     import threading
 
-    transport = HTTPTransport(tls_ca_cert=ca_pem)
+    transport = HTTPTransport()
     errors: list[BaseException] = []
 
     def work() -> None:

@@ -79,7 +79,9 @@ def classify(exc: BaseException) -> Failure:
         return Failure(Exit.SEND_ERROR, message)
     if isinstance(exc, ReadError):
         return Failure(Exit.RECV_ERROR, message)
-    if isinstance(exc, ValueError) and "HTTP/3" in message:
+    if isinstance(exc, ValueError) and (
+        "HTTP/3" in message or (message.startswith("Invalid URL") and "scheme" in message)
+    ):  # HTTP/3 without its extra, or ftp:// and the like
         return Failure(Exit.UNSUPPORTED_PROTOCOL, message)
     if isinstance(exc, ValueError) and message.startswith(("tls_ca_cert", "Failed to parse CA")):
         return Failure(Exit.SSL_CACERT_BADFILE, message)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from .._multipart import Multipart, Part
 from .._version import HTTPVersion
 from .exits import Exit, Failure
 
@@ -41,7 +42,7 @@ class Options:
     url: str
     method: str | None = None
     headers: list[tuple[str, str]] = field(default_factory=list)
-    data: bytes | None = None
+    data: bytes | Multipart | None = None
     data_content_type: str | None = None
     accept: str = "*/*"
     output: Path | None = None
@@ -96,6 +97,10 @@ def _parser() -> argparse.ArgumentParser:
                    help="like -d but @FILE is sent byte for byte")
     p.add_argument("--json", action="append", default=[], metavar="DATA",
                    help="POST DATA (or @FILE) as application/json, accepting application/json")
+    p.add_argument("-F", "--form", action="append", default=[], metavar="NAME=VALUE",
+                   help="multipart/form-data POST, one part per -F: NAME=text, NAME=@FILE "
+                   "(a file upload; ';type=TYPE' and ';filename=NAME' may follow), "
+                   "NAME=<FILE (the file's content as the value)")
     p.add_argument("-o", "--output", type=Path, metavar="FILE",
                    help="write the body to FILE (a progress bar on a terminal's stderr)")
     p.add_argument("-i", "--include", action="store_true",
@@ -154,6 +159,23 @@ def _data_item(value: str, *, strip_newlines: bool) -> bytes:
     return value.encode()
 
 
+def _form_part(raw: str) -> tuple[str, Part]:
+    """One ``-F`` value as curl reads it."""
+    name, sep, value = raw.partition("=")
+    if not sep or not name:
+        raise Failure(Exit.USAGE, f"bad -F {raw!r}: expected NAME=VALUE")
+    if value.startswith("<"):
+        return name, Part(_read_file(value[1:], strip_newlines=False))
+    if not value.startswith("@"):
+        return name, Part(value)
+    path, *params = value[1:].split(";")
+    attrs = dict(p.partition("=")[::2] for p in params)
+    content_type = attrs.get("type", "application/octet-stream")
+    return name, Part(_read_file(path, strip_newlines=False),
+                      filename=attrs.get("filename", Path(path).name),
+                      headers=[("content-type", content_type)])
+
+
 def _header(raw: str) -> tuple[str, str]:
     name, sep, value = raw.partition(":")
     if not sep:
@@ -179,10 +201,12 @@ def parse(argv: list[str]) -> Options:
     if "user-agent" not in names:
         opts.headers.insert(0, ("user-agent", ns.user_agent or f"pyqwest/{VERSION}"))
     kinds = [k for k, v in (("-d", ns.data), ("--data-binary", ns.data_binary),
-                            ("--json", ns.json)) if v]
+                            ("--json", ns.json), ("-F", ns.form)) if v]
     if len(kinds) > 1:
         raise Failure(Exit.USAGE, f"{' and '.join(kinds)} cannot be combined")
-    if ns.json:
+    if ns.form:  # the Multipart sets its own content-type with a fresh boundary per request
+        opts.data = Multipart([_form_part(f) for f in ns.form])
+    elif ns.json:
         opts.data = b"".join(_data_item(v, strip_newlines=False) for v in ns.json)
         opts.data_content_type = "application/json"
         opts.accept = "application/json"
