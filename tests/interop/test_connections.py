@@ -60,7 +60,12 @@ async def test_server_request_limit_fails_nothing(target):
 
 @pytest.mark.parametrize(
     "target",
-    targets(lambda s, m, f: h2(s, m, f) and f.max_requests is not None), indirect=True
+    targets(
+        lambda s, m, f: h2(s, m, f) and f.max_requests is not None,
+        # seen once in CI-like runs on a loaded machine (1 of 1000 POSTs): see RESENT_TWICE
+        xfail_sometimes=dict.fromkeys(("nginx-h2-tls", "nginx-h2c"), RESENT_TWICE),
+    ),
+    indirect=True,
 )
 async def test_post_across_connection_rotation(target):
     """nginx ends an HTTP/2 connection with GOAWAY after keepalive_requests streams: POSTs above
