@@ -28,6 +28,7 @@ class ClientSpec:
     driver: str  # adapter module in benchmarks/drivers/
     requirements: tuple[str, ...]
     from_checkout: bool = False  # ours: reinstall the repo root on every run
+    baseline: bool = False  # ours at an earlier commit (run.py --baseline REF)
 
 
 # In report column order: the baseline first, the floor last.
@@ -36,6 +37,8 @@ CLIENTS: dict[str, ClientSpec] = {
     for c in (
         ClientSpec("pyqwest", "pyqwest_api", ("pyqwest==0.12.0", UVLOOP)),  # the original
         ClientSpec("ours", "pyqwest_api", (UVLOOP,), from_checkout=True),
+        # ours at the commit given by --baseline REF, to compare a change with what it replaces
+        ClientSpec("ours_base", "pyqwest_api", (UVLOOP,), from_checkout=True, baseline=True),
         ClientSpec("aiohttp", "aiohttp_client", ("aiohttp==3.14.5", UVLOOP)),
         ClientSpec("httpx", "httpx_client", ("httpx[http2]==0.28.1", UVLOOP)),
         # httpx's API over our transport (pyqwest.httpx), to compare with httpx's own
@@ -85,22 +88,46 @@ def ensure_venv(name: str, requirements: tuple[str, ...], base_python: str) -> P
     return venv
 
 
-def install_checkout(venv: Path) -> None:
-    """(Re)build and install ours from the repo root: one build, dependencies installed apart."""
-    log = VENVS / "ours.log"
-    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+def baseline_tree(ref: str) -> Path:
+    """The tree of commit `ref` of this repository, exported once to .bench/baseline/<sha>."""
+    sha = subprocess.run(
+        ["git", "-C", str(REPO), "rev-parse", "--verify", f"{ref}^{{commit}}"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    tree = BENCH_DIR / "baseline" / sha
+    if not (tree / "pyproject.toml").exists():
+        tree.mkdir(parents=True, exist_ok=True)
+        archive = subprocess.run(
+            ["git", "-C", str(REPO), "archive", sha], check=True, capture_output=True
+        ).stdout
+        subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+    return tree
+
+
+def install_checkout(venv: Path, source: Path = REPO) -> None:
+    """(Re)build and install ours from `source` (the repo root, or a baseline tree): one build,
+    dependencies installed apart."""
+    log = VENVS / f"{venv.name}.log"
+    project = tomllib.loads((source / "pyproject.toml").read_text())["project"]
     # the runtime dependencies and the HTTP/3 extra (the h3 scenarios)
     deps = project.get("dependencies", []) + project.get("optional-dependencies", {}).get(
         "http3", []
     )
     if deps:
         _pip(venv, *deps, log=log)  # a no-op once they are there
-    _pip(venv, "--force-reinstall", "--no-deps", str(REPO), log=log)
+    _pip(venv, "--force-reinstall", "--no-deps", str(source), log=log)
 
 
-def prepare_client(spec: ClientSpec, base_python: str) -> Path:
+def prepare_client(spec: ClientSpec, base_python: str, baseline: str | None = None) -> Path:
+    """The venv of a client, ready to run (ours rebuilt; ours_base from the `baseline` ref)."""
     venv = ensure_venv(spec.name, spec.requirements, base_python)
-    if spec.from_checkout:
+    if spec.baseline:
+        if baseline is None:
+            raise ValueError("ours_base needs --baseline REF")
+        install_checkout(venv, baseline_tree(baseline))
+    elif spec.from_checkout:
         install_checkout(venv)
     return venv
 

@@ -38,10 +38,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--quick", action="store_true", help="1 rep, fewer requests (~2 minutes)")
     p.add_argument("--reps", type=int, help="repetitions, interleaved (default 3; --quick 1)")
     p.add_argument(
-        "--clients", default=",".join(envs.CLIENTS), help=f"comma list of {', '.join(envs.CLIENTS)}"
+        "--clients",
+        default=",".join(c for c in envs.CLIENTS if c != "ours_base"),
+        help=f"comma list of {', '.join(envs.CLIENTS)}",
     )
     p.add_argument(
         "--scenarios", default=",".join(SCENARIOS), help=f"comma list of {', '.join(SCENARIOS)}"
+    )
+    p.add_argument(
+        "--baseline",
+        metavar="REF",
+        help="also measure ours at git commit REF (column ours_base), e.g. main or HEAD~3",
     )
     p.add_argument("--loops", default=",".join(LOOPS), help="comma list of asyncio, uvloop")
     p.add_argument("--n", type=int, default=0, help="timed requests per run (default per scenario)")
@@ -72,6 +79,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     args = p.parse_args(argv)
     args.clients = _pick(args.clients, envs.CLIENTS, p)
+    if args.baseline and "ours_base" not in args.clients:
+        args.clients.append("ours_base")
+    elif not args.baseline and "ours_base" in args.clients:
+        p.error("ours_base is ours at --baseline REF: give --baseline")
     args.scenarios = _pick(args.scenarios, SCENARIOS, p)
     args.loops = _pick(args.loops, LOOPS, p)
     args.reps = args.reps or (1 if args.quick else 3)
@@ -106,19 +117,21 @@ def cpus() -> tuple[int | None, int | None]:
     return mine[0], mine[1]
 
 
-def prepare_clients(names: list[str], here: bool) -> tuple[dict[str, str], dict[str, str]]:
+def prepare_clients(
+    names: list[str], here: bool, baseline: str | None = None
+) -> tuple[dict[str, str], dict[str, str]]:
     """client -> interpreter to run its driver with; client -> why it is missing."""
     pythons, missing = {}, {}
     for name in names:
         if here:
-            if name == "pyqwest":  # shares the import name with ours: never in our interpreter
+            if name in ("pyqwest", "ours_base"):  # the import name of ours: own venv only
                 missing[name] = "not measurable with --here (needs its own venv)"
             else:
                 pythons[name] = sys.executable
             continue
         print(f"preparing {name} ...", flush=True)
         try:
-            venv = envs.prepare_client(envs.CLIENTS[name], envs.base_python())
+            venv = envs.prepare_client(envs.CLIENTS[name], envs.base_python(), baseline)
             pythons[name] = str(envs.python_of(venv))
         except subprocess.CalledProcessError as e:
             missing[name] = f"install failed ({' '.join(e.cmd[-2:])}); see .bench/venvs/{name}.log"
@@ -204,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.time()
     load_before = os.getloadavg()[0]
     client_cpu, server_cpu = cpus()
-    pythons, missing = prepare_clients(args.clients, args.here)
+    pythons, missing = prepare_clients(args.clients, args.here, args.baseline)
     certs = make_certs(args.workdir, args.here)
     server = start_server(args.server, args.workdir, certs, server_cpu, envs.granian_binary)
     if certs is not None and any(SCENARIOS[s].listener == "h3" for s in args.scenarios):
@@ -273,7 +286,10 @@ def write_outputs(
         f"1-min load average {loads[0]:.2f} before, {loads[1]:.2f} after.",
         f"Server: {server.name} on 127.0.0.1, pinned to its own CPU; each client a fresh process "
         "pinned to another; warm-up first, every response checked (status and length).",
-        "Clients: " + ", ".join(f"{c}: {ver.get(c, '?')}" for c in clients) + ".",
+        "Clients: "
+        + ", ".join(f"{c}: {ver.get(c, '?')}" for c in clients)
+        + "."
+        + (f" ours_base = ours at `{args.baseline}`." if args.baseline else ""),
         "floor = minimal raw asyncio.Protocol HTTP/1.1 client (status line + Content-Length only).",
         "Differences under ~15-20 % are noise on a 2-core machine: compare ratios within one run.",
     ]

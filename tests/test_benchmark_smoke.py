@@ -6,6 +6,7 @@ for our client (`--here`: no venvs, no installs). Asserts shapes only, never tim
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 import json
 import subprocess
@@ -79,3 +80,24 @@ def test_runner_smoke_sync(tmp_path: Path) -> None:
         for key in FIGURES:
             assert isinstance(r[key], float) and r[key] > 0, (scenario, key, r[key])
     assert "| sync: 8 threads GET, 2-byte body | sync |" in (out / "latest.md").read_text()
+
+
+def test_baseline_is_ours_at_a_commit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """--baseline REF adds the column ours_base, built from that commit's tree (git archive);
+    ours_base without --baseline is refused before anything is built."""
+    if not (BENCH.parent / ".git").exists():
+        pytest.skip("not a git checkout")
+    refused = subprocess.run(
+        [sys.executable, str(BENCH / "run.py"), "--clients", "ours,ours_base"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert refused.returncode == 2 and "give --baseline" in refused.stderr
+    sys.path.insert(0, str(BENCH))
+    try:
+        envs = importlib.import_module("envs")
+    finally:
+        sys.path.remove(str(BENCH))
+    monkeypatch.setattr(envs, "BENCH_DIR", tmp_path)
+    tree = envs.baseline_tree("HEAD")
+    assert tree.parent == tmp_path / "baseline" and len(tree.name) == 40  # the commit's sha
+    assert (tree / "cpqwest" / "_parser.pyx").exists() and not (tree / ".git").exists()
