@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from cpqwest._parser import HAS_CONTENT_ENCODING, HAS_LOCATION, HAS_SET_COOKIE
 
-from ._deadline import Deadline
+from ._deadline import Deadline, start_deadline
 from ._decompress import Decoder
 from ._headers import Headers
 from ._policy import decode_whole, outgoing_headers, redirect, response_decoder, store_cookies
@@ -26,29 +26,20 @@ if TYPE_CHECKING:
 
 
 class Exchange:
-    """One request and its redirects: the current hop, and the decisions after each head."""
+    """One request and its redirects: the current hop (method, url, headers, body, is_json),
+    the redirects followed (hops), the deadline, and the decisions after each head. Made by
+    `begin`."""
 
     __slots__ = ("body", "core", "deadline", "headers", "hops", "is_json", "method", "url")
-
-    def __init__(
-        self,
-        core: TransportCore,
-        method: str,
-        url: ParsedURL,
-        headers: Headers | None,
-        body: Body,
-        is_json: bool,
-        deadline: Deadline,
-    ) -> None:
-        self.core = core
-        self.method = method
-        self.url = url
-        self.headers = headers
-        self.body = body
-        self.is_json = is_json
-        self.hops = 0
-        # fixed at the start: DNS, connect, TLS, a stale retry, every hop and the body share it
-        self.deadline = deadline
+    core: TransportCore
+    method: str
+    url: ParsedURL
+    headers: Headers | None
+    body: Body
+    is_json: bool
+    hops: int
+    # fixed at the start: DNS, connect, TLS, a stale retry, every hop and the body share it
+    deadline: Deadline
 
     @property
     def streamed(self) -> bool:
@@ -100,3 +91,36 @@ class Exchange:
             data = decode_whole(response_headers, data, self.core._codings)
         trailers = Headers._from_wire(raw_trailers) if raw_trailers else Headers()
         return FullResponse(status, response_headers, data, trailers)
+
+
+_new = object.__new__
+
+
+def begin(
+    core: TransportCore,
+    method: str,
+    url: ParsedURL,
+    headers: Headers | None,
+    body: Body,
+    is_json: bool,
+    context_deadline: Deadline = None,
+) -> Exchange:
+    """The `Exchange` of a request starting now (the caller checked its transport is open):
+    the total `timeout` counts from here, or the caller's earlier `context_deadline` rules.
+
+    Every request makes one: built field by field, a third cheaper than a class call with an
+    `__init__` on CPython 3.11.
+    """
+    timeout = core._timeout
+    if timeout is not None or context_deadline is not None:
+        context_deadline = start_deadline(timeout, context_deadline)
+    ex: Exchange = _new(Exchange)
+    ex.core = core
+    ex.method = method
+    ex.url = url
+    ex.headers = headers
+    ex.body = body
+    ex.is_json = is_json
+    ex.hops = 0
+    ex.deadline = context_deadline
+    return ex

@@ -19,7 +19,7 @@ from cpqwest._errors import ReadError, RemoteProtocolError, connecting
 
 from ._deadline import Deadline, earliest, time_left
 from ._dns import connect_socket_sync
-from ._exchange_driver import Exchange
+from ._exchange_driver import Exchange, begin
 from ._h2.errors import may_resend
 from ._headers import Headers
 from ._observe import Watch, watching
@@ -139,8 +139,10 @@ class SyncHTTPTransport(TransportCore):
         """The blocking loop of an exchange: send each hop, let the `Exchange` decide after
         its head; the final response's connection positioned after its head, with its
         version, status, headers and notable bits."""
-        ex = self._start(
-            request.method, request._parsed, h, request.content, request._json, sync_deadline()
+        self._check_open()
+        ex = begin(
+            self, request.method, request._parsed, h, request.content, request._json,
+            sync_deadline(),
         )
         while True:
             conn = self._send(ex, buffered)

@@ -27,7 +27,7 @@ from cpqwest._protocol import H1Connection, H1Protocol
 
 from ._deadline import Deadline
 from ._dns import connect_socket
-from ._exchange_driver import Exchange
+from ._exchange_driver import Exchange, begin
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools
 from ._headers import Headers
 from ._observe import Watch, watching
@@ -42,8 +42,6 @@ from ._version import HTTPVersion
 
 if TYPE_CHECKING:
     from ._h3 import H3Connection  # the http3 extra: imported only when HTTP/3 is asked for
-
-_EMPTY = Headers()
 
 
 @runtime_checkable
@@ -303,7 +301,7 @@ class HTTPTransport(TransportCore):
         h, body, is_json = to_body(headers, content)
         if watching(self._telemetry):
             return self._fetch_watched(method, parsed, h, body, is_json)
-        return self._run(self._start(method, parsed, h, body, is_json), True)
+        return self._run(begin(self, method, parsed, h, body, is_json), True)
 
     async def _fetch_watched(
         self, method: str, parsed: ParsedURL, h: Headers | None, body: Any, is_json: bool
@@ -313,7 +311,7 @@ class HTTPTransport(TransportCore):
         watch = Watch(self._telemetry, method, parsed)
         try:
             response = await self._run(
-                self._start(method, parsed, watch.outgoing(h), body, is_json), False
+                begin(self, method, parsed, watch.outgoing(h), body, is_json), False
             )
             watch.response(response.http_version, response.status)
             try:
@@ -331,9 +329,12 @@ class HTTPTransport(TransportCore):
         """Send ``request``; resolves to the :class:`Response` as soon as its head arrived."""
         if watching(self._telemetry):
             return self._execute_watched(request)
-        return self._run(self._start(
-            request.method, request._parsed, request.headers, request.content, request._json
-        ), False)
+        self._check_open()
+        ex = begin(
+            self, request.method, request._parsed, request.headers, request.content,
+            request._json,
+        )
+        return self._run(ex, False)
 
     async def _execute_watched(self, request: Request) -> Response:
         """`execute` under observation: the span ends at the response head."""
@@ -341,10 +342,11 @@ class HTTPTransport(TransportCore):
         method, parsed = request.method, request._parsed
         watch = Watch(self._telemetry, method, parsed)
         try:
-            response = await self._run(self._start(
-                method, parsed, watch.outgoing(request.headers), request.content,
+            ex = begin(
+                self, method, parsed, watch.outgoing(request.headers), request.content,
                 request._json,
-            ), False)
+            )
+            response = await self._run(ex, False)
         except BaseException as exc:
             watch.end(exc)
             raise
@@ -382,7 +384,10 @@ class HTTPTransport(TransportCore):
                         ).aclose()
                     continue
             if buffered:
-                return ex.full(status, response_headers, payload, raw_trailers, notable)
+                if notable:
+                    return ex.full(status, response_headers, payload, raw_trailers, notable)
+                trailers = Headers._from_wire(raw_trailers) if raw_trailers else Headers()
+                return FullResponse(status, response_headers, payload, trailers)
             return Response._from_wire(status, version, response_headers, payload, decoder)
 
     async def _send(
@@ -394,7 +399,9 @@ class HTTPTransport(TransportCore):
         trailers None."""
         method, parsed, is_json = ex.method, ex.url, ex.is_json
         body: Any = ex.body
-        headers = ex.request_headers()
+        headers = ex.headers
+        if self._jar is not None or parsed.userinfo is not None:
+            headers = ex.request_headers()
         key = self._route(parsed)
         streamed = not isinstance(body, bytes)
         replayable = method in REPLAYABLE_METHODS and not streamed

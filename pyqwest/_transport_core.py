@@ -1,6 +1,7 @@
 """What HTTPTransport and SyncHTTPTransport share: the options (one signature, one validation),
-TLS contexts, the request head, and the start of an `Exchange` (redirects, cookies, decoding:
-_exchange_driver). Each transport adds only its I/O flavour's pools and its thin loop."""
+TLS contexts and the request head; what follows a response head (redirects, cookies,
+decoding) is _exchange_driver's. Each transport adds only its I/O flavour's pools and its
+thin loop."""
 
 from __future__ import annotations
 
@@ -11,10 +12,8 @@ from typing import Any
 from cpqwest._exchange import build_head
 
 from ._cookies import CookieJar
-from ._deadline import Deadline, start_deadline
 from ._decompress import accept_encoding
 from ._dns import CACHE_TTL, Resolver
-from ._exchange_driver import Exchange
 from ._framing import body_framing
 from ._h2 import request_headers
 from ._headers import Headers
@@ -191,26 +190,6 @@ class TransportCore:
         if headers and "range" in headers:
             return None
         return self._accept_encoding
-
-    # --- one logical request ----------------------------------------------------------------
-    def _start(
-        self,
-        method: str,
-        url: ParsedURL,
-        headers: Headers | None,
-        body: Body,
-        is_json: bool,
-        context_deadline: Deadline = None,
-    ) -> Exchange:
-        """A request starting now: its `Exchange`, the total `timeout` counted from here
-        (or the caller's earlier `context_deadline`)."""
-        self._check_open()
-        timeout = self._timeout
-        if timeout is None and context_deadline is None:
-            deadline = None
-        else:
-            deadline = start_deadline(timeout, context_deadline)
-        return Exchange(self, method, url, headers, body, is_json, deadline)
 
     def _wants_h2(self, key: tuple[Any, ...]) -> bool:
         force = self._force
