@@ -143,8 +143,26 @@ class HTTPTransport(TransportCore):
     async def _aclose(self) -> None:
         if not self._closed:
             self._closed = True
-            for pools in self._all_pools():
-                pools.close()
+            self._close_pools()
+
+    def _close_pools(self, defer: bool = False) -> int:
+        """Close every pool on its own event loop: this may run in any thread, and a loop's
+        connections are only touched by that loop (other loops, and every loop when
+        `defer`, get the close as a callback). Returns how many connections were open."""
+        current: asyncio.AbstractEventLoop | None = None
+        if not defer:
+            with contextlib.suppress(RuntimeError):  # no loop running in this thread
+                current = asyncio.get_running_loop()
+        open_connections = 0
+        for pools in self._all_pools():
+            for loop, pool in pools.detach().items():
+                open_connections += pool.open_count()
+                if loop is current:
+                    pool.close()
+                elif not loop.is_closed():
+                    with contextlib.suppress(RuntimeError):  # closed meanwhile
+                        loop.call_soon_threadsafe(pool.close)
+        return open_connections
 
     def _all_pools(self) -> list[H1Pools | H2Pools]:
         """The transport's pools: HTTP/1.1, HTTP/2 and (when asked for) HTTP/3."""
@@ -156,13 +174,7 @@ class HTTPTransport(TransportCore):
         if self._closed:
             return
         self._closed = True
-        open_connections = 0
-        for pools in self._all_pools():
-            for loop, pool in pools.detach().items():
-                open_connections += pool.open_count()
-                if not loop.is_closed():
-                    with contextlib.suppress(RuntimeError):  # closed meanwhile
-                        loop.call_soon_threadsafe(pool.close)
+        open_connections = self._close_pools(defer=True)
         if open_connections and self._warn_unclosed:
             warnings.warn(
                 f"unclosed {self!r} with {open_connections} open connection(s): they are closed"
