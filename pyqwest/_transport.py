@@ -214,6 +214,9 @@ class HTTPTransport(TransportCore):
             pool = self._h1.current_pool()
             conn.pool = pool
             pool.checkin(conn)
+            # it waits in the pool for this request but served none: a failure on it is no
+            # stale socket (no retry), and a TLS rejection is reported as one
+            conn.reused = False
             return None
         return conn  # type: ignore[no-any-return]
 
