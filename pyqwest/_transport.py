@@ -419,6 +419,9 @@ class HTTPTransport(TransportCore):
             headers = ex.request_headers()
         key = self._route(parsed)
         streamed = not isinstance(body, bytes)
+        if streamed:
+            # two owners may close it (the pump when it ends, we when the exchange failed)
+            body = _ClosedOnce(body)
         replayable = method in REPLAYABLE_METHODS and not streamed
         try:
             mux, version = self._mux_for(key)
@@ -444,7 +447,8 @@ class HTTPTransport(TransportCore):
             )
         except BaseException:
             if streamed:
-                await _close_body(body)
+                with contextlib.suppress(Exception):
+                    await body.aclose()
             raise
         if buffered:
             status, notable, _reason, raw_headers, data, raw_trailers = result
@@ -465,10 +469,26 @@ def _http3() -> Any:
     return _h3
 
 
-async def _close_body(body: Any) -> None:
-    aclose = getattr(body, "aclose", None)
-    if aclose is not None:
-        with contextlib.suppress(Exception):
+class _ClosedOnce:
+    """A streamed request body as the pools get it: iterating it is iterating the caller's
+    iterator itself (nothing added per chunk); `aclose` closes that iterator the first time
+    only, whoever calls it."""
+
+    __slots__ = ("_body", "_closed")
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+        self._closed = False
+
+    def __aiter__(self) -> Any:
+        return self._body.__aiter__()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        aclose = getattr(self._body, "aclose", None)
+        if aclose is not None:
             await aclose()
 
 
