@@ -12,7 +12,6 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from types import TracebackType
 from typing import Any, cast
 
 from cpqwest._errors import ReadError, RemoteProtocolError, connecting
@@ -59,12 +58,7 @@ class SyncHTTPTransport(TransportCore):
     def __enter__(self) -> SyncHTTPTransport:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
