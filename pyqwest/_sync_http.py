@@ -1,7 +1,8 @@
 """SyncHTTPTransport: the blocking transport (spec §2), on the same policy as HTTPTransport.
 
-Options, validation, TLS contexts, the request head, cookies, redirects and decoding come from
-TransportCore; this module adds blocking connections: SyncH1Connection in a thread-safe pool,
+Options, validation, TLS contexts and the request head come from TransportCore; cookies,
+redirects, decoding and the deadline from the Exchange (_exchange_driver), run by `_final`'s
+loop; this module adds blocking connections: SyncH1Connection in a thread-safe pool,
 one multiplexed SyncH2Connection per origin (ALPN on TLS, prior knowledge for h2c).
 One transport may be shared by any number of threads.
 """
