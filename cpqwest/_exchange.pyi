@@ -9,14 +9,14 @@ from cpqwest._protocol import H1Connection
 Message = tuple[int, int, bytes, list[tuple[str, str]], bytes, list[tuple[str, str]] | None]
 
 class H1Pools:
-    timeout: float | None
     read_timeout: float | None
     def __init__(
         self,
-        connect: Callable[[asyncio.AbstractEventLoop, Any, Pool], Awaitable[H1Connection]],
+        connect: Callable[
+            [asyncio.AbstractEventLoop, Any, Pool, float | None], Awaitable[H1Connection]
+        ],
         idle_timeout: float | None,
         max_idle: int | None,
-        timeout: float | None,
         read_timeout: float | None,
     ) -> None: ...
     def current_pool(self) -> Pool: ...
@@ -33,6 +33,7 @@ class H1Pools:
         chunked: bool,
         close_after: bool = False,
         length: int = -1,
+        deadline: float | None = None,
     ) -> Any: ...
 
 def build_head(

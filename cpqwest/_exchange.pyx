@@ -7,6 +7,7 @@ before answering.
 """
 
 import asyncio
+from time import monotonic
 
 from cpython.bytes cimport PyBytes_GET_SIZE
 
@@ -17,6 +18,7 @@ from cpqwest._errors import WriteError
 
 cdef object _get_running_loop = asyncio.get_running_loop
 cdef object CancelledError = asyncio.CancelledError
+cdef object _monotonic = monotonic
 
 # A bytes body up to this size is joined to the head: one write, one syscall.
 cdef Py_ssize_t JOIN_BODY_MAX = 65536
@@ -24,22 +26,20 @@ cdef Py_ssize_t JOIN_BODY_MAX = 65536
 
 cdef class H1Pools:
     """The HTTP/1.1 pools of one transport: one Pool per running event loop."""
-    cdef object _connect           # async (loop, key, pool) -> H1Connection
+    cdef object _connect           # async (loop, key, pool, deadline) -> H1Connection
     cdef object _idle_timeout
     cdef object _max_idle
     # (loop, pool) of the last lookup, as one object: threads running their own loops on one
     # transport always read a matching pair
     cdef tuple _last
     cdef dict _pools
-    cdef public object timeout
     cdef public object read_timeout
 
-    def __init__(self, connect, idle_timeout, max_idle, timeout, read_timeout):
+    def __init__(self, connect, idle_timeout, max_idle, read_timeout):
         self._connect = connect
         self._idle_timeout = idle_timeout
         self._max_idle = max_idle
         self._pools = {}
-        self.timeout = timeout
         self.read_timeout = read_timeout
 
     cdef Pool pool_for(self, object loop):
@@ -72,26 +72,33 @@ cdef class H1Pools:
 
     async def exchange(self, key, bytes head, body, bint head_request, bint buffered,
                        bint replayable, bint chunked, bint close_after=False,
-                       Py_ssize_t length=-1):
+                       Py_ssize_t length=-1, deadline=None):
         """Send one request. `body` is None, bytes, or an async iterator, sent chunked when
         `chunked`, else as is (a streamed one must then give exactly the `length` its head
         declares, when >= 0). Returns the whole message tuple when `buffered`, else the
-        connection, positioned after the response head."""
+        connection, positioned after the response head. `deadline` (a time.monotonic()
+        instant, or None) bounds the connect, a stale retry and the whole response."""
         loop = _get_running_loop()
         cdef Pool pool = self.pool_for(loop)
         cdef H1Connection conn
         cdef bint streamed = body is not None and not isinstance(body, bytes)
         cdef bint retried = False
         cdef bytes data
-        timeout = self.timeout
+        timeout = None
         if chunked and not streamed:
             body = _chunk(body) + b"0\r\n\r\n" if body else b"0\r\n\r\n"
         while True:
+            if deadline is not None:
+                timeout = deadline - _monotonic()
+                if timeout <= 0:
+                    raise TimeoutError("request timed out")
             # the stale-connection retry goes out on a new connection: another pooled one
             # may be just as stale
             conn = None if retried else <H1Connection>pool.checkout(key)
             if conn is None:
-                conn = await self._connect(loop, key, pool)
+                conn = await self._connect(loop, key, pool, deadline)
+                if deadline is not None:
+                    timeout = max(deadline - _monotonic(), 0.0)
             data = head
             big_body = None
             if body is not None and not streamed:

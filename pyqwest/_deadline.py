@@ -5,9 +5,13 @@ time.monotonic() instants; None means no limit."""
 from __future__ import annotations
 
 import time
+from typing import TypeAlias
+
+# a time.monotonic() instant, or None (no limit): one type for both transports
+Deadline: TypeAlias = float | None
 
 
-def start_deadline(timeout: float | None, context_deadline: float | None) -> float | None:
+def start_deadline(timeout: float | None, context_deadline: Deadline = None) -> Deadline:
     """The deadline of a request starting now: the transport's `timeout` from now, or the
     caller's context deadline (set_sync_timeout), whichever comes first."""
     if timeout is None:
@@ -16,7 +20,7 @@ def start_deadline(timeout: float | None, context_deadline: float | None) -> flo
     return at if context_deadline is None else min(at, context_deadline)
 
 
-def earliest(deadline: float | None, within: float | None) -> float | None:
+def earliest(deadline: Deadline, within: float | None) -> Deadline:
     """The earlier of `deadline` and `within` seconds from now (connect_timeout, say)."""
     if within is None:
         return deadline
@@ -24,7 +28,7 @@ def earliest(deadline: float | None, within: float | None) -> float | None:
     return at if deadline is None else min(at, deadline)
 
 
-def time_left(deadline: float | None, cap: float | None = None) -> float | None:
+def time_left(deadline: Deadline, cap: float | None = None) -> float | None:
     """Seconds one blocking call may wait: up to `deadline`, at most `cap` (read_timeout);
     None for no limit. Raises TimeoutError once the deadline has passed."""
     if deadline is None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-from types import TracebackType
 
 from ._options import check_timeout
 from ._request import HeadersArg, ParamsArg
@@ -181,10 +180,5 @@ class SyncStreamContext:
     def __enter__(self) -> SyncResponse:
         return self._response
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self._response.close()

@@ -1,7 +1,8 @@
 """SyncHTTPTransport: the blocking transport (spec §2), on the same policy as HTTPTransport.
 
-Options, validation, TLS contexts, the request head, cookies, redirects and decoding come from
-TransportCore; this module adds blocking connections: SyncH1Connection in a thread-safe pool,
+Options, validation, TLS contexts and the request head come from TransportCore; cookies,
+redirects, decoding and the deadline from the Exchange (_exchange_driver), run by `_final`'s
+loop; this module adds blocking connections: SyncH1Connection in a thread-safe pool,
 one multiplexed SyncH2Connection per origin (ALPN on TLS, prior knowledge for h2c).
 One transport may be shared by any number of threads.
 """
@@ -12,18 +13,17 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
-from types import TracebackType
-from typing import Any
+from typing import Any, cast
 
 from cpqwest._errors import ReadError, RemoteProtocolError, connecting
-from cpqwest._parser import HAS_CONTENT_ENCODING
 
-from ._deadline import earliest, start_deadline, time_left
+from ._deadline import Deadline, earliest, time_left
 from ._dns import connect_socket_sync
+from ._exchange_driver import Exchange, begin
 from ._h2.errors import may_resend
 from ._headers import Headers
 from ._observe import Watch, watching
-from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
+from ._policy import notable_of
 from ._response import FullResponse
 from ._sync_h1 import SyncH1Connection, close_body
 from ._sync_h2 import SyncH2Connection, SyncH2Stream, Unusable
@@ -34,7 +34,6 @@ from ._sync_response import SyncResponse
 from ._sync_timeout import sync_deadline
 from ._sync_tls import TLSSocket, start_tls
 from ._transport_core import REPLAYABLE_METHODS, TransportCore
-from ._url import ParsedURL
 from ._version import HTTPVersion
 
 Key = tuple[Any, ...]  # (scheme, host, port[, Proxy])
@@ -60,12 +59,7 @@ class SyncHTTPTransport(TransportCore):
     def __enter__(self) -> SyncHTTPTransport:
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -94,14 +88,12 @@ class SyncHTTPTransport(TransportCore):
         return response
 
     def _respond(self, request: SyncRequest, h: Headers | None) -> SyncResponse:
-        conn, version, status, headers, notable = self._final(request, False, h)
-        decoder = None
-        if notable & HAS_CONTENT_ENCODING:
-            try:
-                decoder = response_decoder(headers, self._codings)
-            except BaseException:
-                conn.abort()
-                raise
+        ex, conn, version, status, headers, notable = self._final(request, False, h)
+        try:
+            decoder = ex.decoder(notable, headers)
+        except BaseException:
+            conn.abort()
+            raise
         return SyncResponse._from_wire(status, version, headers, conn, decoder)
 
     def _execute_full(self, request: SyncRequest) -> FullResponse:
@@ -112,11 +104,11 @@ class SyncHTTPTransport(TransportCore):
         self._check_open()
         watch = Watch(self._telemetry, request.method, request._parsed)
         try:
-            conn, version, status, headers, notable = self._final(
+            ex, conn, version, status, headers, notable = self._final(
                 request, True, watch.outgoing(request.headers)
             )
             watch.response(version, status)
-            full = self._whole(conn, version, status, headers, notable)
+            full = self._whole(ex, conn, version, status, headers, notable)
         except BaseException as exc:
             watch.end(exc)
             raise
@@ -124,8 +116,8 @@ class SyncHTTPTransport(TransportCore):
         return full
 
     def _whole(
-        self, conn: SyncH1Connection | SyncH2Stream, _version: HTTPVersion, status: int,
-        headers: Headers, notable: int,
+        self, ex: Exchange, conn: SyncH1Connection | SyncH2Stream, _version: HTTPVersion,
+        status: int, headers: Headers, notable: int,
     ) -> FullResponse:
         """Read the body after a final head into a FullResponse."""
         if isinstance(conn, SyncH1Connection):
@@ -134,23 +126,21 @@ class SyncHTTPTransport(TransportCore):
             data = b"".join(iter(conn.read_chunk, None))
         raw_trailers = conn.parser.trailers
         conn.release()
-        if notable & HAS_CONTENT_ENCODING:
-            data = decode_whole(headers, data, self._codings)
-        trailers = Headers._from_wire(raw_trailers) if raw_trailers else Headers()
-        return FullResponse(status, headers, data, trailers)
+        return ex.full(status, headers, data, raw_trailers, notable)
 
     def _final(
         self, request: SyncRequest, buffered: bool, h: Headers | None
-    ) -> tuple[SyncH1Connection | SyncH2Stream, HTTPVersion, int, Headers, int]:
-        """Send `request`, follow its redirects (storing cookies): the final response's
-        connection positioned after its head, version, status, headers, notable bits."""
+    ) -> tuple[Exchange, SyncH1Connection | SyncH2Stream, HTTPVersion, int, Headers, int]:
+        """The blocking loop of an exchange: send each hop, let the `Exchange` decide after
+        its head; the final response's connection positioned after its head, with its
+        version, status, headers and notable bits."""
         self._check_open()
-        deadline = start_deadline(self._timeout, sync_deadline())
-        method, parsed = request.method, request._parsed
-        body, is_json = request.content, request._json
-        hops = 0
+        ex = begin(
+            self, request.method, request._parsed, h, request.content, request._json,
+            sync_deadline(),
+        )
         while True:
-            conn = self._send(method, parsed, h, body, is_json, deadline, buffered)
+            conn = self._send(ex, buffered)
             raw: list[tuple[str, str]] | None
             if isinstance(conn, SyncH2Stream):
                 version, status, raw = HTTPVersion.HTTP2, conn.status, conn.headers
@@ -161,34 +151,22 @@ class SyncHTTPTransport(TransportCore):
             response_headers = Headers._from_wire(raw or [])
             if notable:
                 try:
-                    hop = self._next_hop(
-                        method, parsed, h, body, is_json, status, notable, response_headers, hops
-                    )
+                    follow = ex.follow(status, notable, response_headers)
                 except BaseException:
                     conn.abort()
                     raise
-                if hop is not None:
+                if follow:
                     # done with the 3xx: its connection goes back to the pool if it can
                     SyncResponse._from_wire(status, version, response_headers, conn, None).close()
-                    hops += 1
-                    method, parsed, h, body, is_json = hop
                     continue
-            return conn, version, status, response_headers, notable
+            return ex, conn, version, status, response_headers, notable
 
-    def _send(
-        self,
-        method: str,
-        parsed: ParsedURL,
-        headers: Headers | None,
-        body: bytes | Iterator[bytes],
-        is_json: bool,
-        deadline: float | None,
-        buffered: bool = False,
-    ) -> SyncH1Connection | SyncH2Stream:
-        """One exchange up to the response head, with the stale-connection retry (HTTP/2:
+    def _send(self, ex: Exchange, buffered: bool = False) -> SyncH1Connection | SyncH2Stream:
+        """One hop of `ex` up to the response head, with the stale-connection retry (HTTP/2:
         also streams the server refused or never processed)."""
-        if self._jar is not None or parsed.userinfo is not None:
-            headers = outgoing_headers(parsed, headers, self._jar)
+        method, parsed, is_json, deadline = ex.method, ex.url, ex.is_json, ex.deadline
+        body = cast("bytes | Iterator[bytes]", ex.body)  # a sync request's content
+        headers = ex.request_headers()
         key = self._route(parsed)
         streamed = not isinstance(body, bytes)
         replayable = method in REPLAYABLE_METHODS and not streamed
@@ -243,7 +221,7 @@ class SyncHTTPTransport(TransportCore):
         headers: list[tuple[str, str]],
         body: bytes | Iterator[bytes],
         idempotent: bool,
-        deadline: float | None,
+        deadline: Deadline,
     ) -> SyncH2Stream | SyncH1Connection:
         """Open a stream on the origin's HTTP/2 connection; a request whose stream the server
         refused or never processed (or that failed on a stale connection) goes once more on
@@ -265,7 +243,7 @@ class SyncHTTPTransport(TransportCore):
                 failed = conn  # once more, on another connection
 
     def _h2_connection(
-        self, key: Key, deadline: float | None, failed: SyncH2Connection | None
+        self, key: Key, deadline: Deadline, failed: SyncH2Connection | None
     ) -> SyncH2Connection | SyncH1Connection:
         """The origin's HTTP/2 connection (not `failed`), made by one thread while the
         others wait for it."""
@@ -301,7 +279,7 @@ class SyncHTTPTransport(TransportCore):
                 self._h2_conns[key] = made
             return made
 
-    def _connect_h1(self, key: Key, deadline: float | None) -> SyncH1Connection:
+    def _connect_h1(self, key: Key, deadline: Deadline) -> SyncH1Connection:
         """A new HTTP/1.1 connection (TLS: ALPN offers only http/1.1), in use by the caller."""
         sock = self._open(key, earliest(deadline, self._connect_timeout), self._ssl)
         return self._track(SyncH1Connection(sock, key, self._pool))

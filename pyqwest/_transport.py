@@ -5,22 +5,33 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import ssl
+import time
 import warnings
 import weakref
-from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TYPE_CHECKING, Any, ParamSpec, Protocol, TypeVar, runtime_checkable
+from collections.abc import Awaitable, Callable
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Literal,
+    ParamSpec,
+    Protocol,
+    TypeVar,
+    overload,
+    runtime_checkable,
+)
 
 from cpqwest._errors import connecting
 from cpqwest._exchange import H1Pools
-from cpqwest._parser import HAS_CONTENT_ENCODING
 from cpqwest._pool import Pool
 from cpqwest._protocol import H1Connection, H1Protocol
 
+from ._deadline import Deadline
 from ._dns import connect_socket
+from ._exchange_driver import Exchange, begin
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools
 from ._headers import Headers
 from ._observe import Watch, watching
-from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
+from ._policy import notable_of
 from ._proxy_connect import open_via_proxy
 from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
 from ._response import FullResponse, Response, as_buffered_read, read_full
@@ -31,8 +42,6 @@ from ._version import HTTPVersion
 
 if TYPE_CHECKING:
     from ._h3 import H3Connection  # the http3 extra: imported only when HTTP/3 is asked for
-
-_EMPTY = Headers()
 
 
 @runtime_checkable
@@ -103,12 +112,9 @@ class HTTPTransport(TransportCore):
 
     def _init_pools(self, idle_timeout: float | None, max_idle: int | None) -> None:
         self._h1 = H1Pools(
-            _weakly(self._connect), idle_timeout, max_idle, self._timeout, self._read_timeout,
+            _weakly(self._connect), idle_timeout, max_idle, self._read_timeout
         )
-        self._h2 = H2Pools(
-            _weakly(self._connect_h2), idle_timeout, max_idle, self._timeout,
-            self._read_timeout,
-        )
+        self._h2 = H2Pools(_weakly(self._connect_h2), idle_timeout, max_idle, self._read_timeout)
         self._h3: H2Pools | None = None
         if self._force == 3:
             h3 = _http3()
@@ -120,8 +126,7 @@ class HTTPTransport(TransportCore):
             # server stopped answering, on both ends
             self._h3_idle = idle_timeout or 0.0
             self._h3 = H2Pools(
-                _weakly(self._connect_h3), idle_timeout, max_idle, self._timeout,
-                self._read_timeout,
+                _weakly(self._connect_h3), idle_timeout, max_idle, self._read_timeout
             )
 
     # --- lifecycle -------------------------------------------------------------------------
@@ -138,8 +143,26 @@ class HTTPTransport(TransportCore):
     async def _aclose(self) -> None:
         if not self._closed:
             self._closed = True
-            for pools in self._all_pools():
-                pools.close()
+            self._close_pools()
+
+    def _close_pools(self, defer: bool = False) -> int:
+        """Close every pool on its own event loop: this may run in any thread, and a loop's
+        connections are only touched by that loop (other loops, and every loop when
+        `defer`, get the close as a callback). Returns how many connections were open."""
+        current: asyncio.AbstractEventLoop | None = None
+        if not defer:
+            with contextlib.suppress(RuntimeError):  # no loop running in this thread
+                current = asyncio.get_running_loop()
+        open_connections = 0
+        for pools in self._all_pools():
+            for loop, pool in pools.detach().items():
+                open_connections += pool.open_count()
+                if loop is current:
+                    pool.close()
+                elif not loop.is_closed():
+                    with contextlib.suppress(RuntimeError):  # closed meanwhile
+                        loop.call_soon_threadsafe(pool.close)
+        return open_connections
 
     def _all_pools(self) -> list[H1Pools | H2Pools]:
         """The transport's pools: HTTP/1.1, HTTP/2 and (when asked for) HTTP/3."""
@@ -151,13 +174,7 @@ class HTTPTransport(TransportCore):
         if self._closed:
             return
         self._closed = True
-        open_connections = 0
-        for pools in self._all_pools():
-            for loop, pool in pools.detach().items():
-                open_connections += pool.open_count()
-                if not loop.is_closed():
-                    with contextlib.suppress(RuntimeError):  # closed meanwhile
-                        loop.call_soon_threadsafe(pool.close)
+        open_connections = self._close_pools(defer=True)
         if open_connections and self._warn_unclosed:
             warnings.warn(
                 f"unclosed {self!r} with {open_connections} open connection(s): they are closed"
@@ -169,17 +186,18 @@ class HTTPTransport(TransportCore):
 
     # --- connecting ------------------------------------------------------------------------
     async def _connect(
-        self, loop: asyncio.AbstractEventLoop, key: tuple[Any, ...], pool: Pool
+        self, loop: asyncio.AbstractEventLoop, key: tuple[Any, ...], pool: Pool,
+        deadline: Deadline,
     ) -> H1Connection:
         """A new HTTP/1.1 connection (TLS: ALPN offers only http/1.1)."""
         conn: H1Connection = await self._open(
-            loop, key, self._ssl, lambda: H1Protocol(loop, key)
+            loop, key, self._ssl, lambda: H1Protocol(loop, key), deadline
         )
         conn.pool = pool
         return conn
 
     async def _connect_h2(
-        self, loop: asyncio.AbstractEventLoop, key: tuple[Any, ...]
+        self, loop: asyncio.AbstractEventLoop, key: tuple[Any, ...], deadline: Deadline
     ) -> H2Connection | None:
         """A new HTTP/2 connection, ready for requests (the server's SETTINGS arrived); None
         when ALPN chose http/1.1: that connection then waits in the HTTP/1.1 pool."""
@@ -190,12 +208,15 @@ class HTTPTransport(TransportCore):
             )
         else:
             factory = lambda: H2Connection(loop, key)  # noqa: E731
-        conn = await self._open(loop, key, self._ssl_h2, factory)
+        conn = await self._open(loop, key, self._ssl_h2, factory, deadline)
         if isinstance(conn, H1Connection):
             self._h1_origins.add(key)
             pool = self._h1.current_pool()
             conn.pool = pool
             pool.checkin(conn)
+            # it waits in the pool for this request but served none: a failure on it is no
+            # stale socket (no retry), and a TLS rejection is reported as one
+            conn.reused = False
             return None
         return conn  # type: ignore[no-any-return]
 
@@ -205,15 +226,17 @@ class HTTPTransport(TransportCore):
         key: tuple[Any, ...],
         tls: ssl.SSLContext,
         factory: Any,
+        deadline: Deadline,
     ) -> Any:
-        """Connect and return the protocol (for HTTP/2: once the server's SETTINGS came)."""
+        """Connect and return the protocol (for HTTP/2: once the server's SETTINGS came),
+        within connect_timeout and the request's `deadline`."""
         scheme, host, port = key[0], key[1], key[2]
         kwargs: dict[str, Any] = {}
         if scheme == "https":
             kwargs["ssl"] = tls
             kwargs["server_hostname"] = host
         with connecting(host, port, "HTTP/2"):
-            async with asyncio.timeout(self._connect_budget()):
+            async with asyncio.timeout(self._connect_budget(deadline)):
                 if len(key) > 3:
                     transport, proto = await open_via_proxy(
                         loop, self._resolver, key[3], (scheme, host, port), kwargs.get("ssl"),
@@ -245,24 +268,26 @@ class HTTPTransport(TransportCore):
         return proto
 
     async def _connect_h3(
-        self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int]
+        self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], deadline: Deadline
     ) -> H3Connection:
         """A new HTTP/3 connection, ready for requests (the QUIC handshake is done)."""
         h3 = _http3()
         _scheme, host, port = key
         with connecting(host, port, "HTTP/3"):
-            async with asyncio.timeout(self._connect_budget()):
+            async with asyncio.timeout(self._connect_budget(deadline)):
                 infos = await self._resolver.resolve(loop, host, port)
                 conn: H3Connection = await h3.open_h3(
                     loop, key, infos, lambda: h3.QuicCore(host, self._h3_tls, self._h3_idle)
                 )
         return conn
 
-    def _connect_budget(self) -> float | None:
-        """connect_timeout, within the total timeout."""
+    def _connect_budget(self, deadline: Deadline) -> float | None:
+        """Seconds a connect may take: connect_timeout, within what is left of the
+        request's total `timeout` (0 once it passed: the connect times out at once)."""
         timeout = self._connect_timeout
-        if self._timeout is not None:
-            timeout = self._timeout if timeout is None else min(timeout, self._timeout)
+        if deadline is not None:
+            left = max(0.0, deadline - time.monotonic())
+            timeout = left if timeout is None else min(timeout, left)
         return timeout
 
     def _mux_for(self, key: tuple[Any, ...]) -> tuple[H2Pools | None, HTTPVersion]:
@@ -291,33 +316,7 @@ class HTTPTransport(TransportCore):
         h, body, is_json = to_body(headers, content)
         if watching(self._telemetry):
             return self._fetch_watched(method, parsed, h, body, is_json)
-        return self._fetch_plain(method, parsed, h, body, is_json)
-
-    async def _fetch_plain(
-        self, method: str, parsed: ParsedURL, h: Headers | None, body: Any, is_json: bool
-    ) -> FullResponse:
-        hops = 0
-        while True:
-            _version, status, notable, raw_headers, data, raw_trailers = await self._send(
-                method, parsed, h, body, is_json, True
-            )
-            response_headers = Headers._from_wire(raw_headers)
-            if notable:
-                hop = self._next_hop(
-                    method, parsed, h, body, is_json, status, notable, response_headers, hops
-                )
-                if hop is not None:
-                    hops += 1
-                    method, parsed, h, body, is_json = hop
-                    continue
-                if notable & HAS_CONTENT_ENCODING:
-                    data = decode_whole(response_headers, data, self._codings)
-            return FullResponse(
-                status,
-                response_headers,
-                data,
-                Headers._from_wire(raw_trailers) if raw_trailers else Headers(),
-            )
+        return self._run(begin(self, method, parsed, h, body, is_json), True)
 
     async def _fetch_watched(
         self, method: str, parsed: ParsedURL, h: Headers | None, body: Any, is_json: bool
@@ -326,7 +325,9 @@ class HTTPTransport(TransportCore):
         the head's status and version; the span ends after the body."""
         watch = Watch(self._telemetry, method, parsed)
         try:
-            response = await self._stream(method, parsed, watch.outgoing(h), body, is_json)
+            response = await self._run(
+                begin(self, method, parsed, watch.outgoing(h), body, is_json), False
+            )
             watch.response(response.http_version, response.status)
             try:
                 full = await read_full(response)
@@ -343,9 +344,12 @@ class HTTPTransport(TransportCore):
         """Send ``request``; resolves to the :class:`Response` as soon as its head arrived."""
         if watching(self._telemetry):
             return self._execute_watched(request)
-        return self._stream(
-            request.method, request._parsed, request.headers, request.content, request._json
+        self._check_open()
+        ex = begin(
+            self, request.method, request._parsed, request.headers, request.content,
+            request._json,
         )
+        return self._run(ex, False)
 
     async def _execute_watched(self, request: Request) -> Response:
         """`execute` under observation: the span ends at the response head."""
@@ -353,75 +357,78 @@ class HTTPTransport(TransportCore):
         method, parsed = request.method, request._parsed
         watch = Watch(self._telemetry, method, parsed)
         try:
-            response = await self._stream(
-                method, parsed, watch.outgoing(request.headers), request.content,
+            ex = begin(
+                self, method, parsed, watch.outgoing(request.headers), request.content,
                 request._json,
             )
+            response = await self._run(ex, False)
         except BaseException as exc:
             watch.end(exc)
             raise
         watch.at_head(response)
         return response
 
-    async def _stream(
-        self,
-        method: str,
-        parsed: ParsedURL,
-        h: Headers | None,
-        body: bytes | AsyncIterator[bytes],
-        is_json: bool,
-    ) -> Response:
-        """The final response of a request (redirects followed), its body streaming."""
-        self._check_open()
-        hops = 0
+    @overload
+    async def _run(self, ex: Exchange, buffered: Literal[True]) -> FullResponse: ...
+    @overload
+    async def _run(self, ex: Exchange, buffered: Literal[False]) -> Response: ...
+
+    async def _run(self, ex: Exchange, buffered: bool) -> FullResponse | Response:
+        """The asyncio loop of an exchange: send each hop, let `ex` decide after its head;
+        the final response read whole (`buffered`) or at its head, its body streaming."""
+        decoder = None
         while True:
-            version, status, notable, raw_headers, source, _ = await self._send(
-                method, parsed, h, body, is_json, False
+            version, status, notable, raw_headers, payload, raw_trailers = await self._send(
+                ex, buffered
             )
             response_headers = Headers._from_wire(raw_headers)
-            decoder = None
             if notable:
                 try:
-                    hop = self._next_hop(
-                        method, parsed, h, body, is_json, status, notable, response_headers, hops
-                    )
-                    if notable & HAS_CONTENT_ENCODING and hop is None:
-                        decoder = response_decoder(response_headers, self._codings)
+                    follow = ex.follow(status, notable, response_headers)
+                    if not (follow or buffered):
+                        decoder = ex.decoder(notable, response_headers)
                 except BaseException:
-                    source.abort()
+                    if not buffered:
+                        payload.abort()
                     raise
-                if hop is not None:
-                    # done with the 3xx: its connection goes back to the pool if it can
-                    done = Response._from_wire(status, version, response_headers, source, None)
-                    await done.aclose()
-                    hops += 1
-                    method, parsed, h, body, is_json = hop
+                if follow:
+                    if not buffered:
+                        # done with the 3xx: its connection goes back to the pool if it can
+                        await Response._from_wire(
+                            status, version, response_headers, payload, None
+                        ).aclose()
                     continue
-            return Response._from_wire(status, version, response_headers, source, decoder)
+            if buffered:
+                if notable:
+                    return ex.full(status, response_headers, payload, raw_trailers, notable)
+                trailers = Headers._from_wire(raw_trailers) if raw_trailers else Headers()
+                return FullResponse(status, response_headers, payload, trailers)
+            return Response._from_wire(status, version, response_headers, payload, decoder)
 
     async def _send(
-        self,
-        method: str,
-        parsed: ParsedURL,
-        headers: Headers | None,
-        body: bytes | AsyncIterator[bytes],
-        is_json: bool,
-        buffered: bool,
+        self, ex: Exchange, buffered: bool
     ) -> tuple[HTTPVersion, int, int, list[tuple[str, str]], Any, list[tuple[str, str]] | None]:
-        """One exchange: (version, status, notable header bits, header pairs, payload, trailer
-        pairs). Buffered, the payload is the whole body and trailers are known; streamed, it
-        is the body source (the HTTP/1.1 connection or the HTTP/2 stream) and trailers None."""
+        """One hop of `ex`: (version, status, notable header bits, header pairs, payload,
+        trailer pairs). Buffered, the payload is the whole body and trailers are known;
+        streamed, it is the body source (the HTTP/1.1 connection or the HTTP/2 stream) and
+        trailers None."""
+        method, parsed, is_json = ex.method, ex.url, ex.is_json
+        body: Any = ex.body
+        headers = ex.headers
         if self._jar is not None or parsed.userinfo is not None:
-            headers = outgoing_headers(parsed, headers, self._jar)
+            headers = ex.request_headers()
         key = self._route(parsed)
         streamed = not isinstance(body, bytes)
+        if streamed:
+            # two owners may close it (the pump when it ends, we when the exchange failed)
+            body = _ClosedOnce(body)
         replayable = method in REPLAYABLE_METHODS and not streamed
         try:
             mux, version = self._mux_for(key)
             if mux is not None:
                 result = await mux.exchange(
                     key, self._h2_headers(method, parsed, headers, body, is_json), body or None,
-                    buffered, replayable,
+                    buffered, replayable, ex.deadline,
                 )
                 if result is not None:
                     if buffered:
@@ -436,11 +443,12 @@ class HTTPTransport(TransportCore):
             )
             result = await self._h1.exchange(
                 key, head, body if body or chunked else None, method == "HEAD", buffered,
-                replayable, chunked, close_after, body_len,
+                replayable, chunked, close_after, body_len, ex.deadline,
             )
         except BaseException:
             if streamed:
-                await _close_body(body)
+                with contextlib.suppress(Exception):
+                    await body.aclose()
             raise
         if buffered:
             status, notable, _reason, raw_headers, data, raw_trailers = result
@@ -461,10 +469,26 @@ def _http3() -> Any:
     return _h3
 
 
-async def _close_body(body: Any) -> None:
-    aclose = getattr(body, "aclose", None)
-    if aclose is not None:
-        with contextlib.suppress(Exception):
+class _ClosedOnce:
+    """A streamed request body as the pools get it: iterating it is iterating the caller's
+    iterator itself (nothing added per chunk); `aclose` closes that iterator the first time
+    only, whoever calls it."""
+
+    __slots__ = ("_body", "_closed")
+
+    def __init__(self, body: Any) -> None:
+        self._body = body
+        self._closed = False
+
+    def __aiter__(self) -> Any:
+        return self._body.__aiter__()
+
+    async def aclose(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        aclose = getattr(self._body, "aclose", None)
+        if aclose is not None:
             await aclose()
 
 

@@ -1,6 +1,7 @@
 """What HTTPTransport and SyncHTTPTransport share: the options (one signature, one validation),
-TLS contexts, and the sans-IO request policy (head fields, redirects, cookies, the stale
-retry rule). Each transport adds only its I/O flavour's pools and drivers."""
+TLS contexts and the request head; what follows a response head (redirects, cookies,
+decoding) is _exchange_driver's. Each transport adds only its I/O flavour's pools and its
+thin loop."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 from cpqwest._exchange import build_head
-from cpqwest._parser import HAS_LOCATION, HAS_SET_COOKIE
 
 from ._cookies import CookieJar
 from ._decompress import accept_encoding
@@ -19,9 +19,8 @@ from ._h2 import request_headers
 from ._headers import Headers
 from ._observe import telemetry
 from ._options import check_timeout
-from ._policy import Codings, Hop, redirect, store_cookies
+from ._policy import Codings
 from ._proxy import Proxy, env_proxies, forwards, proxies_option, select_proxy
-from ._redirects import is_redirect
 from ._tls import client_context, validate_tls_options
 from ._url import ParsedURL
 from ._version import HTTPVersion
@@ -191,30 +190,6 @@ class TransportCore:
         if headers and "range" in headers:
             return None
         return self._accept_encoding
-
-    # --- after a response head -----------------------------------------------------------------
-    def _next_hop(
-        self,
-        method: str,
-        parsed: ParsedURL,
-        headers: Headers | None,
-        body: Any,
-        is_json: bool,
-        status: int,
-        notable: int,
-        response_headers: Headers,
-        hops: int,
-    ) -> Hop | None:
-        """After a response with notable header fields: store its cookies, and the request its
-        redirect leads to (None: this response is the answer)."""
-        if notable & HAS_SET_COOKIE:
-            store_cookies(self._jar, parsed, response_headers)
-        if notable & HAS_LOCATION and self._follow_redirects and is_redirect(status):
-            return redirect(
-                method, parsed, headers, body, is_json, status, response_headers, hops + 1,
-                self._max_redirects,
-            )
-        return None
 
     def _wants_h2(self, key: tuple[Any, ...]) -> bool:
         force = self._force

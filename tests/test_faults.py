@@ -321,6 +321,43 @@ async def test_reset_while_uploading(client, transport, scripted):
     await assert_recovers(client, transport, scripted)
 
 
+class CountingBody:
+    """A streamed request body (an async iterator, not a generator) that counts `aclose`."""
+
+    def __init__(self, chunks: int) -> None:
+        self.left = chunks
+        self.closes = 0
+
+    def __aiter__(self) -> CountingBody:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if not self.left:
+            raise StopAsyncIteration
+        self.left -= 1
+        await asyncio.sleep(0.005)
+        return b"x" * 1024
+
+    async def aclose(self) -> None:
+        self.closes += 1
+
+
+async def test_streamed_body_closed_once_when_the_exchange_fails_mid_upload(client, scripted):
+    # the server drops the connection while the body is being pumped: the pump and the
+    # transport both let go of the body, and it is closed exactly once
+    async def handler(conn: Conn) -> None:
+        await conn.read_request(body=False)
+        await conn.reader.readexactly(2048)
+        conn.rst()
+
+    scripted.handler = handler
+    body = CountingBody(1000)
+    with pytest.raises((WriteError, ReadError, ConnectionError)):
+        await asyncio.wait_for(client.post(scripted.url + "/", content=body), 20)
+    await asyncio.sleep(0.1)  # the pump's own cleanup
+    assert body.closes == 1
+
+
 # --------------------------------------------------------------------------------------------
 # correct results from unusual but valid responses
 # --------------------------------------------------------------------------------------------

@@ -320,3 +320,16 @@ def test_tls_cert_unparsable():
 def test_tls_key_mismatch_unparsable(client_cert_pem):
     with pytest.raises(ValueError, match=r"^Failed to parse tls_cert/key: "):
         HTTPTransport(tls_cert=client_cert_pem, tls_key=b"not a key")
+
+
+async def test_mtls_rejection_on_a_new_alpn_http1_connection_is_a_connection_error(
+    client, scripted_factory, server_ssl_context
+):
+    # ALPN settles on http/1.1, then the TLS 1.3 server rejects the missing client
+    # certificate: a connection that served nothing is no stale socket, so the failure is
+    # the TLS rejection (a POST is never resent, so nothing hides it)
+    server = scripted_factory(
+        keep_alive(), ssl_context=server_ssl_context(require_client_cert=True)
+    )
+    with pytest.raises(ConnectionError, match="TLS"):
+        await asyncio.wait_for(client.post(server.url_for("/"), content=b"x"), 10)

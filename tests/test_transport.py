@@ -561,6 +561,56 @@ def test_one_transport_from_threads_each_with_its_own_loop(http_server):
     asyncio.run(transport.aclose())
 
 
+class _ThreadCheckingLoop(asyncio.SelectorEventLoop):
+    """An asyncio loop that records sockets unregistered from another thread than its own:
+    what closing one of its connections from a foreign thread does (asyncio is not
+    thread-safe)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.foreign_closes = 0
+
+    def _remove_reader(self, fd):  # type: ignore[no-untyped-def]
+        import threading
+
+        if self._thread_id is not None and self._thread_id != threading.get_ident():
+            self.foreign_closes += 1
+        return super()._remove_reader(fd)
+
+
+def test_aclose_closes_another_threads_pool_on_that_threads_loop(http_server):
+    import threading
+
+    transport = HTTPTransport()
+    loop = _ThreadCheckingLoop()
+    pooled = threading.Event()
+    closed = threading.Event()
+    idle_after: list[int] = []
+
+    async def other_thread() -> None:
+        await Client(transport).get(http_server.url + "/echo")
+        pool = transport._h1.current_pool()
+        assert pool.idle_count() == 1
+        pooled.set()
+        await asyncio.to_thread(closed.wait, 10)
+        for _ in range(100):  # the close arrives as a callback of this loop
+            if pool.idle_count() == 0:
+                break
+            await asyncio.sleep(0.01)
+        idle_after.append(pool.idle_count())
+
+    thread = threading.Thread(target=lambda: loop.run_until_complete(other_thread()))
+    thread.start()
+    try:
+        assert pooled.wait(10)
+        asyncio.run(transport.aclose())  # from this thread, on its own loop
+    finally:
+        closed.set()
+        thread.join(10)
+    loop.close()
+    assert (loop.foreign_closes, idle_after) == (0, [0])
+
+
 async def test_client_honours_execute_overridden_in_a_subclass(make_transport, http_server, ca_pem):
     """Spec §1.11: a subclass's execute runs for Client's buffered methods too (the buffered
     shortcut of HTTPTransport used to bypass it)."""

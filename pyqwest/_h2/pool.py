@@ -5,6 +5,7 @@ retries); `H2Pools` keeps one `H2Pool` per running event loop."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -15,7 +16,10 @@ from cpqwest._errors import RemoteProtocolError
 from .._mux import MuxConnection
 from .errors import may_resend
 
-Connect = Callable[[asyncio.AbstractEventLoop, Any], Awaitable[MuxConnection | None]]
+# (loop, key, deadline: a time.monotonic() instant or None) -> a ready connection
+Connect = Callable[
+    [asyncio.AbstractEventLoop, Any, float | None], Awaitable[MuxConnection | None]
+]
 
 
 class H2Pool:
@@ -47,10 +51,12 @@ class H2Pool:
         if self.conns.get(conn.key) is conn:
             del self.conns[conn.key]
 
-    async def acquire(self, key: Any, deadline: float | None = None) -> MuxConnection | None:
+    async def acquire(
+        self, key: Any, deadline: float | None = None, until: float | None = None
+    ) -> MuxConnection | None:
         """A connection to `key` with a free stream slot (waiting for one until `deadline`, a
-        loop time, or connecting); None when the connector found the origin speaks
-        HTTP/1.1."""
+        loop time, or connecting by `until`, the same instant in time.monotonic()); None when
+        the connector found the origin speaks HTTP/1.1."""
         no_streams_until: float | None = None
         closed_at_once = 0
         while True:
@@ -82,7 +88,7 @@ class H2Pool:
                 if isinstance(result, BaseException):
                     raise _copy(result)
                 continue
-            conn = await self._open(key)
+            conn = await self._open(key, until)
             if conn is None:
                 return None
             if self.closed:
@@ -97,13 +103,13 @@ class H2Pool:
                         "request"
                     )
 
-    async def _open(self, key: Any) -> MuxConnection | None:
+    async def _open(self, key: Any, until: float | None) -> MuxConnection | None:
         """Connect (the one connector for `key`; concurrent acquirers wait for it)."""
         fut: asyncio.Future[Any] = self.loop.create_future()
         self._connecting[key] = fut
         result: Any = None
         try:
-            conn = await self._connect(self.loop, key)
+            conn = await self._connect(self.loop, key, until)
             if conn is None:
                 result = _HTTP1
                 return None
@@ -133,23 +139,26 @@ class H2Pool:
         body: Any,
         buffered: bool,
         replayable: bool,
-        timeout: float | None,
+        until: float | None,
         read_timeout: float | None,
     ) -> Any:
         """Send one request. Returns (status, headers, body, trailers) when `buffered`, else
         the stream positioned after the response head; None if the origin speaks HTTP/1.1
         (found while connecting: nothing was sent). `replayable`: idempotent, body not
-        streamed (the stale-connection retry)."""
+        streamed (the stale-connection retry). `until`: the request's deadline (a
+        time.monotonic() instant, or None), connecting included."""
         resent = False
         attempts = 0
         replayable_body = body is None or isinstance(body, bytes)
         conns = self.conns
-        # the total timeout also covers waiting for a stream slot
-        deadline = None if timeout is None else self.loop.time() + timeout
+        # the total timeout also covers connecting and waiting for a stream slot
+        timeout = deadline = None
+        if until is not None:
+            deadline = self.loop.time() + (until - time.monotonic())
         while True:
             conn = conns.get(key)
             if conn is None or not conn.available:
-                conn = await self.acquire(key, deadline)
+                conn = await self.acquire(key, deadline, until)
                 if conn is None:
                     return None
             if deadline is not None:
@@ -251,13 +260,11 @@ class H2Pools:
         connect: Connect,
         idle_timeout: float | None,
         max_idle: int | None,
-        timeout: float | None,
         read_timeout: float | None,
     ) -> None:
         self._connect = connect
         self._idle_timeout = idle_timeout
         self._max_idle = max_idle
-        self.timeout = timeout
         self.read_timeout = read_timeout
         self._pools: dict[asyncio.AbstractEventLoop, H2Pool] = {}
         # (loop, pool) of the last lookup as one object: threads running their own loops on
@@ -286,11 +293,10 @@ class H2Pools:
         body: Any,
         buffered: bool,
         replayable: bool,
+        until: float | None = None,
     ) -> Awaitable[Any]:
         pool = self.pool_for(asyncio.get_running_loop())
-        return pool.exchange(
-            key, headers, body, buffered, replayable, self.timeout, self.read_timeout
-        )
+        return pool.exchange(key, headers, body, buffered, replayable, until, self.read_timeout)
 
     def detach(self) -> dict[asyncio.AbstractEventLoop, H2Pool]:
         """Take every pool out: later requests get new ones."""
