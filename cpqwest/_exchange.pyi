@@ -1,5 +1,5 @@
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cpqwest._pool import Pool
@@ -34,14 +34,3 @@ class H1Pools:
         close_after: bool = False,
         length: int = -1,
     ) -> Any: ...
-
-def build_head(
-    method: str,
-    target: str,
-    host: str,
-    pairs: Iterable[tuple[str, str]] | None,
-    json: bool,
-    body_len: int,
-    chunked: bool,
-    accept_encoding: str | None,
-) -> bytes: ...
