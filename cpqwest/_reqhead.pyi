@@ -10,23 +10,14 @@ _URL = tuple[str, str, str, int, str, str, tuple[str, str] | None]
 CONNECTION_FIELDS: frozenset[str]
 
 def h1_head(
-    method: str,
-    url: _URL,
-    fields: _Fields | None,
-    body: _Body,
-    is_json: bool,
-    accept_encoding: str | None,
-    proxy_pairs: list[tuple[str, str]] | None = None,
+    method: str, url: _URL, fields: _Fields | None, body: _Body, is_json: bool,
+    accept_encoding: str | None, proxy_pairs: list[tuple[str, str]] | None = None,
 ) -> tuple[bytes, int, bool, bool]:
     """(head bytes, declared body length (-1: none), chunked, close after) of an HTTP/1.1
     request; with `proxy_pairs`, forwarded to a proxy in absolute-form."""
 
 def h2_headers(
-    method: str,
-    url: _URL,
-    fields: _Fields | None,
-    body: _Body,
-    is_json: bool,
+    method: str, url: _URL, fields: _Fields | None, body: _Body, is_json: bool,
     accept_encoding: str | None,
 ) -> list[tuple[str, str]]:
     """The HTTP/2 (and HTTP/3) header list of a request, pseudo-header fields first."""

@@ -22,7 +22,7 @@ cdef enum:
     URL_AUTHORITY = 4
     URL_TARGET = 5
 
-# What the scan saw of the caller's fields.
+# What the scan saw of the caller's fields (Scan.saw), and what HTTP/2 does with a field.
 cdef enum:
     SAW_HOST = 1
     SAW_ACCEPT = 2
@@ -31,17 +31,33 @@ cdef enum:
     SAW_RANGE = 16
     SAW_LENGTH = 32         # content-length
     SAW_CODINGS = 64        # transfer-encoding
-    SAW_CLOSE = 128         # connection: close
+    SAW_CONNECTION = 128
+    SAW_CLOSE = 256         # connection: close
+    SAW_TE = 512
+    H2_DROPS = 1024         # connection-specific: HTTP/2 forbids it (RFC 9113 §8.2.2)
 
 # The form the scan writes fields in.
 cdef enum:
     H1 = 0
     H2 = 1
 
-# Connection-specific fields HTTP/2 forbids (RFC 9113 §8.2.2); hyper strips them too.
-CONNECTION_FIELDS = frozenset(
-    {"connection", "keep-alive", "proxy-connection", "transfer-encoding", "upgrade"})
-cdef frozenset _CONNECTION_FIELDS = CONNECTION_FIELDS
+# The caller's fields the policy looks at; all others go out as they are.
+cdef dict _NOTED = {
+    "host": SAW_HOST,
+    "accept": SAW_ACCEPT,
+    "accept-encoding": SAW_ACCEPT_ENCODING,
+    "content-type": SAW_CONTENT_TYPE,
+    "range": SAW_RANGE,
+    "content-length": SAW_LENGTH,
+    "transfer-encoding": SAW_CODINGS | H2_DROPS,
+    "connection": SAW_CONNECTION | H2_DROPS,
+    "te": SAW_TE,
+    # hyper strips these too
+    "keep-alive": H2_DROPS,
+    "proxy-connection": H2_DROPS,
+    "upgrade": H2_DROPS,
+}
+CONNECTION_FIELDS = frozenset(name for name, bits in _NOTED.items() if bits & H2_DROPS)
 
 # Methods that carry "content-length: 0" with an empty body (as hyper does).
 cdef frozenset _BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
@@ -53,7 +69,7 @@ cdef struct Scan:
     bint chunked            # the body goes chunked on HTTP/1.1
 
 
-cdef inline void _put(list out, int form, str name, str value):
+cdef inline int _put(list out, int form, str name, str value) except -1:
     if form == H1:
         out.append(name)
         out.append(": ")
@@ -61,40 +77,38 @@ cdef inline void _put(list out, int form, str name, str value):
         out.append("\r\n")
     else:
         out.append((name, value))
+    return 0
+
+
+cdef inline int _put_const(list out, int form, str line, tuple pair) except -1:
+    # a constant field: its HTTP/1.1 line made once
+    out.append(line if form == H1 else pair)
+    return 0
 
 
 cdef int _field(list out, int form, str name, list values, Scan* s) except -1:
     """Note what one caller field means for the head, and write it (HTTP/2: unless it is
     connection-specific, or a TE other than trailers; a host becomes :authority)."""
     cdef str value
-    if name == "host":
-        s.saw |= SAW_HOST
+    cdef object noted = _NOTED.get(name)
+    cdef int bits = 0 if noted is None else <int>noted
+    if bits:
+        s.saw |= bits & ~H2_DROPS
+        if bits & SAW_CONNECTION:
+            for value in values:
+                if "close" in value.lower():
+                    s.saw |= SAW_CLOSE
         if form == H2:
-            out[2] = (":authority", values[len(values) - 1])
-            return 0
-    elif name == "accept":
-        s.saw |= SAW_ACCEPT
-    elif name == "accept-encoding":
-        s.saw |= SAW_ACCEPT_ENCODING
-    elif name == "content-type":
-        s.saw |= SAW_CONTENT_TYPE
-    elif name == "range":
-        s.saw |= SAW_RANGE
-    elif name == "content-length":
-        s.saw |= SAW_LENGTH
-    elif name == "transfer-encoding":
-        s.saw |= SAW_CODINGS
-    elif name == "connection":
-        for value in values:
-            if "close" in value.lower():
-                s.saw |= SAW_CLOSE
-    elif name == "te" and form == H2:
-        for value in values:
-            if value.strip().lower() == "trailers":
-                out.append((name, value))
-        return 0
-    if form == H2 and name in _CONNECTION_FIELDS:
-        return 0
+            if bits & H2_DROPS:
+                return 0
+            if bits & SAW_HOST:
+                out[2] = (":authority", values[len(values) - 1])
+                return 0
+            if bits & SAW_TE:
+                for value in values:
+                    if value.strip().lower() == "trailers":
+                        out.append((name, value))
+                return 0
     for value in values:
         _put(out, form, name, value)
     return 0
@@ -143,8 +157,8 @@ cdef int _caller_framing(list lengths, list codings, object body, Scan* s) excep
     return 0
 
 
-cdef void _defaults(list out, int form, Scan* s, str authority, bint is_json,
-                    str accept_encoding):
+cdef int _defaults(list out, int form, Scan* s, str authority, bint is_json,
+                   str accept_encoding) except -1:
     """The fields the caller left out: host (HTTP/1.1; HTTP/2 has :authority), accept,
     accept-encoding (none with a Range: the range would apply to the encoded representation,
     as in reqwest), the JSON content-type, and the framing field."""
@@ -152,17 +166,19 @@ cdef void _defaults(list out, int form, Scan* s, str authority, bint is_json,
     if form == H1 and not saw & SAW_HOST:
         _put(out, form, "host", authority)
     if not saw & SAW_ACCEPT:
-        _put(out, form, "accept", "*/*")
+        _put_const(out, form, "accept: */*\r\n", ("accept", "*/*"))
     if accept_encoding is not None and not saw & (SAW_ACCEPT_ENCODING | SAW_RANGE):
         _put(out, form, "accept-encoding", accept_encoding)
     if is_json and not saw & SAW_CONTENT_TYPE:
-        _put(out, form, "content-type", "application/json")
+        _put_const(out, form, "content-type: application/json\r\n",
+                   ("content-type", "application/json"))
     if not saw & (SAW_LENGTH | SAW_CODINGS):
         if s.chunked:
             if form == H1:  # HTTP/2 frames delimit the body
-                _put(out, form, "transfer-encoding", "chunked")
+                out.append("transfer-encoding: chunked\r\n")
         elif s.length >= 0:
             _put(out, form, "content-length", str(s.length))
+    return 0
 
 
 cdef inline tuple _url(object url):

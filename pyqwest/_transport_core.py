@@ -135,12 +135,7 @@ class TransportCore:
 
     # --- the request head: one compiled policy (cpqwest/_reqhead.pyx) ---------------------
     def _head(
-        self,
-        method: str,
-        url: ParsedURL,
-        headers: Headers | None,
-        body: Body,
-        is_json: bool,
+        self, method: str, url: ParsedURL, headers: Headers | None, body: Body, is_json: bool,
         key: tuple[Any, ...] = (),
     ) -> tuple[bytes, int, bool, bool]:
         """The HTTP/1.1 request head bytes, the body length it declares (-1: none), whether
@@ -158,12 +153,7 @@ class TransportCore:
         )
 
     def _h2_headers(
-        self,
-        method: str,
-        url: ParsedURL,
-        headers: Headers | None,
-        body: Body,
-        is_json: bool,
+        self, method: str, url: ParsedURL, headers: Headers | None, body: Body, is_json: bool
     ) -> list[tuple[str, str]]:
         """The HTTP/2 (and HTTP/3) header list of the same request: `_head`'s defaults and
         framing checks, connection-specific fields dropped."""
