@@ -1,5 +1,5 @@
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from cpqwest._pool import Pool
@@ -35,14 +35,3 @@ class H1Pools:
         length: int = -1,
         deadline: float | None = None,
     ) -> Any: ...
-
-def build_head(
-    method: str,
-    target: str,
-    host: str,
-    pairs: Iterable[tuple[str, str]] | None,
-    json: bool,
-    body_len: int,
-    chunked: bool,
-    accept_encoding: str | None,
-) -> bytes: ...

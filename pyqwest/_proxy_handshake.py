@@ -13,6 +13,8 @@ import ipaddress
 import socket
 from typing import Final
 
+from cpqwest._reqhead import connect_head
+
 from ._proxy import Proxy
 
 _MAX_REPLY_HEAD: Final = 64 * 1024
@@ -64,9 +66,7 @@ class ConnectHandshake(Handshake):
         return f"proxy {_authority(self._proxy.host, self._proxy.port)}"
 
     def start(self) -> bytes:
-        lines = [f"CONNECT {self._target} HTTP/1.1", f"host: {self._target}"]
-        lines += [f"{name}: {value}" for name, value in self._proxy.head_pairs()]
-        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        return connect_head(self._target, self._proxy.head_pairs())
 
     def feed(self, data: bytes) -> bytes:
         if self.done:

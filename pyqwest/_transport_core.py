@@ -9,13 +9,11 @@ import socket
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from cpqwest._exchange import build_head
+from cpqwest._reqhead import h1_head, h2_headers
 
 from ._cookies import CookieJar
 from ._decompress import accept_encoding
 from ._dns import CACHE_TTL, Resolver
-from ._framing import body_framing
-from ._h2 import request_headers
 from ._headers import Headers
 from ._observe import telemetry
 from ._options import check_timeout
@@ -134,62 +132,34 @@ class TransportCore:
                 return (*key, proxy)
         return key
 
-    # --- the request head --------------------------------------------------------------------
+    # --- the request head: one compiled policy (cpqwest/_reqhead.pyx) ---------------------
     def _head(
-        self,
-        method: str,
-        url: ParsedURL,
-        headers: Headers | None,
-        body: Body,
-        is_json: bool,
+        self, method: str, url: ParsedURL, headers: Headers | None, body: Body, is_json: bool,
         key: tuple[Any, ...] = (),
     ) -> tuple[bytes, int, bool, bool]:
-        """The request head bytes, the body length it declares (-1: none), whether the body
-        goes chunked, and whether the request asks to close the connection after it."""
-        body_len, chunked = body_framing(method, headers, body)
-        pairs = None
-        close_after = False
-        if headers:
-            pairs = headers._wire_pairs()
-            connection = headers.get("connection")
-            close_after = connection is not None and "close" in connection.lower()
-        target = url.target
+        """The HTTP/1.1 request head bytes, the body length it declares (-1: none), whether
+        the body goes chunked, and whether the request asks to close the connection after it.
+        ValueError for caller framing fields the body contradicts."""
+        proxy_pairs = None
         if len(key) > 3:
             proxy: Proxy = key[3]
             if forwards(proxy, url.scheme, self._force == 2):
                 # absolute-form to the proxy, with its credentials and headers (§3.5)
-                target = f"{url.scheme}://{url.authority}{target}"
-                pairs = (pairs or []) + proxy.head_pairs()
-        head = build_head(
-            method, target, url.authority, pairs, is_json, body_len, chunked,
-            self._auto_accept_encoding(headers),
+                proxy_pairs = proxy.head_pairs()
+        return h1_head(
+            method, url, headers._map() if headers is not None else None, body, is_json,
+            self._accept_encoding, proxy_pairs,
         )
-        return head, body_len, chunked, close_after
 
     def _h2_headers(
-        self,
-        method: str,
-        url: ParsedURL,
-        headers: Headers | None,
-        body: Body,
-        is_json: bool,
+        self, method: str, url: ParsedURL, headers: Headers | None, body: Body, is_json: bool
     ) -> list[tuple[str, str]]:
-        return request_headers(
-            method, url.scheme, url.authority, url.target,
-            headers._wire_pairs() if headers else None, is_json,
-            body_framing(method, headers, body)[0], self._auto_accept_encoding(headers),
+        """The HTTP/2 (and HTTP/3) header list of the same request: `_head`'s defaults and
+        framing checks, connection-specific fields dropped."""
+        return h2_headers(
+            method, url, headers._map() if headers is not None else None, body, is_json,
+            self._accept_encoding,
         )
-
-    def _auto_accept_encoding(self, headers: Headers | None) -> str | None:
-        """The ``Accept-Encoding`` to add when the caller set none, on either HTTP version.
-
-        None with a ``Range`` header, as reqwest does: the range would apply to the encoded
-        representation (Apache answers a 206 slice of the brotli stream, which no decoder
-        can read).
-        """
-        if headers and "range" in headers:
-            return None
-        return self._accept_encoding
 
     def _wants_h2(self, key: tuple[Any, ...]) -> bool:
         force = self._force

@@ -203,7 +203,7 @@ async def test_params_are_encoded(client, scripted, recorder):
 
 # --------------------------------------------------------------------------------------------
 # body framing: a caller's Content-Length / Transfer-Encoding never splits the body into a
-# second request (pyqwest._framing decides for HTTP/1.1 and HTTP/2)
+# second request (cpqwest/_reqhead.pyx decides for HTTP/1.1 and HTTP/2)
 # --------------------------------------------------------------------------------------------
 
 BAD_FRAMING = {

@@ -5,13 +5,13 @@ One `H2Connection` (an `asyncio.Protocol`) per origin carries many concurrent st
 body-consumer interface `_WireContent` uses on an HTTP/1.1 connection (`take_chunk`,
 `wait_chunk`, `release`, `abort`, `parser.trailers`...), so an HTTP/2 response goes through the
 same `Response` code path. `H2Pools` (pool.py) keeps the connections of a transport, per event
-loop; headers.py builds request header lists and checks response heads; errors.py words and
-maps HTTP/2 errors; library.py adapts h2 and hpack.
+loop; headers.py checks response heads and trailers (request header lists come from the
+request-head policy, cpqwest/_reqhead.pyx); errors.py words and maps HTTP/2 errors; library.py
+adapts h2 and hpack.
 """
 
 from .connection import ALPNNegotiator, H2Connection
-from .headers import request_headers
 from .pool import H2Pools
 from .stream import H2Stream
 
-__all__ = ["ALPNNegotiator", "H2Connection", "H2Pools", "H2Stream", "request_headers"]
+__all__ = ["ALPNNegotiator", "H2Connection", "H2Pools", "H2Stream"]

@@ -47,7 +47,7 @@ _SENT_RESET = h2.stream.StreamClosedBy.SEND_RST_STREAM
 _CONFIG = h2.config.H2Configuration(
     client_side=True,
     header_encoding=None,
-    # request headers come from validated, lower-cased Headers; request_headers() does the rest
+    # request headers come from validated, lower-cased Headers; cpqwest._reqhead does the rest
     validate_outbound_headers=False,
     normalize_outbound_headers=False,
     # checked by headers.response_fields() instead, at a fraction of the cost
