@@ -20,6 +20,7 @@ __all__ = [
     "StreamErrorCode",
     "TooManyRedirects",
     "WriteError",
+    "body_error",
     "classify",
     "connect_error",
     "connecting",
@@ -130,6 +131,16 @@ def read_error(cause: BaseException) -> BaseException:
 def write_error(cause: BaseException) -> BaseException:
     """The error for a failure while the request is written."""
     return classify(cause, REQUEST_FAILED, WriteError)
+
+
+def body_error(cause: BaseException) -> BaseException:
+    """The error for a streamed request body whose iterator raised or gave a piece that is
+    not bytes: always WriteError (spec §1.3), whatever the iterator's exception was."""
+    if isinstance(cause, WriteError):
+        return cause
+    exc = WriteError(f"{REQUEST_FAILED}{cause}")
+    exc.__cause__ = cause
+    return exc
 
 
 def connect_error(

@@ -11,10 +11,11 @@ from time import monotonic
 
 from cpython.bytes cimport PyBytes_GET_SIZE
 
+from cpqwest._h1 cimport BodyFramer, frame_chunk
 from cpqwest._pool cimport Pool
 from cpqwest._protocol cimport H1Connection
 
-from cpqwest._errors import WriteError
+from cpqwest._errors import body_error, write_error
 
 cdef object _get_running_loop = asyncio.get_running_loop
 cdef object CancelledError = asyncio.CancelledError
@@ -86,7 +87,7 @@ cdef class H1Pools:
         cdef bytes data
         timeout = None
         if chunked and not streamed:
-            body = _chunk(body) + b"0\r\n\r\n" if body else b"0\r\n\r\n"
+            body = frame_chunk(body) + b"0\r\n\r\n" if body else b"0\r\n\r\n"
         while True:
             if deadline is not None:
                 timeout = deadline - _monotonic()
@@ -132,48 +133,33 @@ cdef class H1Pools:
                 raise
 
 
-cdef bytes _chunk(data):
-    """One chunk of a chunked body (RFC 9112 §7.1)."""
-    return b"%x\r\n%b\r\n" % (len(data), data)
-
-
 async def _upload(H1Connection conn, body, bint chunked, Py_ssize_t length):
     """Pump a streamed request body with write back-pressure; always closes the iterator.
-    Unchunked, it sends exactly `length` bytes (when >= 0): a body that strays from the
-    length its head declares fails the request, its connection closed."""
+    A body that fails (or strays from the length its head declares) fails the request, its
+    connection closed."""
+    cdef BodyFramer framer = BodyFramer(chunked, length)
+    cdef bint sending = False
     cdef object exc = None
-    cdef Py_ssize_t sent = 0
     try:
         async for chunk in body:
-            if not isinstance(chunk, (bytes, bytearray, memoryview)):
-                raise TypeError("Request body chunk must be bytes, got %s" % type(chunk).__name__)
-            if not chunk:
+            data = framer.frame(chunk)
+            if data is None:
                 continue
-            if chunked:
-                conn.write(_chunk(chunk))
-            else:
-                if length >= 0:
-                    sent += len(chunk)
-                    if sent > length:
-                        raise ValueError(
-                            "request body longer than its Content-Length (%d)" % length)
-                conn.write(chunk)
+            sending = True
+            conn.write(data)
             w = conn.drain()
             if w is not None:
                 await w
-        if chunked:
-            conn.write(b"0\r\n\r\n")
-        elif 0 <= length != sent:
-            raise ValueError(
-                "request body shorter than its Content-Length (%d of %d bytes)" % (sent, length))
+            sending = False
+        data = framer.finish()
+        if data:
+            sending = True
+            conn.write(data)
         conn.end_request()
     except CancelledError:
         raise
-    except WriteError as e:
-        exc = e
     except BaseException as e:
-        exc = WriteError("Request failed: %s" % (e,))
-        exc.__cause__ = e
+        exc = write_error(e) if sending else body_error(e)
     finally:
         aclose = getattr(body, "aclose", None)
         if aclose is not None:

@@ -525,17 +525,6 @@ cdef class ResponseParser:
     def feed_eof_py(self) -> bool:
         return self.feed_eof() == 1
 
-    def direct_window_py(self):
-        """The part of a collected body to read straight into (all but its last byte, which
-        goes through feed_data), None if no direct read is pending (the sync client)."""
-        if not self.direct_pending():
-            return None
-        return self.direct_window()
-
-    def direct_filled_py(self, size_t n) -> None:
-        """`n` bytes were read into the window."""
-        self.direct_filled(n)
-
     def read_direct(self, data) -> int:
         """What the protocol does on a direct read: copy the start of `data` into the
         direct window. Returns how many bytes it took (0 when no direct read is pending)."""

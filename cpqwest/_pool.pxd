@@ -2,7 +2,7 @@ cdef class PooledConnection:
     """What the pool needs of a connection (HTTP/1.1 now; any protocol that is checked out
     exclusively later)."""
     cdef public object key
-    cdef public Pool pool
+    cdef public object pool      # its Pool (async) or SyncPool (blocking), None when unpooled
     cdef public double idle_since
     cdef public bint closed
     cdef public bint reused     # served a request before: a failure may be a stale socket

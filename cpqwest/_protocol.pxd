@@ -1,25 +1,17 @@
-from cpqwest._parser cimport ResponseParser
-from cpqwest._pool cimport PooledConnection
+from cpqwest._h1 cimport H1Core
 
 
-cdef class H1Connection(PooledConnection):
+cdef class H1Connection(H1Core):
     cdef object _loop
     cdef readonly object transport
-    cdef readonly ResponseParser parser
     cdef bytearray _rbuf
     cdef object _rview
     cdef object _waiter          # head (streaming) or whole message (buffered)
     cdef object _body_waiter     # next body piece (streaming)
     cdef object _drain_waiter
-    cdef bint _buffered
     cdef bint _direct             # reading the body straight into parser.direct_window()
-    cdef public bint close_after      # the request said `Connection: close`
-    cdef bint _active            # a request is in flight
     cdef bint _reading_paused
     cdef bint _writing_paused
-    cdef readonly bint request_sent   # the whole request was written
-    cdef readonly bint got_bytes      # a response byte arrived for this request
-    cdef readonly object error        # the failure that ended this connection, or None
     cdef object _deadline_timer
     cdef object _read_timer
     cdef double _read_timeout
@@ -31,6 +23,7 @@ cdef class H1Connection(PooledConnection):
     cdef void _on_data(self, const char* data, size_t n)
     cdef void _direct_updated(self, Py_ssize_t nbytes)
     cdef void _message_complete(self)
+    cdef bint _in_flight(self)
     cdef void _fail(self, object exc)
     cdef void _wake(self, object exc)
     cdef void _cancel_timers(self)

@@ -1,8 +1,8 @@
-"""H1Connection: one HTTP/1.1 connection as an asyncio protocol on a loop transport.
+"""H1Connection: the asyncio driver of one HTTP/1.1 connection (an H1Core on a loop transport).
 
-It writes request bytes, feeds what arrives to the llhttp ResponseParser, applies read and
-write back-pressure, and turns transport events into the spec's typed errors at the point they
-happen. The exchange logic (pool, retries, uploads) lives in `_exchange`.
+It writes request bytes, feeds what arrives to the core (parser, phase, reuse decision, error
+choice: `_h1`), applies read and write back-pressure, runs the timers, and wakes the waiting
+exchange or body consumer. The exchange logic (pool, retries, uploads) lives in `_exchange`.
 """
 
 import asyncio
@@ -10,12 +10,13 @@ import asyncio
 from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
-from cpqwest._parser cimport ResponseParser
-from cpqwest._pool cimport Pool, PooledConnection
-
-from cpqwest._errors import (
-    RemoteProtocolError, exchange_error, read_error, write_error,
+from cpqwest._h1 cimport (
+    AWAIT_HEAD, BODY, DONE, FAILED, FED_DONE, FED_HEAD, IDLE, SENDING, H1Core,
 )
+from cpqwest._parser cimport ResponseParser
+from cpqwest._pool cimport Pool
+
+from cpqwest._errors import RemoteProtocolError
 
 # Streaming reads: stop reading the socket when this much body is parsed and not yet consumed.
 cdef Py_ssize_t READ_HIGH_WATER = 1 << 20
@@ -27,9 +28,8 @@ WAIT = object()
 cdef object _WAIT = WAIT
 
 
-cdef class H1Connection(PooledConnection):
+cdef class H1Connection(H1Core):
     def __cinit__(self):
-        self.parser = ResponseParser()
         self._rbuf = bytearray(READ_BUFFER_SIZE)
         self._rview = memoryview(self._rbuf)
         self._read_timeout = -1.0
@@ -65,28 +65,24 @@ cdef class H1Connection(PooledConnection):
         self._on_data(PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
 
     def eof_received(self):
-        cdef int done
-        if not self._active:
+        if not self._in_flight():
             self.close()
             return False
         try:
-            done = self.parser.feed_eof()
-        except RemoteProtocolError as exc:
+            # asyncio hides a TLS alert: the core words a fresh TLS connection's close
+            self.feed_eof(self.transport.get_extra_info("ssl_object") is not None)
+        except (RemoteProtocolError, ConnectionError) as exc:
             self._fail(exc)
             return False
-        if done:
-            self._message_complete()
-        elif not self.reused and self.transport.get_extra_info("ssl_object") is not None:
-            # TLS 1.3 servers reject a client certificate after the client's handshake is done;
-            # asyncio hides the alert, so a fresh TLS connection closed at once is a TLS failure
-            self._fail(ConnectionError("TLS connection closed by the server before any response"))
-        else:
-            self._fail(RemoteProtocolError("connection closed before any response"))
+        self._message_complete()
         return False
+
+    cdef bint _in_flight(self):
+        return self.phase != IDLE and self.phase != FAILED
 
     def connection_lost(self, exc):
         self.closed = True
-        if self._active and not self.parser.message_done and self.error is None:
+        if self._in_flight() and not self.parser.message_done and self.error is None:
             if exc is None:
                 self.eof_received()
             if self.error is None and not self.parser.message_done:
@@ -110,7 +106,7 @@ cdef class H1Connection(PooledConnection):
             if exc is None and self.error is None:
                 w.set_result(None)
             else:
-                w.set_exception(self._write_error(exc if exc is not None else self.error))
+                w.set_exception(self.write_error(exc if exc is not None else self.error))
 
     # --- requests ---------------------------------------------------------------------------
     cdef object start(self, bytes data, bint head_request, bint buffered, bint body_follows,
@@ -118,13 +114,8 @@ cdef class H1Connection(PooledConnection):
         """Write a request head (and body); return the future of its response: resolved at the
         head (streaming, with None) or at the end (buffered, with the whole message)."""
         cdef object loop = self._loop
-        self.parser.reset(head_request, buffered)
-        self._buffered = buffered
+        self.begin(head_request, buffered, body_follows)
         self._direct = False
-        self._active = True
-        self.got_bytes = False
-        self.error = None
-        self.request_sent = not body_follows
         waiter = self._waiter = loop.create_future()
         if timeout is not None:
             self._deadline_timer = loop.call_at(loop.time() + timeout, self._on_deadline)
@@ -139,15 +130,15 @@ cdef class H1Connection(PooledConnection):
 
     def write(self, data):
         if self.error is not None:
-            raise self._write_error(self.error)
+            raise self.write_error(self.error)
         if self.closed or self.transport.is_closing():
-            raise self._write_error(ConnectionResetError("connection closed"))
+            raise self.write_error(ConnectionResetError("connection closed"))
         self.transport.write(data)
 
     def drain(self):
         """None when the socket takes more now, else a future resolved when it does."""
         if self.error is not None:
-            raise self._write_error(self.error)
+            raise self.write_error(self.error)
         if not self._writing_paused:
             return None
         if self._drain_waiter is None:
@@ -155,31 +146,29 @@ cdef class H1Connection(PooledConnection):
         return self._drain_waiter
 
     def end_request(self):
-        self.request_sent = True
+        self.sent()
 
     cdef void _on_data(self, const char* data, size_t n):
         cdef ResponseParser parser = self.parser
-        cdef int done
-        if not self._active:
-            # bytes nobody asked for: this connection can no longer be trusted
-            self.abort()
-            return
-        self.got_bytes = True
+        cdef int event
         if self._read_timeout >= 0:
             self._last_read = self._loop.time()
         try:
-            done = parser.feed(data, n)
+            event = self.feed(data, n)
         except BaseException as exc:
             self._fail(exc)
             return
-        if done:
-            self._message_complete()
+        if event == FED_DONE:
+            if self.phase == FAILED:
+                self.abort()   # bytes with no request in flight
+            else:
+                self._message_complete()
+            return
+        if event != FED_HEAD:
             return
         if self._buffered:
             if parser.direct_pending():
                 self._direct = True
-            return
-        if not parser.head_done:
             return
         w = self._waiter
         if w is not None:
@@ -227,7 +216,7 @@ cdef class H1Connection(PooledConnection):
                 self.transport.resume_reading()
             return chunk
         if self.error is not None:
-            raise self._read_error(self.error)
+            raise self.read_error(self.error)
         if p.message_done:
             return None
         return _WAIT
@@ -239,21 +228,20 @@ cdef class H1Connection(PooledConnection):
 
     cpdef void release(self):
         """The response is finished with: back to the pool if reusable, else closed."""
-        cdef ResponseParser p = self.parser
-        self._active = False
         self._cancel_timers()
-        if (p.message_done and p.keep_alive and not p.trailing_data and self.request_sent
-                and not self.close_after
-                and self.error is None and not self.closed and self.pool is not None):
-            self.pool.checkin(self)
+        if self.reusable() and self.pool is not None:
+            self.phase = IDLE
+            (<Pool>self.pool).checkin(self)
         else:
+            self.phase = FAILED
             self.close()
 
     cpdef void abort(self, object exc=None):
         """Give up on this connection (cancelled request, unread body): close it for good."""
-        self._active = False
-        if exc is not None and self.error is None:
-            self.error = exc
+        if exc is not None:
+            self.fail(exc)
+        else:
+            self.phase = FAILED
         self._cancel_timers()
         self.close()
         if exc is not None:
@@ -274,9 +262,7 @@ cdef class H1Connection(PooledConnection):
 
     # --- failures ---------------------------------------------------------------------------
     cdef void _fail(self, object exc):
-        if self.error is None:
-            self.error = exc
-        self._active = False
+        self.fail(exc)
         self._cancel_timers()
         self.close()
         self._wake(exc)
@@ -290,7 +276,7 @@ cdef class H1Connection(PooledConnection):
                 # is returned and its body raises, whatever the packet boundaries were
                 w.set_result(None)
             else:
-                w.set_exception(self._head_error(exc))
+                w.set_exception(self.head_error(exc))
         w = self._body_waiter
         self._body_waiter = None
         if w is not None and not w.done():
@@ -321,17 +307,6 @@ cdef class H1Connection(PooledConnection):
             self._read_timer = self._loop.call_at(due, self._on_read_timer)
             return
         self._fail(TimeoutError("read timed out"))
-
-    # The classes and messages come from the one classifier (cpqwest._errors, API.md §1.1).
-    def _head_error(self, cause):
-        """The error for a request that failed before its response completed."""
-        return exchange_error(cause, self.parser.head_done, self._buffered, self.request_sent)
-
-    def _read_error(self, cause):
-        return read_error(cause)
-
-    def _write_error(self, cause):
-        return write_error(cause)
 
 
 cdef void _close_socket_of(object transport):
