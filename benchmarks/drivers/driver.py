@@ -253,7 +253,10 @@ def main(argv: list[str] | None = None) -> int:
             out.update(bench_sync(args, adapter))
         else:
             if args.loop == "uvloop":
-                import uvloop
+                try:
+                    import uvloop
+                except ImportError:  # a sync-only client's venv has none
+                    raise Unsupported("uvloop is not installed in this client's venv") from None
 
                 out["uvloop"] = uvloop.__version__
                 factory = uvloop.new_event_loop
