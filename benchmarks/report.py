@@ -19,7 +19,7 @@ METRICS = (  # key, heading, which way is better
     ("p99_us", "p99 latency µs", "lower"),
 )
 
-IDLE_STATE = ("rss_kib", "open_fds")  # taken after the timed loop, connections idle
+IDLE_STATE = ("rss_kib", "max_rss_kib", "open_fds")  # taken after the timed loop, connections idle
 Key = tuple[str, str, str]  # scenario, loop, client
 
 

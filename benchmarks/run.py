@@ -283,6 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+FLOOR_NOTE = (
+    "floor = minimal raw asyncio.Protocol HTTP/1.1 client (status line + Content-Length only)."
+)
 NATIVE_NOTE = (
     "reqwest = bare reqwest + tokio (Rust, benchmarks/native_reqwest: one current-thread runtime, "
     "rustls, built offline from Debian's crates): the lower bound of a Python client on reqwest; "
@@ -320,7 +323,7 @@ def write_outputs(
         f"Server: {server.name} on 127.0.0.1, pinned to its own CPU; each client a fresh process "
         "pinned to another; warm-up first, every response checked (status and length).",
         "Clients: " + ", ".join(f"{c}: {ver.get(c, '?')}" for c in clients) + ".",
-        "floor = minimal raw asyncio.Protocol HTTP/1.1 client (status line + Content-Length only).",
+        *([FLOOR_NOTE] if "floor" in clients else []),
         *([NATIVE_NOTE] if "reqwest" in clients else []),
         "Differences under ~15-20 % are noise on a 2-core machine: compare ratios within one run.",
     ]

@@ -6,7 +6,8 @@ flagged, as the sign of O(n) work per request in a pool, a timer or a stream tab
 reqwest grows as much (then it is the kernel's and the server's share: more sockets, colder
 caches). Memory per
 idle connection is the RSS slope between the smallest and largest HTTP/1.1 concurrency (RSS is
-taken right after the timed loop, every connection idle in the pool).
+taken right after the timed loop, every connection idle in the pool). Against body size the RSS
+shown is the peak (a buffered 64 MiB body is freed before the loop ends).
 """
 
 from __future__ import annotations
@@ -53,6 +54,12 @@ def idle_kib(pts: list[tuple[int, dict]]) -> float | None:
     return (c1["rss_kib"] - c0["rss_kib"]) / (x1 - x0)
 
 
+def rss_of(series: str, cell: dict) -> float | None:
+    """The RSS a series shows, MiB: the peak for bodies, else the idle-pool one."""
+    kib = cell.get("max_rss_kib" if series == SERIES_BODY else "rss_kib")
+    return kib / 1024 if kib else None
+
+
 def markdown(agg: dict[Key, dict], clients: list[str], loops: list[str], head: list[str]) -> str:
     out = [*head, ""]
     for loop in loops:
@@ -61,13 +68,15 @@ def markdown(agg: dict[Key, dict], clients: list[str], loops: list[str], head: l
             if not have:
                 continue
             xs = sorted({x for c in have for x, _ in points(agg, series, c, loop)})
-            out += [f"### {series} [{loop}]: client CPU µs per request / client RSS MiB", ""]
+            rss_kind = "peak RSS" if series == SERIES_BODY else "RSS, pool idle"
+            out += [f"### {series} [{loop}]: client CPU µs per request / client {rss_kind} MiB", ""]
             out += ["| " + " | ".join([series, *have]) + " |", "|---|" + "---:|" * len(have)]
             for x in xs:
                 cells = []
                 for c in have:
                     cell = dict(points(agg, series, c, loop)).get(x)
-                    rss = f" / {cell['rss_kib'] / 1024:.0f}" if cell and cell.get("rss_kib") else ""
+                    mib = rss_of(series, cell) if cell else None
+                    rss = f" / {mib:.0f}" if mib else ""
                     cells.append(f"{fmt(cell['cpu_us_per_req'])}{rss}" if cell else "n/a")
                 out.append(f"| {x_label(series, x)} | " + " | ".join(cells) + " |")
             out.append("")
@@ -86,7 +95,8 @@ def summary(agg: dict[Key, dict], series: str, clients: list[str], loop: str) ->
         g, kib = growth(pts), idle_kib(pts)
         # growth beyond what bare reqwest shows on the same machine and server
         excess = g / native if g is not None and native and c != NATIVE else g
-        flag = excess is not None and excess >= GROWTH_FLAG
+        # bare reqwest is the reference: its own growth is the machine's, never flagged
+        flag = c != NATIVE and excess is not None and excess >= GROWTH_FLAG
         vs = f" (÷ {NATIVE}'s {native:.2f}: {excess:.2f})" if excess != g else ""
         g_txt = "—" if g is None else f"{g:.2f}{vs}" + (" ⚠ grows" if flag else "")
         kib_txt = "—" if kib is None else f"{kib:.1f} KiB"
@@ -104,15 +114,17 @@ def plot(agg: dict[Key, dict], clients: list[str], loop: str, path: Path, title:
     fig, grid = plt.subplots(2, len(SERIES), figsize=(5.5 * len(SERIES), 8))
     for col, series in enumerate(SERIES):
         cpu_ax, rss_ax = grid[0][col], grid[1][col]
-        for c in clients:
+        for i, c in enumerate(clients):
             pts = points(agg, series, c, loop)
             if not pts:
                 continue
+            style = {"marker": "o", "label": c, "color": f"C{i}"}  # one colour per client
             xs = [x for x, _ in pts]
-            cpu_ax.plot(xs, [p["cpu_us_per_req"] for _, p in pts], marker="o", label=c)
-            rss = [(x, p["rss_kib"] / 1024) for x, p in pts if p.get("rss_kib")]
-            rss_ax.plot([x for x, _ in rss], [r for _, r in rss], marker="o", label=c)
-        for ax, what in ((cpu_ax, "client CPU µs / request"), (rss_ax, "client RSS MiB")):
+            cpu_ax.plot(xs, [p["cpu_us_per_req"] for _, p in pts], **style)
+            rss = [(x, m) for x, p in pts if (m := rss_of(series, p))]
+            rss_ax.plot([x for x, _ in rss], [m for _, m in rss], **style)
+        rss_what = "client peak RSS MiB" if series == SERIES_BODY else "client RSS MiB, pool idle"
+        for ax, what in ((cpu_ax, "client CPU µs / request"), (rss_ax, rss_what)):
             ax.set_xscale("log", base=2)
             ax.set_yscale("log")
             ax.set_xlabel(series)

@@ -124,12 +124,13 @@ def test_scaling_run(tmp_path: Path) -> None:
     results = json.loads((out / "scaling.json").read_text())
     for r in results:
         assert "error" not in r and "unsupported" not in r, r
-        assert r["rss_kib"] > 0 and r["open_fds"] > 0
+        assert 0 < r["rss_kib"] <= r["max_rss_kib"] and r["open_fds"] > 0
     c16 = next(r for r in results if r["scenario"] == "scale_h1_c16" and r["label"] == "ours")
     c1 = next(r for r in results if r["scenario"] == "scale_h1_c1" and r["label"] == "ours")
     assert c16["open_fds"] >= c1["open_fds"] + 15  # 16 pooled connections, all idle, none closed
     md = (out / "scaling.md").read_text()
-    assert "### h1 connections [asyncio]" in md and "| 16 |" in md
+    assert "### h1 connections [asyncio]: client CPU µs per request / client RSS, pool idle" in md
+    assert "| 16 |" in md
     assert "RSS per idle connection" in md
     assert "### body bytes [asyncio]" in md and "| 1 KiB |" in md
 

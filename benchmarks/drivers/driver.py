@@ -237,10 +237,11 @@ def measured(lat: list[int], wall: float, r0, r1, server_cpu: float, has_server:
 
 def idle_state() -> dict:
     """Memory and fds right after the timed loop: every connection idle in the pool, none
-    closed yet (--scaling reports memory per idle connection from it)."""
-    status = Path("/proc/self/status").read_text().splitlines()
-    rss = next((int(ln.split()[1]) for ln in status if ln.startswith("VmRSS:")), 0)
-    return {"rss_kib": rss, "open_fds": len(os.listdir("/proc/self/fd"))}
+    closed yet (--scaling reports memory per idle connection from it); and the peak RSS."""
+    status = dict(ln.split(":", 1) for ln in Path("/proc/self/status").read_text().splitlines())
+    kib = {k: int(status[k].split()[0]) for k in ("VmRSS", "VmHWM")}  # now, and the peak
+    fds = len(os.listdir("/proc/self/fd"))
+    return {"rss_kib": kib["VmRSS"], "max_rss_kib": kib["VmHWM"], "open_fds": fds}
 
 
 def main(argv: list[str] | None = None) -> int:

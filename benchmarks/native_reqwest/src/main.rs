@@ -165,12 +165,12 @@ fn proc_cpu_s(pids: &[u32]) -> f64 {
     ticks as f64 / tck
 }
 
-/// The process's resident set now, KiB (VmRSS).
-fn rss_kib() -> u64 {
+/// A field of /proc/self/status in KiB: VmRSS (resident now), VmHWM (its peak).
+fn status_kib(field: &str) -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .find_map(|l| l.strip_prefix(field))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or(0)
 }
@@ -211,7 +211,8 @@ async fn bench(a: &Args) -> Res<String> {
     let wall = t0.elapsed().as_secs_f64();
     let r1 = rusage();
     let srv1 = proc_cpu_s(&pids);
-    let rss = rss_kib();
+    let rss = status_kib("VmRSS:");
+    let peak = status_kib("VmHWM:");
     let fds = count("/proc/self/fd");
     drop(c);
 
@@ -224,7 +225,7 @@ async fn bench(a: &Args) -> Res<String> {
         "\"requests\": {done}, \"wall_s\": {wall:?}, \"cpu_s\": {cpu:?}, \
          \"cpu_us_per_req\": {:?}, \"rps\": {:?}, \"p50_us\": {:?}, \"p99_us\": {:?}, \
          \"client_cpu_pct\": {:?}, \"server_cpu_pct\": {server}, \"preempted\": {}, \"threads\": {}, \"rss_kib\": {rss}, \
-         \"open_fds\": {fds}",
+         \"max_rss_kib\": {}, \"open_fds\": {fds}",
         cpu / done as f64 * 1e6,
         done as f64 / wall,
         pct(0.50),
@@ -232,6 +233,7 @@ async fn bench(a: &Args) -> Res<String> {
         100.0 * cpu / wall,
         r1.ru_nivcsw - r0.ru_nivcsw,
         count("/proc/self/task"),
+        peak,
     ))
 }
 
