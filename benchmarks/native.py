@@ -41,6 +41,7 @@ def _run(cmd: list[str], log: Path, **kw) -> None:
 
 
 def find_cargo() -> str | None:
+    """cargo on PATH, or rustup's default place (a login shell's PATH may not be ours)."""
     return shutil.which("cargo") or next(
         (str(p) for p in (Path.home() / ".cargo/bin/cargo",) if p.exists()), None
     )

@@ -32,6 +32,7 @@ def points(agg: dict[Key, dict], series: str, client: str, loop: str) -> list[tu
 
 
 def x_label(series: str, x: int) -> str:
+    """A point's label: a count, or a body size in KiB / MiB."""
     if series != SERIES_BODY:
         return str(x)
     return f"{x >> 20} MiB" if x >= 1 << 20 else f"{x >> 10} KiB"
