@@ -29,6 +29,7 @@ class ClientSpec:
     requirements: tuple[str, ...]
     from_checkout: bool = False  # ours: reinstall the repo root on every run
     baseline: bool = False  # ours at an earlier commit (run.py --baseline REF)
+    native: bool = False  # not Python: a binary built by native.py, no venv
 
 
 # In report column order: the baseline first, the floor last.
@@ -48,6 +49,9 @@ CLIENTS: dict[str, ClientSpec] = {
         ClientSpec("urllib3", "urllib3_client", ("urllib3==2.8.0",)),
         ClientSpec("requests", "requests_client", ("requests==2.34.2",)),
         ClientSpec("niquests", "niquests_client", ("niquests[http3]==3.21.2", UVLOOP)),
+        # the engine the original wraps, bare (Rust, reqwest + tokio): the lower bound of a
+        # Python client on reqwest
+        ClientSpec("reqwest", "native_reqwest", (), native=True),
         ClientSpec("floor", "floor", (UVLOOP,)),
     )
 }

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from scenarios import BIG_SIZE, TINY_BODY
+from scenarios import BIG_SIZE, BODY_SIZES, TINY_BODY
 
 
 def _response(body: bytes, status: str = "200 OK") -> bytes:
@@ -31,6 +31,12 @@ ROUTES = {
     b"/upload": _response(TINY_BODY),
     b"/1m": _response(bytes(range(256)) * (BIG_SIZE // 256)),
     b"/proto": _response(b"http/1"),
+    # --scaling's bodies, up to 1 MiB (kept in memory here; nginx serves them all from files)
+    **{
+        f"/bytes/{n}".encode(): _response(bytes(range(256)) * (n // 256))
+        for n in BODY_SIZES
+        if n <= BIG_SIZE
+    },
 }
 NOT_FOUND = _response(b"not found", "404 Not Found")
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from scenarios import SCENARIOS
 
 BASELINE = "pyqwest"  # the original, the one every ratio is taken against
+NATIVE = "reqwest"  # the engine the original wraps, bare: "ours ÷ reqwest" gets its own column
 SERVER_BOUND = 90  # server CPU % from which a run's req/s and latency are the server's limit
 METRICS = (  # key, heading, which way is better
     ("cpu_us_per_req", "client CPU µs per request (user+sys, all threads)", "lower"),
@@ -18,6 +19,7 @@ METRICS = (  # key, heading, which way is better
     ("p99_us", "p99 latency µs", "lower"),
 )
 
+IDLE_STATE = ("rss_kib", "max_rss_kib", "open_fds")  # taken after the timed loop, connections idle
 Key = tuple[str, str, str]  # scenario, loop, client
 
 
@@ -31,6 +33,9 @@ def aggregate(results: list[dict]) -> dict[Key, dict]:
         ok = [r for r in rs if "error" not in r and "unsupported" not in r]
         if ok:
             cell = {m: statistics.median(r[m] for r in ok) for m, _, _ in METRICS}
+            for m in IDLE_STATE:  # older drivers' lines lack them
+                if all(m in r for r in ok):
+                    cell[m] = statistics.median(r[m] for r in ok)
             srv = [r["server_cpu_pct"] for r in ok if r.get("server_cpu_pct") is not None]
             cell["server_cpu_pct"] = max(srv) if srv else None
             cell["requests"] = statistics.median(r["requests"] for r in ok)
@@ -56,9 +61,20 @@ def rows_of(agg: dict[Key, dict]) -> list[tuple[str, str]]:
     return sorted(seen, key=lambda r: (order.index(r[0]), r[1] != "asyncio", r[1]))
 
 
+def native_ratio(agg: dict[Key, dict], scen: str, loop: str, metric: str) -> str:
+    """ours ÷ native reqwest in one row ("—" where either is missing)."""
+    ours, nat = (agg.get((scen, loop, c), {}).get(metric) for c in ("ours", NATIVE))
+    return f"{ours / nat:.2f}" if ours and nat else "—"
+
+
 def table(agg: dict[Key, dict], clients: list[str], metric: str) -> list[str]:
-    head = ["scenario", "loop", *clients, "server CPU %"]
-    lines = ["| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(clients) + 1)]
+    vs_native = "ours" in clients and NATIVE in clients
+    extra = [f"ours ÷ {NATIVE}"] if vs_native else []
+    head = ["scenario", "loop", *clients, *extra, "server CPU %"]
+    lines = [
+        "| " + " | ".join(head) + " |",
+        "|---|---|" + "---:|" * (len(clients) + len(extra) + 1),
+    ]
     for scen, loop in rows_of(agg):
         base = agg.get((scen, loop, BASELINE), {}).get(metric)
         cells, srv = [], []
@@ -75,6 +91,8 @@ def table(agg: dict[Key, dict], clients: list[str], metric: str) -> list[str]:
                 cells.append(fmt(v) + ratio + (" †" if bound else ""))
                 if cell["server_cpu_pct"] is not None:
                     srv.append(cell["server_cpu_pct"])
+        if vs_native:
+            cells.append(native_ratio(agg, scen, loop, metric))
         srv_txt = f"≤ {max(srv):.0f}" if srv else "—"
         lines.append(
             f"| {SCENARIOS[scen].title} | {loop} | " + " | ".join(cells) + f" | {srv_txt} |"

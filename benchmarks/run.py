@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import platform
+import resource
 import subprocess
 import sys
 import time
@@ -24,33 +25,41 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
 import envs  # noqa: E402
+import native  # noqa: E402
 import report  # noqa: E402
+import scaling  # noqa: E402
 from certs import Certs, ensure_certs  # noqa: E402
-from scenarios import SCENARIOS, loops_for  # noqa: E402
-from servers import Server, add_h3, pinned, start_server  # noqa: E402
+from scenarios import DEFAULT_SCENARIOS, SCALING_SCENARIOS, SCENARIOS, loops_for  # noqa: E402
+from servers import Server, add_h3, add_proxy, pinned, start_server  # noqa: E402
 
 TOOL_VENV = envs.VENVS / "_tool"
 LOOPS = ("asyncio", "uvloop")
+# --scaling's defaults: ours beside the peers issue 18 names, on the loop its targets are for
+SCALING_CLIENTS = ("ours", "pyreqwest", "aiohttp", "reqwest")
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
     p.add_argument("--quick", action="store_true", help="1 rep, fewer requests (~2 minutes)")
-    p.add_argument("--reps", type=int, help="repetitions, interleaved (default 3; --quick 1)")
     p.add_argument(
-        "--clients",
-        default=",".join(c for c in envs.CLIENTS if c != "ours_base"),
-        help=f"comma list of {', '.join(envs.CLIENTS)}",
+        "--scaling",
+        action="store_true",
+        help="instead of the table: CPU/request and RSS vs concurrency and body size\n"
+        f"(default clients {','.join(SCALING_CLIENTS)}, loop uvloop; results/scaling.*)",
     )
+    p.add_argument("--reps", type=int, help="repetitions, interleaved (default 3; --quick 1)")
+    p.add_argument("--clients", help=f"comma list of {', '.join(envs.CLIENTS)}")
     p.add_argument(
-        "--scenarios", default=",".join(SCENARIOS), help=f"comma list of {', '.join(SCENARIOS)}"
+        "--scenarios",
+        help=f"comma list of {', '.join(DEFAULT_SCENARIOS)} (default: all of them; with\n"
+        "--scaling: the scale_* ones)",
     )
     p.add_argument(
         "--baseline",
         metavar="REF",
         help="also measure ours at git commit REF (column ours_base), e.g. main or HEAD~3",
     )
-    p.add_argument("--loops", default=",".join(LOOPS), help="comma list of asyncio, uvloop")
+    p.add_argument("--loops", help="comma list of asyncio, uvloop (default both)")
     p.add_argument("--n", type=int, default=0, help="timed requests per run (default per scenario)")
     p.add_argument(
         "--max-seconds",
@@ -78,13 +87,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "the original pyqwest cannot be measured this way)",
     )
     args = p.parse_args(argv)
-    args.clients = _pick(args.clients, envs.CLIENTS, p)
+    clients = SCALING_CLIENTS if args.scaling else [c for c in envs.CLIENTS if c != "ours_base"]
+    scenarios = SCALING_SCENARIOS if args.scaling else DEFAULT_SCENARIOS
+    args.clients = _pick(args.clients or ",".join(clients), envs.CLIENTS, p)
     if args.baseline and "ours_base" not in args.clients:
         args.clients.append("ours_base")
     elif not args.baseline and "ours_base" in args.clients:
         p.error("ours_base is ours at --baseline REF: give --baseline")
-    args.scenarios = _pick(args.scenarios, SCENARIOS, p)
-    args.loops = _pick(args.loops, LOOPS, p)
+    args.scenarios = _pick(args.scenarios or ",".join(scenarios), SCENARIOS, p)
+    args.loops = _pick(args.loops or ("uvloop" if args.scaling else ",".join(LOOPS)), LOOPS, p)
     args.reps = args.reps or (1 if args.quick else 3)
     args.max_seconds = args.max_seconds or (0.4 if args.quick else 1.5)
     return args
@@ -108,6 +119,15 @@ def reexec_in_tool_venv() -> None:
     os.execv(py, [py, str(Path(__file__).resolve()), *sys.argv[1:]])
 
 
+def raise_fd_limit() -> None:
+    """Soft fd limit up to the hard one, for us and every child: --scaling opens 1024 connections
+    in a client and as many in nginx."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = 65536 if hard == resource.RLIM_INFINITY else min(hard, 65536)
+    if soft != resource.RLIM_INFINITY and soft < want:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (want, hard))
+
+
 def cpus() -> tuple[int | None, int | None]:
     """(client CPU, server CPU): two different cores, or no pinning on a 1-CPU machine."""
     mine = sorted(os.sched_getaffinity(0))
@@ -119,24 +139,34 @@ def cpus() -> tuple[int | None, int | None]:
 
 def prepare_clients(
     names: list[str], here: bool, baseline: str | None = None
-) -> tuple[dict[str, str], dict[str, str]]:
-    """client -> interpreter to run its driver with; client -> why it is missing."""
-    pythons, missing = {}, {}
+) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """client -> the command that runs its driver; client -> why it is missing."""
+    commands, missing = {}, {}
     for name in names:
+        spec = envs.CLIENTS[name]
+        if spec.native:
+            print(f"building {name} (offline, Debian's crates) ...", flush=True)
+            try:
+                commands[name] = [str(native.build())]
+            except native.NativeUnavailable as e:
+                missing[name] = str(e)
+                print(f"  {name}: {missing[name]}", flush=True)
+            continue
+        driver = [str(HERE / "drivers" / "driver.py"), spec.driver]
         if here:
             if name in ("pyqwest", "ours_base"):  # the import name of ours: own venv only
                 missing[name] = "not measurable with --here (needs its own venv)"
             else:
-                pythons[name] = sys.executable
+                commands[name] = [sys.executable, *driver]
             continue
         print(f"preparing {name} ...", flush=True)
         try:
-            venv = envs.prepare_client(envs.CLIENTS[name], envs.base_python(), baseline)
-            pythons[name] = str(envs.python_of(venv))
+            venv = envs.prepare_client(spec, envs.base_python(), baseline)
+            commands[name] = [str(envs.python_of(venv)), *driver]
         except subprocess.CalledProcessError as e:
             missing[name] = f"install failed ({' '.join(e.cmd[-2:])}); see .bench/venvs/{name}.log"
             print(f"  {name}: {missing[name]}", flush=True)
-    return pythons, missing
+    return commands, missing
 
 
 def make_certs(workdir: Path, here: bool) -> Certs | None:
@@ -150,7 +180,7 @@ def make_certs(workdir: Path, here: bool) -> Certs | None:
 
 
 def run_one(
-    python: str,
+    command: list[str],
     client: str,
     scen: str,
     loop: str,
@@ -164,6 +194,8 @@ def run_one(
     url = server.urls.get(sc.listener)
     if url is None:
         return {**base, "unsupported": f"the {server.name} server has no {sc.listener} listener"}
+    if sc.proxy and server.proxy is None:
+        return {**base, "unsupported": server.no_proxy_why}
     n = args.n or (sc.n // 4 if args.quick else sc.n)
     opts = {
         "--scenario": scen,
@@ -175,7 +207,9 @@ def run_one(
     }
     if ca is not None:
         opts["--ca"] = ca
-    cmd = [python, str(HERE / "drivers" / "driver.py"), envs.CLIENTS[client].driver]
+    if sc.proxy:
+        opts["--proxy"] = server.proxy
+    cmd = [*command, *(native.scenario_flags(sc) if envs.CLIENTS[client].native else [])]
     for k, v in opts.items():
         cmd += [k, str(v)]
     try:
@@ -215,16 +249,19 @@ def main(argv: list[str] | None = None) -> int:
     if not args.here:
         reexec_in_tool_venv()
     started = time.time()
+    raise_fd_limit()
     load_before = os.getloadavg()[0]
     client_cpu, server_cpu = cpus()
-    pythons, missing = prepare_clients(args.clients, args.here, args.baseline)
+    commands, missing = prepare_clients(args.clients, args.here, args.baseline)
     certs = make_certs(args.workdir, args.here)
     server = start_server(args.server, args.workdir, certs, server_cpu, envs.granian_binary)
     if certs is not None and any(SCENARIOS[s].listener == "h3" for s in args.scenarios):
         add_h3(server, args.workdir, certs, server_cpu)
+    if any(SCENARIOS[s].proxy for s in args.scenarios):
+        add_proxy(server, args.workdir, server_cpu)
     print(f"server: {server.name} on CPU {server_cpu}; clients on CPU {client_cpu}", flush=True)
     results: list[dict] = []
-    order = [c for c in args.clients if c in pythons]
+    order = [c for c in args.clients if c in commands]
     total = args.reps * len(order) * sum(len(loops_for(s, args.loops)) for s in args.scenarios)
     try:
         for rep in range(args.reps):
@@ -235,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
                 for loop in loops_for(scen, args.loops):
                     for c in clients:
                         r = run_one(
-                            pythons[c], c, scen, loop, server, args, certs and certs.ca, client_cpu
+                            commands[c], c, scen, loop, server, args, certs and certs.ca, client_cpu
                         )
                         r["rep"] = rep
                         results.append(r)
@@ -255,6 +292,16 @@ def main(argv: list[str] | None = None) -> int:
     loads = (load_before, os.getloadavg()[0])
     write_outputs(args, results, server, time.time() - started, loads)
     return 0
+
+
+FLOOR_NOTE = (
+    "floor = minimal raw asyncio.Protocol HTTP/1.1 client (status line + Content-Length only)."
+)
+NATIVE_NOTE = (
+    "reqwest = bare reqwest + tokio (Rust, benchmarks/native_reqwest: one current-thread runtime, "
+    "rustls, built offline from Debian's crates): the lower bound of a Python client on reqwest; "
+    "it has no event loop of ours, so its asyncio and uvloop rows are two runs of the same thing."
+)
 
 
 def versions(results: list[dict]) -> dict[str, str]:
@@ -290,18 +337,28 @@ def write_outputs(
         + ", ".join(f"{c}: {ver.get(c, '?')}" for c in clients)
         + "."
         + (f" ours_base = ours at `{args.baseline}`." if args.baseline else ""),
-        "floor = minimal raw asyncio.Protocol HTTP/1.1 client (status line + Content-Length only).",
+        *([FLOOR_NOTE] if "floor" in clients else []),
+        *([NATIVE_NOTE] if "reqwest" in clients else []),
         "Differences under ~15-20 % are noise on a 2-core machine: compare ratios within one run.",
     ]
-    md = report.markdown(agg, clients, [*header, "", *report.preemption_note(results)])
-    (args.out / "latest.md").write_text(md)
-    (args.out / "latest.json").write_text(json.dumps(results, indent=1))
+    head = [*header, "", *report.preemption_note(results)]
+    stem = "scaling" if args.scaling else "latest"  # a --scaling run never overwrites the table
+    if args.scaling:
+        md = scaling.markdown(agg, clients, args.loops, head)
+    else:
+        md = report.markdown(agg, clients, head)
+    (args.out / f"{stem}.md").write_text(md)
+    (args.out / f"{stem}.json").write_text(json.dumps(results, indent=1))
+    title = f"{server.name} — {cmd.strip()}"
     try:
-        report.plot(agg, clients, args.out / "latest.png", f"{server.name} — {cmd.strip()}")
+        if args.scaling:
+            scaling.plot(agg, clients, args.loops[-1], args.out / "scaling.png", title)
+        else:
+            report.plot(agg, clients, args.out / "latest.png", title)
     except Exception as e:  # the table is the result; a broken plot must not lose it
         print(f"plot failed: {e}", flush=True)
     print("\n" + md)
-    print(f"written: {args.out / 'latest.md'}, latest.png, latest.json", flush=True)
+    print(f"written: {args.out / stem}.md, .png, .json", flush=True)
 
 
 if __name__ == "__main__":

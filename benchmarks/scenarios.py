@@ -30,6 +30,10 @@ class Scenario:
     stream: bool = False  # read the body chunk by chunk instead of buffered
     n: int = 3000  # default timed requests (the runner also caps each run's time)
     sync: bool = False  # a blocking client's scenario: `concurrency` threads, no event loop
+    proxy: bool = False  # through the bench's local CONNECT proxy (tinyproxy): a pooled tunnel
+    # a point of a `--scaling` series: (series, x), e.g. ("h1 connections", 256); never in the
+    # default run
+    scaling: tuple[str, int] | None = None
 
     @property
     def http(self) -> int:
@@ -69,6 +73,8 @@ SCENARIOS: dict[str, Scenario] = {
         Scenario(
             "h2c_c64", "h2c prior knowledge, 64 concurrent", "h2c", "/tiny", concurrency=64, n=8000
         ),
+        Scenario("proxy_tls_tiny", "via CONNECT proxy: sequential GET over TLS", "tls", "/tiny",
+                 proxy=True, n=3000),
         Scenario("h3_tiny", "HTTP/3, sequential GET", "h3", "/tiny", n=3000),
         Scenario("h3_tiny_c64", "HTTP/3, 64 concurrent", "h3", "/tiny", concurrency=64, n=8000),
         Scenario(
@@ -89,8 +95,44 @@ SCENARIOS: dict[str, Scenario] = {
                  sync=True, n=600),
         Scenario("sync_h2_tls_t8", "sync: HTTP/2 over TLS, 8 threads", "h2tls", "/tiny",
                  concurrency=8, sync=True, n=8000),
+        Scenario("sync_proxy_tls_tiny", "sync: via CONNECT proxy, GET over TLS", "tls", "/tiny",
+                 proxy=True, sync=True, n=3000),
     )
 }
+
+
+# `--scaling` (issue 18): cost per request and client memory against concurrency and body size.
+CONCURRENCY_STEPS = (1, 16, 64, 256, 1024)
+BODY_SIZES = (1 << 10, 16 << 10, 256 << 10, 1 << 20, 16 << 20, 64 << 20)
+SERIES_H1, SERIES_H2, SERIES_BODY = "h1 connections", "h2 streams, one connection", "body bytes"
+
+
+def _size_name(size: int) -> str:
+    return f"{size >> 20}m" if size >= 1 << 20 else f"{size >> 10}k"
+
+
+def _scaling() -> list[Scenario]:
+    out = []
+    # enough requests that each connection / stream serves several in the timed loop
+    for c in CONCURRENCY_STEPS:
+        out.append(Scenario(f"scale_h1_c{c}", f"scaling: HTTP/1.1, {c} connections", "plain",
+                            "/tiny", concurrency=c, n=max(4000, 8 * c), scaling=(SERIES_H1, c)))
+    for c in CONCURRENCY_STEPS:
+        out.append(Scenario(f"scale_h2_s{c}", f"scaling: h2c, {c} streams on one connection",
+                            "h2c", "/tiny", concurrency=c, n=max(4000, 8 * c),
+                            scaling=(SERIES_H2, c)))
+    for size in BODY_SIZES:
+        name = _size_name(size)
+        n = max(10, min(3000, (512 << 20) // size))  # at most ~512 MiB moved per run
+        out.append(Scenario(f"scale_body_{name}", f"scaling: sequential GET, {name.upper()}iB body",
+                            "plain", f"/bytes/{size}", expect=size, n=n,
+                            scaling=(SERIES_BODY, size)))
+    return out
+
+
+SCENARIOS.update((s.name, s) for s in _scaling())
+DEFAULT_SCENARIOS = [name for name, s in SCENARIOS.items() if s.scaling is None]
+SCALING_SCENARIOS = [name for name, s in SCENARIOS.items() if s.scaling is not None]
 
 
 def loops_for(scenario: str, loops: list[str]) -> list[str]:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from certs import Certs
-from scenarios import BIG_SIZE, TINY_BODY
+from scenarios import BIG_SIZE, BODY_SIZES, TINY_BODY
 
 HERE = Path(__file__).resolve().parent
 LISTENERS = ("plain", "tls", "h2tls", "h2c")  # nginx's; caddy adds "h3"
@@ -75,6 +75,8 @@ class Server:
     procs: list[subprocess.Popen]
     urls: dict[str, str]  # listener -> base URL; a missing listener means n/a
     pids: list[int] = field(default_factory=list)  # every process that serves: CPU sampled
+    proxy: str | None = None  # http:// URL of the CONNECT proxy in front of it, if one runs
+    no_proxy_why: str = "no CONNECT proxy started"  # what the proxied rows say otherwise
 
     def stop(self) -> None:
         for p in self.procs:
@@ -113,6 +115,7 @@ NGINX_CONF = """\
 daemon off;
 master_process off;
 worker_processes 1;
+worker_rlimit_nofile 8192;
 pid {dir}/nginx.pid;
 error_log {dir}/error.log warn;
 events {{ worker_connections 4096; }}
@@ -130,7 +133,8 @@ http {{
     keepalive_requests 1000000000;
     keepalive_timeout 600s;
     client_max_body_size 64m;
-    http2_max_concurrent_streams 256;
+    # --scaling puts up to 1024 streams on one connection
+    http2_max_concurrent_streams 1024;
     ssl_certificate {chain};
     ssl_certificate_key {key};
     ssl_protocols TLSv1.2 TLSv1.3;
@@ -145,6 +149,7 @@ http {{
 NGINX_ROUTES = """\
 location = /tiny {{ return 200 "{tiny}"; }}
 location = /1m {{ alias {dir}/www/1m.bin; }}
+location /bytes/ {{ alias {dir}/www/bytes/; }}  # /bytes/<n>: n bytes (scenarios.BODY_SIZES)
 # `return` discards the request body: an upload sink with no disk or Python involved
 location = /upload {{ return 200 "{tiny}"; }}
 location = /proto {{ return 200 $proto_body; }}
@@ -155,9 +160,12 @@ def start_nginx(binary: str, workdir: Path, certs: Certs, cpu: int | None) -> Se
     d = workdir / "nginx"
     for sub in ("tmp", "www"):
         (d / sub).mkdir(parents=True, exist_ok=True)
-    big = d / "www" / "1m.bin"
-    if not big.exists() or big.stat().st_size != BIG_SIZE:
-        big.write_bytes(bytes(range(256)) * (BIG_SIZE // 256))
+    (d / "www/bytes").mkdir(exist_ok=True)
+    for path, size in [(d / "www/1m.bin", BIG_SIZE)] + [
+        (d / "www/bytes" / str(n), n) for n in BODY_SIZES
+    ]:
+        if not path.exists() or path.stat().st_size != size:
+            path.write_bytes(bytes(range(256)) * (size // 256))
     ports = {name: free_port() for name in LISTENERS}
     (d / "routes.conf").write_text(NGINX_ROUTES.format(dir=d, tiny=TINY_BODY.decode()))
     (d / "nginx.conf").write_text(
@@ -232,6 +240,51 @@ def add_h3(server: Server, workdir: Path, certs: Certs, cpu: int | None) -> None
     server.pids.append(proc.pid)
     server.urls["h3"] = url
     server.name += f"; HTTP/3: caddy {version[0] if version else ''} (quic-go, one CPU)"
+
+
+TINYPROXY_CONF = """\
+# The benchmark's CONNECT proxy: loopback only, no ConnectPort line (every port may be tunnelled),
+# idle tunnels kept as long as nginx keeps its connections.
+Listen 127.0.0.1
+Port {port}
+Timeout 600
+MaxClients 2048
+Allow 127.0.0.1
+DisableViaHeader Yes
+LogLevel Warning
+LogFile "{dir}/tinyproxy.log"
+PidFile "{dir}/tinyproxy.pid"
+"""
+
+
+def add_proxy(server: Server, workdir: Path, cpu: int | None) -> None:
+    """Put tinyproxy (Debian's, installed when root and missing) in front of `server`, on the
+    server's CPU; else the proxied rows are n/a with the reason."""
+    binary = find_debian_binary("tinyproxy", install=True)
+    if binary is None:
+        server.no_proxy_why = "tinyproxy is not installed and could not be (needs root + apt-get)"
+        print(f"{server.no_proxy_why}: no proxied rows", flush=True)
+        return
+    d = workdir / "tinyproxy"
+    d.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    conf = d / "tinyproxy.conf"
+    user = "User nobody\nGroup nogroup\n" if os.geteuid() == 0 else ""  # it refuses to stay root
+    conf.write_text(user + TINYPROXY_CONF.format(dir=d, port=port))
+    if os.geteuid() == 0:
+        os.chmod(d, 0o777)  # its log and pid file, written after it dropped to nobody
+    proc = subprocess.Popen(
+        [binary, "-d", "-c", str(conf)],
+        preexec_fn=pinned(cpu), stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+        stderr=(d / "stderr.log").open("w"),
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    wait_listening({"proxy": url}, [proc], "tinyproxy")
+    server.procs.append(proc)
+    server.pids.append(proc.pid)
+    server.proxy = url
+    version = subprocess.run([binary, "-v"], capture_output=True, text=True).stdout.split()
+    server.name += f"; CONNECT proxy: tinyproxy {version[-1] if version else ''} (same CPU)"
 
 
 def start_granian(granian: str, certs: Certs, cpu: int | None) -> Server:

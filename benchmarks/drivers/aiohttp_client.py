@@ -17,7 +17,7 @@ class Session:
         connector = aiohttp.TCPConnector(
             ssl=cfg.ssl_context() if cfg.tls else True, limit=max(100, cfg.concurrency)
         )
-        self.s = aiohttp.ClientSession(connector=connector)
+        self.s = aiohttp.ClientSession(connector=connector, proxy=cfg.proxy)
 
     async def get(self, url: str) -> tuple[int, int]:
         async with self.s.get(url) as r:

@@ -16,6 +16,7 @@ class Config:
     tls: bool
     concurrency: int
     ca_path: str | None  # PEM file of the benchmark CA
+    proxy: str | None = None  # http:// URL of a CONNECT proxy every request goes through
 
     @property
     def ca_pem(self) -> bytes:

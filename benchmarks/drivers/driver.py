@@ -46,6 +46,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--max-seconds", type=float, default=0, help="stop the timed loop early")
     p.add_argument("--loop", choices=("asyncio", "uvloop", "sync"), default="asyncio")
     p.add_argument("--ca", help="PEM file of the CA that signed the server certificate")
+    p.add_argument("--proxy", help="http:// URL of the CONNECT proxy to send requests through")
     p.add_argument("--server-pids", default="", help="comma list: their CPU is sampled too")
     return p.parse_args(argv)
 
@@ -137,12 +138,22 @@ def percentile(sorted_vals: list[int], q: float) -> float:
     return sorted_vals[min(len(sorted_vals) - 1, int(q * len(sorted_vals)))]
 
 
+def config_of(args: argparse.Namespace, sc: Scenario) -> Config:
+    """What the adapter is told about the scenario."""
+    return Config(
+        http=sc.http,
+        tls=args.url.startswith("https:"),
+        concurrency=sc.concurrency,
+        ca_path=args.ca,
+        proxy=args.proxy,
+    )
+
+
 async def bench(args: argparse.Namespace, adapter) -> dict:
     sc = SCENARIOS[args.scenario]
     n = args.n or sc.n
     warmup = args.warmup if args.warmup >= 0 else max(2 * sc.concurrency, n // 10)
-    tls = args.url.startswith("https:")
-    cfg = Config(http=sc.http, tls=tls, concurrency=sc.concurrency, ca_path=args.ca)
+    cfg = config_of(args, sc)
     session = await adapter.open_client(cfg)
     try:
         call = bind_request(session, sc, args.url + sc.path)
@@ -164,10 +175,11 @@ async def bench(args: argparse.Namespace, adapter) -> dict:
         wall = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         srv1 = proc_cpu_s(pids)
+        idle = idle_state()
     finally:
         await session.aclose()
 
-    return measured(lat, wall, r0, r1, srv1 - srv0, bool(pids))
+    return {**measured(lat, wall, r0, r1, srv1 - srv0, bool(pids)), **idle}
 
 
 def bench_sync(args: argparse.Namespace, adapter) -> dict:
@@ -175,8 +187,7 @@ def bench_sync(args: argparse.Namespace, adapter) -> dict:
     sc = SCENARIOS[args.scenario]
     n = args.n or sc.n
     warmup = args.warmup if args.warmup >= 0 else max(2 * sc.concurrency, n // 10)
-    tls = args.url.startswith("https:")
-    cfg = Config(http=sc.http, tls=tls, concurrency=sc.concurrency, ca_path=args.ca)
+    cfg = config_of(args, sc)
     open_sync = getattr(adapter, "open_sync_client", None)
     if open_sync is None:
         raise Unsupported("no sync client")
@@ -196,9 +207,10 @@ def bench_sync(args: argparse.Namespace, adapter) -> dict:
         wall = time.perf_counter() - t0
         r1 = resource.getrusage(resource.RUSAGE_SELF)
         srv1 = proc_cpu_s(pids)
+        idle = idle_state()
     finally:
         session.close()
-    return measured(lat, wall, r0, r1, srv1 - srv0, bool(pids))
+    return {**measured(lat, wall, r0, r1, srv1 - srv0, bool(pids)), **idle}
 
 
 def measured(lat: list[int], wall: float, r0, r1, server_cpu: float, has_server: bool) -> dict:
@@ -223,6 +235,15 @@ def measured(lat: list[int], wall: float, r0, r1, server_cpu: float, has_server:
     }
 
 
+def idle_state() -> dict:
+    """Memory and fds right after the timed loop: every connection idle in the pool, none
+    closed yet (--scaling reports memory per idle connection from it); and the peak RSS."""
+    status = dict(ln.split(":", 1) for ln in Path("/proc/self/status").read_text().splitlines())
+    kib = {k: int(status[k].split()[0]) for k in ("VmRSS", "VmHWM")}  # now, and the peak
+    fds = len(os.listdir("/proc/self/fd"))
+    return {"rss_kib": kib["VmRSS"], "max_rss_kib": kib["VmHWM"], "open_fds": fds}
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     out: dict = {"client": args.client, "scenario": args.scenario, "loop": args.loop}
@@ -233,7 +254,10 @@ def main(argv: list[str] | None = None) -> int:
             out.update(bench_sync(args, adapter))
         else:
             if args.loop == "uvloop":
-                import uvloop
+                try:
+                    import uvloop
+                except ImportError:  # a sync-only client's venv has none
+                    raise Unsupported("uvloop is not installed in this client's venv") from None
 
                 out["uvloop"] = uvloop.__version__
                 factory = uvloop.new_event_loop

@@ -109,4 +109,6 @@ class Session:
 async def open_client(cfg: Config) -> Session:
     if cfg.http != 1:
         raise Unsupported("the floor speaks HTTP/1.1 only")
+    if cfg.proxy:
+        raise Unsupported("the floor speaks to origins only (no proxy)")
     return Session(cfg)

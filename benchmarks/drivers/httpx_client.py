@@ -24,6 +24,7 @@ def _options(cfg: Config) -> dict:
             max_connections=max(100, cfg.concurrency),
             max_keepalive_connections=max(20, cfg.concurrency),
         ),
+        "proxy": cfg.proxy,
     }
 
 

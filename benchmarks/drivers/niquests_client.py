@@ -64,6 +64,8 @@ class SyncSession:
             disable_http3=True,
         )
         self.verify = cfg.ca_path if cfg.tls else True
+        if cfg.proxy:
+            self.s.proxies = {"http": cfg.proxy, "https": cfg.proxy}
 
     def get(self, url: str) -> tuple[int, int]:
         r = self.s.get(url, verify=self.verify)

@@ -25,6 +25,8 @@ def _options(cfg: Config) -> dict:
     if cfg.tls:
         kw["tls_ca_cert"] = cfg.ca_pem
     # None lets TLS negotiate by ALPN; the h1-over-TLS listener offers only http/1.1 anyway.
+    if cfg.proxy:
+        kw["proxy"] = cfg.proxy
     kw["http_version"] = {2: pyqwest.HTTPVersion.HTTP2, 3: pyqwest.HTTPVersion.HTTP3}.get(cfg.http)
     return kw
 

@@ -7,6 +7,7 @@ from importlib.metadata import version as dist_version
 
 from common import Config
 from pyreqwest.client import ClientBuilder, SyncClientBuilder
+from pyreqwest.proxy import ProxyBuilder
 
 
 def version() -> str:
@@ -19,6 +20,8 @@ def _configured(b, cfg: Config):
     if cfg.http == 2:
         # HTTP/1 is its default; over TLS, ALPN with h2 enabled; on plain text, prior knowledge
         b = b.http2(True) if cfg.tls else b.http2_prior_knowledge()
+    if cfg.proxy:
+        b = b.proxy(ProxyBuilder.all(cfg.proxy))
     return b
 
 

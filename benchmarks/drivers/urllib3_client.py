@@ -21,8 +21,10 @@ class SyncSession:
         if cfg.http == 2:
             raise Unsupported("no HTTP/2 (urllib3 2.x without its experimental h2 module)")
         # one kept-alive connection per thread, as the other clients keep them
-        self.pool = urllib3.PoolManager(
-            maxsize=max(1, cfg.concurrency), ca_certs=cfg.ca_path if cfg.tls else None
+        kw = {"maxsize": max(1, cfg.concurrency), "ca_certs": cfg.ca_path if cfg.tls else None}
+        # a ProxyManager tunnels https through CONNECT and pools the tunnels per origin
+        self.pool = (
+            urllib3.ProxyManager(cfg.proxy, **kw) if cfg.proxy else urllib3.PoolManager(**kw)
         )
 
     def get(self, url: str) -> tuple[int, int]:
