@@ -115,12 +115,6 @@ def begin(
     if timeout is not None or context_deadline is not None:
         context_deadline = start_deadline(timeout, context_deadline)
     ex: Exchange = _new(Exchange)
-    ex.core = core
-    ex.method = method
-    ex.url = url
-    ex.headers = headers
-    ex.body = body
-    ex.is_json = is_json
-    ex.hops = 0
-    ex.deadline = context_deadline
+    ex.core, ex.method, ex.url, ex.headers = core, method, url, headers
+    ex.body, ex.is_json, ex.hops, ex.deadline = body, is_json, 0, context_deadline
     return ex
