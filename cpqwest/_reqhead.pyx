@@ -88,7 +88,8 @@ cdef inline int _put_const(list out, int form, str line, tuple pair) except -1:
 
 cdef int _field(list out, int form, str name, list values, Scan* s) except -1:
     """Note what one caller field means for the head, and write it (HTTP/2: unless it is
-    connection-specific, or a TE other than trailers; a host becomes :authority)."""
+    connection-specific, or a TE other than trailers; a host becomes :authority). Returns
+    the field's bits."""
     cdef str value
     cdef object noted = _NOTED.get(name)
     cdef int bits = 0 if noted is None else <int>noted
@@ -100,30 +101,36 @@ cdef int _field(list out, int form, str name, list values, Scan* s) except -1:
                     s.saw |= SAW_CLOSE
         if form == H2:
             if bits & H2_DROPS:
-                return 0
+                return bits
             if bits & SAW_HOST:
                 out[2] = (":authority", values[len(values) - 1])
-                return 0
+                return bits
             if bits & SAW_TE:
                 for value in values:
                     if value.strip().lower() == "trailers":
                         out.append((name, value))
-                return 0
+                return bits
     for value in values:
         _put(out, form, name, value)
-    return 0
+    return bits
 
 
 cdef int _scan(list out, int form, dict fields, str method, object body, Scan* s) except -1:
     """Write the caller's fields, then decide the body's framing from them and the body."""
     cdef tuple item
+    cdef list lengths = None, codings = None
+    cdef int bits
     s.saw = 0
     if fields:
         # a snapshot in one C call: another thread may change the Headers meanwhile
         for item in PyDict_Items(fields):
-            _field(out, form, <str>item[0], <list>item[1], s)
-    if s.saw & (SAW_LENGTH | SAW_CODINGS):
-        _caller_framing(fields.get("content-length"), fields.get("transfer-encoding"), body, s)
+            bits = _field(out, form, <str>item[0], <list>item[1], s)
+            if bits & SAW_LENGTH:
+                lengths = <list>item[1]
+            elif bits & SAW_CODINGS:
+                codings = <list>item[1]
+    if lengths is not None or codings is not None:
+        _caller_framing(lengths, codings, body, s)
     elif body is None or isinstance(body, bytes):
         s.chunked = False
         s.length = len(body) if body else (0 if method in _BODY_METHODS else -1)
