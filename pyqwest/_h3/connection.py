@@ -32,6 +32,7 @@ from .core import (
     Reset,
     StopSending,
     Trailers,
+    closed_cause,
 )
 from .errors import H3_NO_ERROR, nearest
 from .stream import H3Stream
@@ -64,7 +65,9 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
         if self.closed:
             return
         self._dispatch(self.core.receive(data, self.addr, self.loop.time()))
-        self.flush()
+        # sent at the end of this loop iteration, after the streams woken here ran: the ACK
+        # for these datagrams rides with the next request, and a burst of datagrams gets one
+        self.flush_soon()
 
     def error_received(self, exc: Exception) -> None:
         # ICMP (port unreachable...): fatal before the handshake is done; later, QUIC's loss
@@ -87,20 +90,24 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
         self._arm_timer()
 
     def _arm_timer(self) -> None:
+        # the core's timer moves on nearly every datagram: an armed one that is due no later
+        # stays (it re-arms when it fires early) instead of a cancel and a new call_at each time
         at = self.core.timer()
-        if at == self._timer_at:
+        armed = self._timer_at
+        if at is None or self.closed or (armed is not None and armed <= at):
             return
         if self._timer is not None:
             self._timer.cancel()
-            self._timer = None
         self._timer_at = at
-        if at is not None and not self.closed:
-            self._timer = self.loop.call_at(at, self._on_timer)
+        self._timer = self.loop.call_at(at, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        self._dispatch(self.core.handle_timer(self.loop.time()))
+        now = self.loop.time()
+        at = self.core.timer()
+        if at is not None and at <= now + 0.001:  # the loop may run it a hair early
+            self._dispatch(self.core.handle_timer(now))
         self.flush()
 
     # --- events from the core ---------------------------------------------------------------
@@ -166,17 +173,8 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
             self.close()
 
     def _on_closed(self, ev: Closed) -> None:
-        cause: BaseException
-        if ev.silent:
-            cause = TimeoutError("the server stopped answering (QUIC idle timeout)")
-        elif self._ready is not None:
-            cause = ConnectionError(f"QUIC handshake failed: {ev.reason or ev.code}")
-        else:
-            cause = RemoteProtocolError(
-                f"connection closed by the server: {ev.reason or hex(ev.code)}"
-            )
-            # a request with no answer yet may not have been processed: sent again once when
-            # idempotent, as on a stale connection
+        cause, unanswered_may_resend = closed_cause(ev, self._ready is not None)
+        if unanswered_may_resend:
             for s in self.streams.values():
                 if not s.got_bytes:
                     s.resend = STALE
