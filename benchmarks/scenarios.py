@@ -89,6 +89,10 @@ SCENARIOS: dict[str, Scenario] = {
                  sync=True, n=600),
         Scenario("sync_h2_tls_t8", "sync: HTTP/2 over TLS, 8 threads", "h2tls", "/tiny",
                  concurrency=8, sync=True, n=8000),
+        Scenario("sync_h3_tiny", "sync: HTTP/3, sequential GET", "h3", "/tiny", sync=True,
+                 n=3000),
+        Scenario("sync_h3_t8", "sync: HTTP/3, 8 threads", "h3", "/tiny", concurrency=8,
+                 sync=True, n=8000),
     )
 }
 
