@@ -358,55 +358,44 @@ class SyncH2Connection:
     ) -> None:
         """`wait` with the lock held."""
         try:
-            self._wait(stream, done, cond, until, deadline, per_read)
+            while True:
+                if done():
+                    return
+                err = stream.error if stream is not None else self.error
+                if err is not None:
+                    raise err
+                if self.error is not None:
+                    raise self.error
+                left = _left(until)
+                if left is not None and left <= 0:
+                    raise TimeoutError(
+                        "read timed out" if per_read and until != deadline else "request timed out")
+                if self._reading:
+                    self._waiting.append(cond)
+                    try:
+                        cond.wait(left)
+                    finally:
+                        self._waiting.remove(cond)
+                    continue
+                self._reading = True
+                self._io += 1
+                self.lock.release()
+                try:
+                    data, cause = self._read(left)
+                finally:
+                    self.lock.acquire()
+                    self._reading = False
+                    self._io_done()
+                if self.closed:
+                    continue  # closed meanwhile: the checks above raise
+                if cause is not None:
+                    self._fail(cause)
+                elif data is not None:
+                    self._receive(data)
         finally:
             if not self._reading and self._waiting:
                 # nobody reads now: hand the socket to one waiter
                 self._waiting[0].notify_all()
-
-    def _wait(
-        self,
-        stream: SyncH2Stream | None,
-        done: Callable[[], bool],
-        cond: threading.Condition,
-        until: float | None,
-        deadline: float | None,
-        per_read: bool,
-    ) -> None:
-        while True:
-            if done():
-                return
-            err = stream.error if stream is not None else self.error
-            if err is not None:
-                raise err
-            if self.error is not None:
-                raise self.error
-            left = _left(until)
-            if left is not None and left <= 0:
-                raise TimeoutError(
-                    "read timed out" if per_read and until != deadline else "request timed out")
-            if self._reading:
-                self._waiting.append(cond)
-                try:
-                    cond.wait(left)
-                finally:
-                    self._waiting.remove(cond)
-                continue
-            self._reading = True
-            self._io += 1
-            self.lock.release()
-            try:
-                data, cause = self._read(left)
-            finally:
-                self.lock.acquire()
-                self._reading = False
-                self._io_done()
-            if self.closed:
-                continue  # closed meanwhile: the checks above raise
-            if cause is not None:
-                self._fail(cause)
-            elif data is not None:
-                self._receive(data)
 
     def _read(self, timeout: float | None) -> tuple[bytes | None, BaseException | None]:
         """One read of the socket (lock not held): (data or None if nothing yet, failure)."""

@@ -15,23 +15,25 @@ from typing import Any
 
 import pytest
 from servers import HypercornServer, payload
-from servers.h3raw import H3RawServer, RawH3Conn
+from servers.h3raw import H3RawServer
 from servers.udp_relay import UdpRelay
-from test_http3_faults import H3_INTERNAL_ERROR, H3_REQUEST_REJECTED, _url, raw_h3, relay
+from test_http3_faults import (
+    CLIENT_SUBJECT,
+    H3_INTERNAL_ERROR,
+    _url,
+    answer_peer_subject,
+    close_the_first,
+    goaway_at_the_second,
+    head_then_reset,
+    raw_h3,
+    reject_the_first,
+    relay,
+)
 from test_sync_client import duplex_echo
 from test_sync_threads import _blocked_reader
 
-from pyqwest import (
-    ConnectTimeout,
-    HTTPVersion,
-    ReadError,
-    RemoteProtocolError,
-    StreamError,
-    StreamErrorCode,
-    SyncClient,
-    SyncHTTPTransport,
-    WriteError,
-)
+import pyqwest
+from pyqwest import HTTPVersion, StreamError, StreamErrorCode, SyncClient
 
 MiB = 1 << 20
 __all__ = ["raw_h3", "relay"]  # fixtures shared with test_http3_faults.py
@@ -41,18 +43,6 @@ __all__ = ["raw_h3", "relay"]  # fixtures shared with test_http3_faults.py
 def h3(make_sync_transport: Any) -> SyncClient:
     """A sync client speaking HTTP/3, bounded by a generous timeout."""
     return SyncClient(make_sync_transport(http_version=HTTPVersion.HTTP3, timeout=30))
-
-
-def test_without_the_extra_http3_is_a_value_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    import sys
-
-    for name in ["qh3", *[m for m in sys.modules if m.startswith("qh3.")]]:
-        monkeypatch.setitem(sys.modules, name, None)
-    for name in [m for m in sys.modules if m.startswith("pyqwest._h3")]:
-        monkeypatch.delitem(sys.modules, name)
-    monkeypatch.delattr(sys.modules["pyqwest"], "_h3", raising=False)
-    with pytest.raises(ValueError, match=r"cpqwest\[http3\]"):
-        SyncHTTPTransport(http_version=HTTPVersion.HTTP3)
 
 
 # --- basics -------------------------------------------------------------------------------
@@ -113,7 +103,7 @@ def test_body_iterator_error_is_a_write_error(h3: SyncClient, h3_server: Hyperco
         yield b"first"
         raise RuntimeError("boom")
 
-    with pytest.raises((WriteError, ReadError)):
+    with pytest.raises((pyqwest.WriteError, pyqwest.ReadError)):
         h3.post(h3_server.url + "/echo", content=body())
     assert h3.get(h3_server.url + "/echo").status == 200
 
@@ -179,7 +169,7 @@ def test_close_during_pending_read_from_another_thread(
     reader, errors = _blocked_reader(resp)
     resp.close()
     reader.join(5)
-    assert [type(e) for e in errors] == [ReadError]
+    assert [type(e) for e in errors] == [pyqwest.ReadError]
     assert h3.get(h3_server.url + "/echo").status == 200
 
 
@@ -191,7 +181,7 @@ def test_transport_close_wakes_blocked_reader(
     reader, errors = _blocked_reader(resp)
     transport.close()
     reader.join(5)
-    assert [type(e) for e in errors] == [ReadError]
+    assert [type(e) for e in errors] == [pyqwest.ReadError]
     resp.close()
     with pytest.raises(RuntimeError, match="already closed transport"):
         SyncClient(transport).get(h3_server.url + "/echo")
@@ -223,7 +213,7 @@ def test_connect_timeout_when_nothing_answers(make_sync_transport: Any) -> None:
         silent.bind(("127.0.0.1", 0))
         client = SyncClient(make_sync_transport(http_version=HTTPVersion.HTTP3,
                                                 connect_timeout=0.3))
-        with pytest.raises(ConnectTimeout):
+        with pytest.raises(pyqwest.ConnectTimeout):
             client.get(_url(silent.getsockname()[1]))
 
 
@@ -264,15 +254,11 @@ def test_mtls_identity_is_presented(
     client_cert_pem: bytes,
     client_key_pem: bytes,
 ) -> None:
-    def handler(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
-        conn.respond(sid, 200, (conn.peer_subject or "none").encode())
-
-    server = raw_h3(handler, request_client_cert=True)
-    mtls = SyncClient(make_sync_transport(
-        http_version=HTTPVersion.HTTP3, tls_cert=client_cert_pem, tls_key=client_key_pem
-    ))
-    subject = mtls.get(_url(server.port)).content.decode()
-    assert set(subject.split(",")) == {"CN=someclient", "OU=tests", "O=curioswitch"}
+    server = raw_h3(answer_peer_subject, request_client_cert=True)
+    transport = make_sync_transport(http_version=HTTPVersion.HTTP3, tls_cert=client_cert_pem,
+                                    tls_key=client_key_pem)
+    subject = SyncClient(transport).get(_url(server.port)).content.decode()
+    assert set(subject.split(",")) == CLIENT_SUBJECT
 
 
 def test_http_urls_go_over_http1(make_sync_transport: Any, http_server: HypercornServer) -> None:
@@ -320,11 +306,7 @@ def test_reset_before_head_is_a_stream_error(
 def test_reset_mid_body_is_a_stream_error(
     h3: SyncClient, raw_h3: Callable[..., H3RawServer]
 ) -> None:
-    def handler(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
-        conn.respond(sid, 200, b"partial", end=False)
-        conn.reset(sid, H3_INTERNAL_ERROR)
-
-    server = raw_h3(handler)
+    server = raw_h3(head_then_reset)
     with h3.stream("GET", _url(server.port)) as resp, pytest.raises(StreamError) as info:
         for _ in resp.content:
             pass
@@ -334,13 +316,7 @@ def test_reset_mid_body_is_a_stream_error(
 def test_rejected_request_is_retried_once(
     h3: SyncClient, raw_h3: Callable[..., H3RawServer]
 ) -> None:
-    def handler(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
-        if conn.server.requests == 1:
-            conn.reset(sid, H3_REQUEST_REJECTED)
-        else:
-            conn.respond(sid, 200, b"second try")
-
-    server = raw_h3(handler)
+    server = raw_h3(reject_the_first)
     resp = h3.get(_url(server.port))
     assert (resp.content, server.requests) == (b"second try", 2)
 
@@ -348,18 +324,7 @@ def test_rejected_request_is_retried_once(
 def test_requests_above_goaway_go_to_a_new_connection(
     h3: SyncClient, raw_h3: Callable[..., H3RawServer]
 ) -> None:
-    got: list[int] = []
-
-    def handler(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
-        if conn.index > 0:
-            conn.respond(sid, 200, f"conn {conn.index}".encode())
-            return
-        got.append(sid)
-        if len(got) == 2:
-            conn.respond(got[0], 200, b"conn 0")
-            conn.goaway(got[1])
-
-    server = raw_h3(handler)
+    server = raw_h3(goaway_at_the_second())
     with ThreadPoolExecutor(2) as pool:
         results = list(pool.map(lambda _: h3.get(_url(server.port)).content, range(2)))
     assert sorted(results) == [b"conn 0", b"conn 1"]
@@ -369,13 +334,7 @@ def test_requests_above_goaway_go_to_a_new_connection(
 def test_connection_close_retries_replayable_requests_once(
     h3: SyncClient, raw_h3: Callable[..., H3RawServer]
 ) -> None:
-    def handler(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
-        if conn.index == 0:
-            conn.close(H3_INTERNAL_ERROR, "going away")
-        else:
-            conn.respond(sid, 200, b"fresh connection")
-
-    server = raw_h3(handler)
+    server = raw_h3(close_the_first)
     assert h3.get(_url(server.port)).content == b"fresh connection"
     assert server.connections == 2
 
@@ -384,7 +343,7 @@ def test_connection_close_fails_a_streamed_upload(
     h3: SyncClient, raw_h3: Callable[..., H3RawServer]
 ) -> None:
     server = raw_h3(lambda conn, sid, headers: conn.close(H3_INTERNAL_ERROR, "going away"))
-    with pytest.raises(RemoteProtocolError, match="going away"):
+    with pytest.raises(pyqwest.RemoteProtocolError, match="going away"):
         h3.post(_url(server.port), content=iter([b"not replayable"]))
     assert server.connections == 1
 

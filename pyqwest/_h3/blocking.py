@@ -23,20 +23,8 @@ from .._h2.errors import STALE
 from .._h2.headers import Malformed, response_fields
 from .._sync_h2 import SyncH2Connection, SyncH2Stream, Unusable
 from .._version import HTTPVersion
-from .core import (
-    Address,
-    Closing,
-    Data,
-    Event,
-    GoAway,
-    Head,
-    QuicCore,
-    Ready,
-    Reset,
-    StopSending,
-    Trailers,
-    closed_cause,
-)
+from . import core as h3
+from .core import Address, Closing, Event, QuicCore, closed_cause
 from .errors import H3_NO_ERROR, h3_code, nearest
 from .stream import SEND_HIGH_WATER
 
@@ -190,7 +178,7 @@ class SyncH3Connection(SyncH2Connection):
         streams = self.streams
         touched: set[SyncH2Stream] = set()
         for ev in events:
-            if isinstance(ev, Data):
+            if isinstance(ev, h3.Data):
                 s = streams.get(ev.stream_id)
                 if s is not None:
                     touched.add(s)
@@ -199,14 +187,14 @@ class SyncH3Connection(SyncH2Connection):
                         s.body_size += len(ev.data)
                     if ev.ended:
                         self._on_end(s)
-            elif isinstance(ev, Head):
+            elif isinstance(ev, h3.Head):
                 s = streams.get(ev.stream_id)
                 if s is not None:
                     touched.add(s)
                     self._on_head(s, ev.headers)
                     if ev.ended and s.error is None:
                         self._on_end(s)
-            elif isinstance(ev, Trailers):
+            elif isinstance(ev, h3.Trailers):
                 s = streams.get(ev.stream_id)
                 if s is not None:
                     touched.add(s)
@@ -215,24 +203,24 @@ class SyncH3Connection(SyncH2Connection):
                     except Malformed as exc:
                         self._fail_protocol(s, str(exc))
                     self._on_end(s)
-            elif isinstance(ev, Reset):
+            elif isinstance(ev, h3.Reset):
                 s = streams.get(ev.stream_id)
                 if s is not None:
                     touched.add(s)
                     self._on_reset(s, nearest(ev.code))
-            elif isinstance(ev, StopSending):
+            elif isinstance(ev, h3.StopSending):
                 s = streams.get(ev.stream_id)
                 if s is not None and not s.sent_end:
                     # the server wants no more of the body; its response may still come
                     touched.add(s)
                     self._sent_end(s)
-            elif isinstance(ev, GoAway):
+            elif isinstance(ev, h3.GoAway):
                 # HTTP/3 names the first stream not processed, HTTP/2 the last one processed
                 self._on_goaway(0, ev.stream_id - 4)
                 if self.closed:
                     return  # closing woke every waiter
                 self._wake_all()
-            elif isinstance(ev, Ready):
+            elif isinstance(ev, h3.Ready):
                 self._settings_seen = True
             else:
                 cause, unanswered_may_resend = closed_cause(ev, not self._settings_seen)

@@ -65,9 +65,7 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
         if self.closed:
             return
         self._dispatch(self.core.receive(data, self.addr, self.loop.time()))
-        # sent at the end of this loop iteration, after the streams woken here ran: the ACK
-        # for these datagrams rides with the next request, and a burst of datagrams gets one
-        self.flush_soon()
+        self.flush()
 
     def error_received(self, exc: Exception) -> None:
         # ICMP (port unreachable...): fatal before the handshake is done; later, QUIC's loss
@@ -90,24 +88,20 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
         self._arm_timer()
 
     def _arm_timer(self) -> None:
-        # the core's timer moves on nearly every datagram: an armed one that is due no later
-        # stays (it re-arms when it fires early) instead of a cancel and a new call_at each time
         at = self.core.timer()
-        armed = self._timer_at
-        if at is None or self.closed or (armed is not None and armed <= at):
+        if at == self._timer_at:
             return
         if self._timer is not None:
             self._timer.cancel()
+            self._timer = None
         self._timer_at = at
-        self._timer = self.loop.call_at(at, self._on_timer)
+        if at is not None and not self.closed:
+            self._timer = self.loop.call_at(at, self._on_timer)
 
     def _on_timer(self) -> None:
         self._timer = None
         self._timer_at = None
-        now = self.loop.time()
-        at = self.core.timer()
-        if at is not None and at <= now + 0.001:  # the loop may run it a hair early
-            self._dispatch(self.core.handle_timer(now))
+        self._dispatch(self.core.handle_timer(self.loop.time()))
         self.flush()
 
     # --- events from the core ---------------------------------------------------------------
