@@ -2,7 +2,8 @@
 
 Options, validation, TLS contexts, the request head, cookies, redirects and decoding come from
 TransportCore; this module adds blocking connections: SyncH1Connection in a thread-safe pool,
-one multiplexed SyncH2Connection per origin (ALPN on TLS, prior knowledge for h2c).
+one multiplexed SyncH2Connection per origin (ALPN on TLS, prior knowledge for h2c), or with
+``http_version=HTTP3`` one SyncH3Connection (QUIC, pyqwest._h3.blocking).
 One transport may be shared by any number of threads.
 """
 
@@ -42,8 +43,8 @@ Key = tuple[Any, ...]  # (scheme, host, port[, Proxy])
 
 
 class SyncHTTPTransport(TransportCore):
-    """A blocking HTTP transport: pooled HTTP/1.1 and multiplexed HTTP/2 connections per
-    origin, shared by threads. Options (keyword-only) are HTTPTransport's, with the same
+    """A blocking HTTP transport: pooled HTTP/1.1 and multiplexed HTTP/2 (or HTTP/3)
+    connections per origin, shared by threads. Options (keyword-only) are HTTPTransport's, with the same
     defaults and validation (spec §1.10); the deadline of `set_sync_timeout` applies too."""
 
     def _init_pools(self, idle_timeout: float | None, max_idle: int | None) -> None:
