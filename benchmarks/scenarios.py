@@ -97,6 +97,10 @@ SCENARIOS: dict[str, Scenario] = {
                  concurrency=8, sync=True, n=8000),
         Scenario("sync_proxy_tls_tiny", "sync: via CONNECT proxy, GET over TLS", "tls", "/tiny",
                  proxy=True, sync=True, n=3000),
+        Scenario("sync_h3_tiny", "sync: HTTP/3, sequential GET", "h3", "/tiny", sync=True,
+                 n=3000),
+        Scenario("sync_h3_t8", "sync: HTTP/3, 8 threads", "h3", "/tiny", concurrency=8,
+                 sync=True, n=8000),
     )
 }
 

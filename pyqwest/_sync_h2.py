@@ -55,6 +55,7 @@ from ._h2.library import (
 from ._h2.stream import STREAM_ACK_BATCH
 from ._sync_h1 import close_body
 from ._sync_tls import TLSSocket
+from ._version import HTTPVersion
 
 _RECV_SIZE = 1 << 18
 
@@ -131,6 +132,8 @@ class SyncH2Stream:
 class SyncH2Connection:
     """One HTTP/2 connection shared by threads."""
 
+    version = HTTPVersion.HTTP2
+
     def __init__(self, sock: socket.socket | TLSSocket, key: Hashable) -> None:
         self.sock = sock
         self.key = key
@@ -177,16 +180,10 @@ class SyncH2Connection:
         """Send a request and wait for its response head; raises the spec's errors (a
         stream the server refused or never processed raises Unusable)."""
         with self._cond:
-            while self.usable and self.nopen >= self.max_streams:
-                self._cond.wait(_left(deadline))
+            self._wait_slot(deadline)
             if not self.usable:
                 raise Unusable
-            try:
-                sid = self.h2.get_next_available_stream_id()
-                self.h2.send_headers(sid, headers, end_stream=body is None)
-            except h2.exceptions.H2Error as exc:
-                self._fail(RemoteProtocolError(f"connection error detected: {exc}"))
-                raise Unusable from exc
+            sid = self._send_head(headers, body is None)
             stream = SyncH2Stream(self, sid, deadline, read_timeout)
             self.streams[sid] = stream
             self.nopen += 1
@@ -213,6 +210,26 @@ class SyncH2Connection:
                 raise Unusable(err, stream.resend) from None
             raise err from None
         return stream
+
+    def _wait_slot(self, deadline: float | None) -> None:
+        """Wait (lock held) until a stream may be opened or the connection is unusable."""
+        while self.usable and self.nopen >= self.max_streams:
+            self._cond.wait(_left(deadline))
+
+    def _send_head(self, headers: list[tuple[str, str]], end: bool) -> int:
+        """Start a stream with the request head (lock held); its id. Unusable if the
+        connection refuses it."""
+        try:
+            sid: int = self.h2.get_next_available_stream_id()
+            self.h2.send_headers(sid, headers, end_stream=end)
+        except h2.exceptions.H2Error as exc:
+            self._fail(RemoteProtocolError(f"connection error detected: {exc}"))
+            raise Unusable from exc
+        return sid
+
+    def _end_stream(self, stream: SyncH2Stream) -> None:
+        """The end of a streamed request body (lock held)."""
+        self.h2.end_stream(stream.id)
 
     def take(self, idle_timeout: float | None) -> bool:
         """Whether a new request may use this connection; one idle too long is closed."""
@@ -252,7 +269,7 @@ class SyncH2Connection:
                     return
             with self.lock:
                 if not stream.h2_closed and not stream.sent_end and not self.closed:
-                    self.h2.end_stream(stream.id)
+                    self._end_stream(stream)
                     self._sent_end(stream)
                     self._flush()
         except BaseException as exc:
@@ -328,14 +345,9 @@ class SyncH2Connection:
             else per_read
         cond = stream.cond if stream is not None else self._cond
         with self.lock:
-            try:
-                self._wait(stream, done, cond, until, deadline, per_read is not None)
-            finally:
-                if not self._reading and self._waiting:
-                    # nobody reads now: hand the socket to one waiter
-                    self._waiting[0].notify_all()
+            self._wait_locked(stream, done, cond, until, deadline, per_read is not None)
 
-    def _wait(
+    def _wait_locked(
         self,
         stream: SyncH2Stream | None,
         done: Callable[[], bool],
@@ -344,40 +356,46 @@ class SyncH2Connection:
         deadline: float | None,
         per_read: bool,
     ) -> None:
-        while True:
-            if done():
-                return
-            err = stream.error if stream is not None else self.error
-            if err is not None:
-                raise err
-            if self.error is not None:
-                raise self.error
-            left = _left(until)
-            if left is not None and left <= 0:
-                raise TimeoutError(
-                    "read timed out" if per_read and until != deadline else "request timed out")
-            if self._reading:
-                self._waiting.append(cond)
+        """`wait` with the lock held."""
+        try:
+            while True:
+                if done():
+                    return
+                err = stream.error if stream is not None else self.error
+                if err is not None:
+                    raise err
+                if self.error is not None:
+                    raise self.error
+                left = _left(until)
+                if left is not None and left <= 0:
+                    raise TimeoutError(
+                        "read timed out" if per_read and until != deadline else "request timed out")
+                if self._reading:
+                    self._waiting.append(cond)
+                    try:
+                        cond.wait(left)
+                    finally:
+                        self._waiting.remove(cond)
+                    continue
+                self._reading = True
+                self._io += 1
+                self.lock.release()
                 try:
-                    cond.wait(left)
+                    data, cause = self._read(left)
                 finally:
-                    self._waiting.remove(cond)
-                continue
-            self._reading = True
-            self._io += 1
-            self.lock.release()
-            try:
-                data, cause = self._read(left)
-            finally:
-                self.lock.acquire()
-                self._reading = False
-                self._io_done()
-            if self.closed:
-                continue  # closed meanwhile: the checks above raise
-            if cause is not None:
-                self._fail(cause)
-            elif data is not None:
-                self._receive(data)
+                    self.lock.acquire()
+                    self._reading = False
+                    self._io_done()
+                if self.closed:
+                    continue  # closed meanwhile: the checks above raise
+                if cause is not None:
+                    self._fail(cause)
+                elif data is not None:
+                    self._receive(data)
+        finally:
+            if not self._reading and self._waiting:
+                # nobody reads now: hand the socket to one waiter
+                self._waiting[0].notify_all()
 
     def _read(self, timeout: float | None) -> tuple[bytes | None, BaseException | None]:
         """One read of the socket (lock not held): (data or None if nothing yet, failure)."""
@@ -433,10 +451,7 @@ class SyncH2Connection:
                         self._fail_protocol(s, str(exc))
             elif cls is StreamEnded:
                 if s is not None:
-                    s.recv_end = True
-                    s.message_done = True
-                    if s.sent_end:
-                        self._closed_by_h2(s)
+                    self._on_end(s)
             elif cls is StreamReset:
                 if s is not None and ev.remote_reset:
                     self._on_reset(s, ev.error_code)
@@ -470,6 +485,12 @@ class SyncH2Connection:
             return
         s.got_bytes = True
         s.head_done = True
+
+    def _on_end(self, s: SyncH2Stream) -> None:
+        s.recv_end = True
+        s.message_done = True
+        if s.sent_end:
+            self._closed_by_h2(s)
 
     def _on_reset(self, s: SyncH2Stream, code: int) -> None:
         self._closed_by_h2(s)
@@ -510,7 +531,8 @@ class SyncH2Connection:
         self.usable = False
         if self.error is None:
             self.error = cause
-        stale = self.served > 0
+        # a peer gone silent is no stale connection (MuxConnection's rule)
+        stale = self.served > 0 and not isinstance(cause, TimeoutError)
         for s in list(self.streams.values()):
             if stale and not s.got_bytes:
                 s.resend = STALE
@@ -580,16 +602,7 @@ class SyncH2Connection:
             return
         self.closed = True
         self.usable = False
-        if not self._io and self._write_lock.acquire(blocking=False):
-            # a polite GOAWAY, when no other thread is on the socket
-            try:
-                with contextlib.suppress(h2.exceptions.H2Error, OSError):
-                    self.h2.close_connection()
-                    data = self.h2.data_to_send()
-                    if data:
-                        self.sock.sendall(data)
-            finally:
-                self._write_lock.release()
+        self._goodbye()
         for s in list(self.streams.values()):
             s.h2_closed = True
             self._fail_stream(s, ConnectionResetError("connection closed"))
@@ -601,6 +614,18 @@ class SyncH2Connection:
                 self.sock.shutdown(socket.SHUT_RDWR)
         else:
             self._release_fds()
+
+    def _goodbye(self) -> None:
+        """A polite GOAWAY, when no other thread is on the socket (lock held)."""
+        if not self._io and self._write_lock.acquire(blocking=False):
+            try:
+                with contextlib.suppress(h2.exceptions.H2Error, OSError):
+                    self.h2.close_connection()
+                    data = self.h2.data_to_send()
+                    if data:
+                        self.sock.sendall(data)
+            finally:
+                self._write_lock.release()
 
     def _io_done(self) -> None:
         """A thread left its socket call (lock held): the last one closes a closed socket."""

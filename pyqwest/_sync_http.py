@@ -3,7 +3,8 @@
 Options, validation, TLS contexts and the request head come from TransportCore; cookies,
 redirects, decoding and the deadline from the Exchange (_exchange_driver), run by `_final`'s
 loop; this module adds blocking connections: SyncH1Connection in a thread-safe pool,
-one multiplexed SyncH2Connection per origin (ALPN on TLS, prior knowledge for h2c).
+one multiplexed SyncH2Connection per origin (ALPN on TLS, prior knowledge for h2c), or with
+``http_version=HTTP3`` one SyncH3Connection (QUIC, pyqwest._h3.blocking).
 One transport may be shared by any number of threads.
 """
 
@@ -22,6 +23,7 @@ from ._dns import connect_socket_sync
 from ._exchange_driver import Exchange, begin
 from ._h2.errors import may_resend
 from ._headers import Headers
+from ._http3 import quic_factory
 from ._observe import Watch, watching
 from ._policy import notable_of
 from ._response import FullResponse
@@ -40,14 +42,14 @@ Key = tuple[Any, ...]  # (scheme, host, port[, Proxy])
 
 
 class SyncHTTPTransport(TransportCore):
-    """A blocking HTTP transport: pooled HTTP/1.1 and multiplexed HTTP/2 connections per
-    origin, shared by threads. Options (keyword-only) are HTTPTransport's, with the same
-    defaults and validation (spec §1.10); the deadline of `set_sync_timeout` applies too."""
+    """A blocking HTTP transport: pooled HTTP/1.1 and multiplexed HTTP/2 (or HTTP/3)
+    connections per origin, shared by threads. Options (keyword-only) are HTTPTransport's,
+    with the same defaults and validation (spec §1.10); the deadline of `set_sync_timeout`
+    applies too."""
 
     def _init_pools(self, idle_timeout: float | None, max_idle: int | None) -> None:
         if self._force == 3:
-            # the QUIC driver is asyncio-only today (issue 17's sync half is open)
-            raise ValueError("HTTP/3 is not supported by SyncHTTPTransport yet: use HTTPTransport")
+            self._new_quic = quic_factory(self, idle_timeout)
         self._pool = SyncPool(idle_timeout, max_idle)
         self._idle_timeout = idle_timeout
         # one multiplexed HTTP/2 connection per origin; a lock per origin while connecting
@@ -143,7 +145,7 @@ class SyncHTTPTransport(TransportCore):
             conn = self._send(ex, buffered)
             raw: list[tuple[str, str]] | None
             if isinstance(conn, SyncH2Stream):
-                version, status, raw = HTTPVersion.HTTP2, conn.status, conn.headers
+                version, status, raw = conn.conn.version, conn.status, conn.headers
                 notable = notable_of(conn.headers)
             else:
                 p = conn.parser
@@ -172,7 +174,7 @@ class SyncHTTPTransport(TransportCore):
         replayable = method in REPLAYABLE_METHODS and not streamed
         fresh: SyncH1Connection | None = None
         try:
-            if self._wants_h2(key):
+            if self._wants_h2(key) or self._wants_h3(key):
                 result = self._send_h2(
                     key, self._h2_headers(method, parsed, headers, body, is_json), body,
                     method in REPLAYABLE_METHODS, deadline,
@@ -259,6 +261,8 @@ class SyncHTTPTransport(TransportCore):
                     return conn  # another thread connected meanwhile
             host, port = key[1], key[2]
             until = earliest(deadline, self._connect_timeout)
+            if self._wants_h3(key):
+                return self._keep(key, self._connect_h3(key, until))
             sock = self._open(key, until, self._ssl_h2)
             if (isinstance(sock, TLSSocket) and not self._force
                     and sock.selected_alpn_protocol() != "h2"):
@@ -272,12 +276,25 @@ class SyncHTTPTransport(TransportCore):
             except BaseException:
                 made.close()
                 raise
-            with self._h2_lock:
-                if self._closed:
-                    made.close()
-                    raise RuntimeError("Request failed: already closed transport")
-                self._h2_conns[key] = made
-            return made
+            return self._keep(key, made)
+
+    def _keep(self, key: Key, made: SyncH2Connection) -> SyncH2Connection:
+        """A new multiplexed connection becomes the origin's (unless the transport closed)."""
+        with self._h2_lock:
+            if self._closed:
+                made.close()
+                raise RuntimeError("Request failed: already closed transport")
+            self._h2_conns[key] = made
+        return made
+
+    def _connect_h3(self, key: Key, until: float | None) -> SyncH2Connection:
+        """A new HTTP/3 connection, ready for requests (the QUIC handshake is done)."""
+        from ._h3.blocking import open_h3_sync  # loaded by quic_factory already
+
+        host, port = key[1], key[2]
+        with connecting(host, port, "HTTP/3"):
+            infos = self._resolver.resolve_sync(host, port)
+            return open_h3_sync(key, infos, lambda: self._new_quic(host), until)
 
     def _connect_h1(self, key: Key, deadline: Deadline) -> SyncH1Connection:
         """A new HTTP/1.1 connection (TLS: ALPN offers only http/1.1), in use by the caller."""

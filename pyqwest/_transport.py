@@ -30,12 +30,12 @@ from ._dns import connect_socket
 from ._exchange_driver import Exchange, begin
 from ._h2 import ALPNNegotiator, H2Connection, H2Pools
 from ._headers import Headers
+from ._http3 import quic_factory
 from ._observe import Watch, watching
 from ._policy import notable_of
 from ._proxy_connect import open_via_proxy
 from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
 from ._response import FullResponse, Response, as_buffered_read, read_full
-from ._tls import quic_roots
 from ._transport_core import REPLAYABLE_METHODS, TransportCore
 from ._url import ParsedURL, parse_url, with_params
 from ._version import HTTPVersion
@@ -117,14 +117,7 @@ class HTTPTransport(TransportCore):
         self._h2 = H2Pools(_weakly(self._connect_h2), idle_timeout, max_idle, self._read_timeout)
         self._h3: H2Pools | None = None
         if self._force == 3:
-            h3 = _http3()
-            # the QUIC handshake checks the same roots and presents the same identity
-            _ca, key, cert, system_certs = self._tls_options
-            cadata, capath = quic_roots(self._ssl, system_certs)
-            self._h3_tls = h3.TLSSettings(cadata, capath, cert, key)
-            # QUIC's idle timeout (0: none) closes a connection idle in the pool, or whose
-            # server stopped answering, on both ends
-            self._h3_idle = idle_timeout or 0.0
+            self._new_quic = quic_factory(self, idle_timeout)
             self._h3 = H2Pools(
                 _weakly(self._connect_h3), idle_timeout, max_idle, self._read_timeout
             )
@@ -271,14 +264,13 @@ class HTTPTransport(TransportCore):
         self, loop: asyncio.AbstractEventLoop, key: tuple[str, str, int], deadline: Deadline
     ) -> H3Connection:
         """A new HTTP/3 connection, ready for requests (the QUIC handshake is done)."""
-        h3 = _http3()
+        from ._h3 import open_h3  # loaded by quic_factory already
+
         _scheme, host, port = key
         with connecting(host, port, "HTTP/3"):
             async with asyncio.timeout(self._connect_budget(deadline)):
                 infos = await self._resolver.resolve(loop, host, port)
-                conn: H3Connection = await h3.open_h3(
-                    loop, key, infos, lambda: h3.QuicCore(host, self._h3_tls, self._h3_idle)
-                )
+                conn = await open_h3(loop, key, infos, lambda: self._new_quic(host))
         return conn
 
     def _connect_budget(self, deadline: Deadline) -> float | None:
@@ -294,9 +286,7 @@ class HTTPTransport(TransportCore):
         """The multiplexed pools (HTTP/2 or HTTP/3) for an origin, None for HTTP/1.1."""
         if self._wants_h2(key):
             return self._h2, HTTPVersion.HTTP2
-        if self._force == 3 and key[0] == "https" and len(key) == 3:
-            # QUIC cannot cross an HTTP or SOCKS5 (TCP) proxy: a proxied request keeps to the
-            # proxy and goes over TCP to the origin
+        if self._wants_h3(key):
             return self._h3, HTTPVersion.HTTP3
         return None, HTTPVersion.HTTP1
 
@@ -455,18 +445,6 @@ class HTTPTransport(TransportCore):
             return HTTPVersion.HTTP1, status, notable, raw_headers, data, raw_trailers
         p = result.parser
         return HTTPVersion.HTTP1, p.status, p.notable, p.headers, result, None
-
-
-def _http3() -> Any:
-    """The HTTP/3 package; ValueError naming the extra when its QUIC library is missing."""
-    try:
-        from . import _h3
-    except ImportError as exc:
-        raise ValueError(
-            "HTTP/3 needs the optional extra cpqwest[http3] (pip install 'cpqwest[http3]'): "
-            f"{exc}"
-        ) from exc
-    return _h3
 
 
 class _ClosedOnce:

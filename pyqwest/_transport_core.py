@@ -164,3 +164,8 @@ class TransportCore:
     def _wants_h2(self, key: tuple[Any, ...]) -> bool:
         force = self._force
         return force == 2 or (not force and key[0] == "https" and key not in self._h1_origins)
+
+    def _wants_h3(self, key: tuple[Any, ...]) -> bool:
+        # QUIC cannot cross an HTTP or SOCKS5 (TCP) proxy: a proxied request keeps to the
+        # proxy and goes over TCP to the origin
+        return self._force == 3 and key[0] == "https" and len(key) == 3

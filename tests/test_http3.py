@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 from servers import HypercornServer, payload
 
-from pyqwest import Client, ConnectTimeout, HTTPTransport, HTTPVersion, ReadError
+from pyqwest import (
+    Client,
+    ConnectTimeout,
+    HTTPTransport,
+    HTTPVersion,
+    ReadError,
+    SyncHTTPTransport,
+)
 
 MiB = 1 << 20
 
@@ -23,7 +30,10 @@ def h3(make_transport: Any) -> Client:
     return Client(make_transport(http_version=HTTPVersion.HTTP3))
 
 
-def test_without_the_extra_http3_is_a_value_error(monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("transport", [HTTPTransport, SyncHTTPTransport])
+def test_without_the_extra_http3_is_a_value_error(
+    monkeypatch: pytest.MonkeyPatch, transport: type[Any]
+) -> None:
     import sys
 
     # the QUIC library missing, as without cpqwest[http3]
@@ -33,7 +43,7 @@ def test_without_the_extra_http3_is_a_value_error(monkeypatch: pytest.MonkeyPatc
         monkeypatch.delitem(sys.modules, name)
     monkeypatch.delattr(sys.modules["pyqwest"], "_h3", raising=False)
     with pytest.raises(ValueError, match=r"cpqwest\[http3\]"):
-        HTTPTransport(http_version=HTTPVersion.HTTP3)
+        transport(http_version=HTTPVersion.HTTP3)
 
 
 # --- basics -----------------------------------------------------------------------------------

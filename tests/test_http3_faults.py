@@ -81,21 +81,26 @@ async def test_trailers_are_delivered(h3: Client, raw_h3: Callable[..., H3RawSer
         assert resp.trailers == {"x-checksum": "abc"}
 
 
+def answer_peer_subject(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
+    """A handler answering with the subject of the client's certificate."""
+    conn.respond(sid, 200, (conn.peer_subject or "none").encode())
+
+
+CLIENT_SUBJECT = {"CN=someclient", "OU=tests", "O=curioswitch"}  # the test client certificate's
+
+
 async def test_mtls_identity_is_presented(
     make_transport: Any,
     raw_h3: Callable[..., H3RawServer],
     client_cert_pem: bytes,
     client_key_pem: bytes,
 ) -> None:
-    def handler(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
-        conn.respond(sid, 200, (conn.peer_subject or "none").encode())
-
-    server = raw_h3(handler, request_client_cert=True)
+    server = raw_h3(answer_peer_subject, request_client_cert=True)
     mtls = Client(make_transport(
         http_version=HTTPVersion.HTTP3, tls_cert=client_cert_pem, tls_key=client_key_pem
     ))
     subject = (await mtls.get(_url(server.port))).content.decode()
-    assert set(subject.split(",")) == {"CN=someclient", "OU=tests", "O=curioswitch"}
+    assert set(subject.split(",")) == CLIENT_SUBJECT
 
 
 # --- stream resets ------------------------------------------------------------------------
@@ -119,14 +124,46 @@ async def test_reset_before_head_is_a_stream_error(
     assert info.value.code == expected
 
 
+def head_then_reset(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
+    conn.respond(sid, 200, b"partial", end=False)
+    conn.reset(sid, H3_INTERNAL_ERROR)
+
+
+def reject_the_first(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
+    if conn.server.requests == 1:
+        conn.reset(sid, H3_REQUEST_REJECTED)  # not processed: may go again
+    else:
+        conn.respond(sid, 200, b"second try")
+
+
+def goaway_at_the_second() -> Callable[[RawH3Conn, int, dict[str, str]], None]:
+    """A handler: the first connection answers its first request and sends GOAWAY naming
+    its second (never processed); later connections answer."""
+    got: list[int] = []
+
+    def handler(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
+        if conn.index > 0:
+            conn.respond(sid, 200, f"conn {conn.index}".encode())
+            return
+        got.append(sid)
+        if len(got) == 2:
+            conn.respond(got[0], 200, b"conn 0")
+            conn.goaway(got[1])
+
+    return handler
+
+
+def close_the_first(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
+    if conn.index == 0:
+        conn.close(H3_INTERNAL_ERROR, "going away")
+    else:
+        conn.respond(sid, 200, b"fresh connection")
+
+
 async def test_reset_mid_body_is_a_stream_error(
     h3: Client, raw_h3: Callable[..., H3RawServer]
 ) -> None:
-    def handler(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
-        conn.respond(sid, 200, b"partial", end=False)
-        conn.reset(sid, H3_INTERNAL_ERROR)
-
-    server = raw_h3(handler)
+    server = raw_h3(head_then_reset)
     async with h3.stream("GET", _url(server.port)) as resp:
         assert resp.status == 200
         with pytest.raises(StreamError) as info:
@@ -138,13 +175,7 @@ async def test_reset_mid_body_is_a_stream_error(
 async def test_rejected_request_is_retried_once(
     h3: Client, raw_h3: Callable[..., H3RawServer]
 ) -> None:
-    def handler(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
-        if conn.server.requests == 1:
-            conn.reset(sid, H3_REQUEST_REJECTED)  # not processed: may go again
-        else:
-            conn.respond(sid, 200, b"second try")
-
-    server = raw_h3(handler)
+    server = raw_h3(reject_the_first)
     resp = await h3.get(_url(server.port))
     assert (resp.status, resp.content, server.requests) == (200, b"second try", 2)
 
@@ -155,20 +186,7 @@ async def test_rejected_request_is_retried_once(
 async def test_requests_above_goaway_go_to_a_new_connection(
     h3: Client, raw_h3: Callable[..., H3RawServer]
 ) -> None:
-    pending: dict[int, list[int]] = {}
-
-    def handler(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
-        if conn.index > 0:
-            conn.respond(sid, 200, f"conn {conn.index}".encode())
-            return
-        got = pending.setdefault(conn.index, [])
-        got.append(sid)
-        if len(got) == 2:
-            # the first is answered, the second (and above) was never processed
-            conn.respond(got[0], 200, b"conn 0")
-            conn.goaway(got[1])
-
-    server = raw_h3(handler)
+    server = raw_h3(goaway_at_the_second())
     results = await asyncio.gather(h3.get(_url(server.port)), h3.get(_url(server.port)))
     assert sorted(r.content for r in results) == [b"conn 0", b"conn 1"]
     assert server.connections == 2
@@ -177,13 +195,7 @@ async def test_requests_above_goaway_go_to_a_new_connection(
 async def test_connection_close_retries_replayable_requests_once(
     h3: Client, raw_h3: Callable[..., H3RawServer]
 ) -> None:
-    def handler(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
-        if conn.index == 0:
-            conn.close(H3_INTERNAL_ERROR, "going away")
-        else:
-            conn.respond(sid, 200, b"fresh connection")
-
-    server = raw_h3(handler)
+    server = raw_h3(close_the_first)
     assert (await h3.get(_url(server.port))).content == b"fresh connection"
     assert server.connections == 2
 

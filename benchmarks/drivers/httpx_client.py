@@ -5,7 +5,7 @@ from __future__ import annotations
 from importlib.metadata import version as dist_version
 
 import httpx
-from common import Config
+from common import Config, Unsupported
 
 
 def version() -> str:
@@ -14,6 +14,8 @@ def version() -> str:
 
 def _options(cfg: Config) -> dict:
     # h2c needs prior knowledge: http1=False; over TLS ALPN picks h2 when http2=True.
+    if cfg.http == 3:
+        raise Unsupported("no HTTP/3")
     return {
         "verify": cfg.ssl_context() if cfg.tls else True,
         "http1": cfg.http == 1,

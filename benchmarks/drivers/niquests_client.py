@@ -1,5 +1,6 @@
 """niquests adapter: HTTP/3 on the async scenarios (its http3 extra: qh3 under urllib3-future), its
-sync Session on the sync ones (HTTP/2 by ALPN over TLS, which it negotiates itself)."""
+sync Session on the sync ones (HTTP/2 by ALPN over TLS, which it negotiates itself; HTTP/3 with
+prior knowledge)."""
 
 from __future__ import annotations
 
@@ -58,16 +59,22 @@ class SyncSession:
     def __init__(self, cfg: Config) -> None:
         if cfg.http == 2 and not cfg.tls:
             raise Unsupported("no h2c prior knowledge")
+        h3 = cfg.http == 3
         self.s = niquests.Session(
             pool_maxsize=max(1, cfg.concurrency),
-            disable_http2=cfg.http == 1,
-            disable_http3=True,
+            disable_http1=h3,
+            disable_http2=cfg.http != 2,
+            disable_http3=not h3,
         )
         self.verify = cfg.ca_path if cfg.tls else True
         if cfg.proxy:
             self.s.proxies = {"http": cfg.proxy, "https": cfg.proxy}
+        self._known: set[tuple[str, int]] = set()
+
+    _prior_knowledge = Session._prior_knowledge
 
     def get(self, url: str) -> tuple[int, int]:
+        self._prior_knowledge(url)
         r = self.s.get(url, verify=self.verify)
         return r.status_code, len(r.content or b"")
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from importlib.metadata import version as dist_version
 
-from common import Config
+from common import Config, Unsupported
 from pyreqwest.client import ClientBuilder, SyncClientBuilder
 from pyreqwest.proxy import ProxyBuilder
 
@@ -17,6 +17,8 @@ def version() -> str:
 def _configured(b, cfg: Config):
     if cfg.tls:
         b = b.add_root_certificate_pem(cfg.ca_pem)
+    if cfg.http == 3:
+        raise Unsupported("no HTTP/3 in its builder")
     if cfg.http == 2:
         # HTTP/1 is its default; over TLS, ALPN with h2 enabled; on plain text, prior knowledge
         b = b.http2(True) if cfg.tls else b.http2_prior_knowledge()

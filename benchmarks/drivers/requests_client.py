@@ -19,8 +19,8 @@ async def open_client(cfg: Config) -> None:
 
 class SyncSession:
     def __init__(self, cfg: Config) -> None:
-        if cfg.http == 2:
-            raise Unsupported("no HTTP/2")
+        if cfg.http != 1:
+            raise Unsupported("HTTP/1.1 only")
         self.s = requests.Session()
         adapter = HTTPAdapter(pool_maxsize=max(1, cfg.concurrency))
         self.s.mount("http://", adapter)

@@ -18,8 +18,8 @@ async def open_client(cfg: Config) -> None:
 
 class SyncSession:
     def __init__(self, cfg: Config) -> None:
-        if cfg.http == 2:
-            raise Unsupported("no HTTP/2 (urllib3 2.x without its experimental h2 module)")
+        if cfg.http != 1:
+            raise Unsupported("HTTP/1.1 only (urllib3 2.x without its experimental h2 module)")
         # one kept-alive connection per thread, as the other clients keep them
         kw = {"maxsize": max(1, cfg.concurrency), "ca_certs": cfg.ca_path if cfg.tls else None}
         # a ProxyManager tunnels https through CONNECT and pools the tunnels per origin

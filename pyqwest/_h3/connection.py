@@ -32,6 +32,7 @@ from .core import (
     Reset,
     StopSending,
     Trailers,
+    closed_cause,
 )
 from .errors import H3_NO_ERROR, nearest
 from .stream import H3Stream
@@ -166,17 +167,8 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
             self.close()
 
     def _on_closed(self, ev: Closed) -> None:
-        cause: BaseException
-        if ev.silent:
-            cause = TimeoutError("the server stopped answering (QUIC idle timeout)")
-        elif self._ready is not None:
-            cause = ConnectionError(f"QUIC handshake failed: {ev.reason or ev.code}")
-        else:
-            cause = RemoteProtocolError(
-                f"connection closed by the server: {ev.reason or hex(ev.code)}"
-            )
-            # a request with no answer yet may not have been processed: sent again once when
-            # idempotent, as on a stale connection
+        cause, unanswered_may_resend = closed_cause(ev, self._ready is not None)
+        if unanswered_may_resend:
             for s in self.streams.values():
                 if not s.got_bytes:
                     s.resend = STALE

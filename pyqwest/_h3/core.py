@@ -17,7 +17,9 @@ from qh3.h3 import events as h3_events
 from qh3.h3.connection import H3_ALPN, H3Connection
 from qh3.quic import events as quic_events
 from qh3.quic.configuration import QuicConfiguration
-from qh3.quic.connection import QuicConnection
+from qh3.quic.connection import QuicConnection, QuicConnectionError
+
+from cpqwest._errors import RemoteProtocolError
 
 Address = tuple[str, int] | tuple[str, int, int, int]
 # qh3's reason phrase for a connection its idle timeout ended
@@ -91,6 +93,24 @@ class Closed:
 Event = Ready | Head | Data | Trailers | Reset | StopSending | GoAway | Closed
 
 
+def closed_cause(ev: Closed, handshaking: bool) -> tuple[BaseException, bool]:
+    """What a closed QUIC connection means for the requests on it: the error they fail with,
+    and whether those with no answer yet may go again once (a server that closes may not have
+    processed them: a stale connection, as HTTP/2's GOAWAY)."""
+    if ev.silent:
+        return TimeoutError("the server stopped answering (QUIC idle timeout)"), False
+    if handshaking:
+        return ConnectionError(f"QUIC handshake failed: {ev.reason or ev.code}"), False
+    return RemoteProtocolError(
+        f"connection closed by the server: {ev.reason or hex(ev.code)}"
+    ), True
+
+
+class Closing(Exception):
+    """The connection takes no new request: the peer closed it (CONNECTION_CLOSE received,
+    QUIC's draining period not over)."""
+
+
 @dataclass(frozen=True, slots=True)
 class TLSSettings:
     """What the QUIC handshake trusts and presents (built from the transport's TLS options)."""
@@ -151,13 +171,25 @@ class QuicCore:
         self._quic.send_ping(0)
 
     def send_head(self, headers: list[tuple[str, str]], end: bool) -> int:
-        """Start a request (the caller checked `can_open`); returns its stream id."""
+        """Start a request (the caller checked `can_open`); returns its stream id. Raises
+        Closing when the peer closed the connection (its end is not reported yet)."""
         sid = self._quic.get_next_available_stream_id()
-        self._h3.send_headers(sid, [(n.encode(), v.encode()) for n, v in headers], end)
+        try:
+            self._h3.send_headers(sid, [(n.encode(), v.encode()) for n, v in headers], end)
+        except QuicConnectionError as exc:
+            self.closed = True
+            raise Closing(str(exc)) from exc
         return sid
 
-    def send_data(self, stream_id: int, data: bytes | bytearray | memoryview, end: bool) -> None:
-        self._h3.send_data(stream_id, data, end)
+    def send_data(self, stream_id: int, data: bytes | bytearray | memoryview, end: bool) -> bool:
+        """Queue body bytes; False when the connection takes no more (the peer closed it:
+        the stream fails once qh3 reports the end)."""
+        try:
+            self._h3.send_data(stream_id, data, end)
+        except QuicConnectionError:
+            self.closed = True
+            return False
+        return True
 
     def buffered(self, stream_id: int) -> int:
         """Bytes of a stream queued in QUIC and not yet acknowledged."""

@@ -64,7 +64,8 @@ class H3Stream(H2Stream):
             w = self._send_waiter = conn.loop.create_future()
             conn._blocked.add(self)
             await w
-        core.send_data(sid, data, False)
+        if not core.send_data(sid, data, False):
+            raise StopUpload  # closing: the stream fails with the connection
         conn.flush_soon()
 
     def end_request(self) -> None:
