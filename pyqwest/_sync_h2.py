@@ -52,6 +52,7 @@ from ._h2.library import (
     TrailersReceived,
     WindowUpdated,
 )
+from ._h2.resend import UNBOUNDED, Rotation, next_serial, processed_limit
 from ._h2.stream import STREAM_ACK_BATCH
 from ._sync_h1 import close_body
 from ._sync_tls import TLSSocket
@@ -157,6 +158,15 @@ class SyncH2Connection:
         self.idle_since = time.monotonic()
         self._settings_seen = False
         self._goaway_last = -1
+        # for the choice of a resend's connection (resend.ResendTarget): when its connect
+        # began (the transport sets it), streams opened, when it stopped taking streams, and
+        # how many streams the server said it processed
+        self.serial = 0
+        self.opened = 0
+        self.retired_at = 0
+        self.processed: int | None = None
+        self.budget = UNBOUNDED  # streams it may open (resend.Rotation: the transport sets it)
+        self.rotation: Rotation | None = None
 
     # --- setup -----------------------------------------------------------------------------
     def start(self, deadline: float | None) -> None:
@@ -190,6 +200,9 @@ class SyncH2Connection:
             stream = SyncH2Stream(self, sid, deadline, read_timeout)
             self.streams[sid] = stream
             self.nopen += 1
+            self.opened += 1
+            if self.opened >= self.budget:
+                self._retire()  # the server would refuse the next one: a new connection
             rest: Iterator[Any] | None = None
             if body is None:
                 stream.sent_end = True
@@ -481,7 +494,10 @@ class SyncH2Connection:
         self._fail_stream(s, stream_error(code))
 
     def _on_goaway(self, error_code: int, last_stream_id: int) -> None:
-        self.usable = False
+        self.processed = processed_limit(last_stream_id)
+        if self.rotation is not None:
+            self.rotation.ended(self.key, self.processed, self.opened)
+        self._retire()
         for s in list(self.streams.values()):
             if s.id > last_stream_id:
                 s.resend = UNPROCESSED
@@ -507,7 +523,7 @@ class SyncH2Connection:
 
     def _fail(self, cause: BaseException) -> None:
         """The connection is broken (lock held): every stream on it fails."""
-        self.usable = False
+        self._retire()
         if self.error is None:
             self.error = cause
         stale = self.served > 0
@@ -519,6 +535,19 @@ class SyncH2Connection:
         self.streams.clear()
         self.nopen = 0
         self._close_socket()
+
+    def retire(self) -> None:
+        """No new streams (any thread); closed once the last open one ends."""
+        with self._cond:
+            self._retire()
+            if not self.streams:
+                self._close_socket()
+
+    def _retire(self) -> None:
+        if self.usable:
+            self.usable = False
+            self.retired_at = next_serial()
+        self._cond.notify_all()  # threads waiting for a stream slot look elsewhere
 
     # --- state -----------------------------------------------------------------------------
     def _sent_end(self, s: SyncH2Stream) -> None:
@@ -579,7 +608,7 @@ class SyncH2Connection:
         if self.closed:
             return
         self.closed = True
-        self.usable = False
+        self._retire()
         if not self._io and self._write_lock.acquire(blocking=False):
             # a polite GOAWAY, when no other thread is on the socket
             try:

@@ -41,6 +41,7 @@ from .library import (
     TrailersReceived,
     WindowUpdated,
 )
+from .resend import processed_limit
 from .stream import H2Stream
 
 # Receive windows: the connection's is raised at once; streams' via SETTINGS.
@@ -209,6 +210,9 @@ class H2Connection(MuxConnection, asyncio.Protocol):
         self._on_window(0)
 
     def _on_goaway(self, error_code: int, last_stream_id: int) -> None:
+        self.processed = processed_limit(last_stream_id)
+        if self.pool is not None:
+            self.pool.rotation.ended(self.key, self.processed, self.opened)
         self._retire()
         for s in list(self.streams.values()):
             if s.id > last_stream_id:

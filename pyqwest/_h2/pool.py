@@ -14,6 +14,7 @@ from cpqwest._errors import RemoteProtocolError
 
 from .._mux import MuxConnection
 from .errors import may_resend
+from .resend import ResendTarget, Rotation, next_serial
 
 Connect = Callable[[asyncio.AbstractEventLoop, Any], Awaitable[MuxConnection | None]]
 
@@ -40,6 +41,7 @@ class H2Pool:
         self.max_idle = max_idle
         self.conns: dict[Any, MuxConnection] = {}
         self._connecting: dict[Any, asyncio.Future[Any]] = {}
+        self.rotation = Rotation()  # what GOAWAYs told of the servers' stream limits
         self.closed = False
 
     def forget(self, conn: MuxConnection) -> None:
@@ -47,14 +49,18 @@ class H2Pool:
         if self.conns.get(conn.key) is conn:
             del self.conns[conn.key]
 
-    async def acquire(self, key: Any, deadline: float | None = None) -> MuxConnection | None:
+    async def acquire(
+        self, key: Any, deadline: float | None = None, target: ResendTarget | None = None
+    ) -> MuxConnection | None:
         """A connection to `key` with a free stream slot (waiting for one until `deadline`, a
         loop time, or connecting); None when the connector found the origin speaks
-        HTTP/1.1."""
+        HTTP/1.1. For a resend, one that `target` fits (a new one if need be)."""
         no_streams_until: float | None = None
         closed_at_once = 0
         while True:
             conn = self.conns.get(key)
+            if conn is not None and target is not None and not target.fits(conn.serial):
+                conn = None  # a connection begun after this one's, or a new one
             if conn is not None:
                 if conn.available:
                     return conn
@@ -101,6 +107,7 @@ class H2Pool:
         """Connect (the one connector for `key`; concurrent acquirers wait for it)."""
         fut: asyncio.Future[Any] = self.loop.create_future()
         self._connecting[key] = fut
+        serial = next_serial()
         result: Any = None
         try:
             conn = await self._connect(self.loop, key)
@@ -108,6 +115,8 @@ class H2Pool:
                 result = _HTTP1
                 return None
             conn.pool = self
+            conn.serial = serial
+            conn.budget = self.rotation.budget(key)
             if self.closed:
                 conn._unusable()
             elif conn.usable:
@@ -141,6 +150,7 @@ class H2Pool:
         (found while connecting: nothing was sent). `replayable`: idempotent, body not
         streamed (the stale-connection retry)."""
         resent = False
+        target: ResendTarget | None = None  # where the resend may go
         attempts = 0
         replayable_body = body is None or isinstance(body, bytes)
         conns = self.conns
@@ -148,8 +158,10 @@ class H2Pool:
         deadline = None if timeout is None else self.loop.time() + timeout
         while True:
             conn = conns.get(key)
-            if conn is None or not conn.available:
-                conn = await self.acquire(key, deadline)
+            if conn is None or not conn.available or (
+                target is not None and not target.fits(conn.serial)
+            ):
+                conn = await self.acquire(key, deadline, target)
                 if conn is None:
                     return None
             if deadline is not None:
@@ -187,6 +199,7 @@ class H2Pool:
                 # REFUSED_STREAM leaves the connection up: the retry goes to a new one all the
                 # same (as curl does), and that one takes the streams that follow
                 conn._unusable()
+                target = ResendTarget(conn.retired_at)
 
     def open_count(self) -> int:
         """Connections of this pool that are still open."""
