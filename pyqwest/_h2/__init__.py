@@ -6,7 +6,8 @@ body-consumer interface `_WireContent` uses on an HTTP/1.1 connection (`take_chu
 `wait_chunk`, `release`, `abort`, `parser.trailers`...), so an HTTP/2 response goes through the
 same `Response` code path. `H2Pools` (pool.py) keeps the connections of a transport, per event
 loop; headers.py builds request header lists and checks response heads; errors.py words and
-maps HTTP/2 errors; resend.py chooses where a refused stream goes again and learns servers'
+maps HTTP/2 errors; core.py holds the sans-IO stream state, windows and SETTINGS both drivers
+(this asyncio one and pyqwest._sync_h2) share; resend.py chooses where a refused stream goes again and learns servers'
 per-connection stream limits; library.py adapts h2 and hpack.
 """
 
