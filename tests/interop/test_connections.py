@@ -18,6 +18,11 @@ CONCURRENCY = 16
 RELOADS = 2
 # the old workers are gone before the next reload: each reload is one GOAWAY per connection
 RELOAD_EVERY = 0.8
+# nginx (2 workers, rotating every 50 streams) in some runs on a loaded machine: a stream its
+# rotation refused, resent on a connection begun after that GOAWAY, is refused again by a reload
+# GOAWAY on the new connection (two causes, one resend: API.md §0); once the rotation limit is
+# learnt (pyqwest._h2.resend.Rotation) rotations refuse nothing, so only the first ones can
+NGINX_TWICE = "nginx: a rotation refusal then a reload refusal of its resend (loaded machine)"
 # Apache's graceful restart ends HTTP/2 connections with GOAWAY error 0xfffffc7a (not
 # NO_ERROR) or a reset: its streams at or below last-stream-id fail, and POST is not resent
 APACHE_GOAWAY = "Apache's graceful restart: GOAWAY 0xfffffc7a / reset; POST is not resent"
@@ -84,8 +89,10 @@ async def test_server_idle_close_fails_nothing(target):
 
 @pytest.mark.parametrize(
     "target",
-    targets(lambda s, m, f: f.reload, xfail_sometimes=dict.fromkeys(
-        ("apache-h2-tls", "apache-h2c"), APACHE_GOAWAY)),
+    targets(lambda s, m, f: f.reload, xfail_sometimes={
+        **dict.fromkeys(("nginx-h2-tls", "nginx-h2c"), NGINX_TWICE),
+        **dict.fromkeys(("apache-h2-tls", "apache-h2c"), APACHE_GOAWAY),
+    }),
     indirect=True,
 )
 async def test_graceful_reload_under_load_fails_no_get(target):
@@ -113,8 +120,10 @@ async def test_graceful_reload_under_load_fails_no_get(target):
 
 @pytest.mark.parametrize(
     "target",
-    targets(lambda s, m, f: h2(s, m, f) and f.reload, xfail_sometimes=dict.fromkeys(
-        ("apache-h2-tls", "apache-h2c"), APACHE_GOAWAY)),
+    targets(lambda s, m, f: h2(s, m, f) and f.reload, xfail_sometimes={
+        **dict.fromkeys(("nginx-h2-tls", "nginx-h2c"), NGINX_TWICE),
+        **dict.fromkeys(("apache-h2-tls", "apache-h2c"), APACHE_GOAWAY),
+    }),
     indirect=True,
 )
 async def test_graceful_reload_under_load_fails_no_unprocessed_h2_post(target):
