@@ -47,6 +47,14 @@ class MuxConnection:
         self._cap_waiters: deque[asyncio.Future[None]] = deque()
         self._write_waiters: list[asyncio.Future[None]] = []
         self._goaway_last = -1  # last stream id a graceful GOAWAY lets finish (-1: none)
+        # for the choice of a resend's connection (_h2.resend.ResendTarget): when its connect
+        # began (the pool sets it), streams opened, when it stopped taking streams, and how
+        # many streams the server said it processed (a GOAWAY's last-stream-id)
+        self.serial = 0
+        self.opened = 0
+        self.retired_at = 0
+        self.processed: int | None = None
+        self.budget = 1 << 62  # streams it may open (_h2.resend.Rotation: the pool sets it)
         self._flush_pending = False
 
     def open_stream(
@@ -67,6 +75,9 @@ class MuxConnection:
         its body (bytes at once, an iterator from a task), start its timers."""
         self.streams[stream.id] = stream
         self.nopen += 1
+        self.opened += 1
+        if self.opened >= self.budget:
+            self._retire()  # the server would refuse the next one: it goes to a new connection
         if body is None:
             stream.sent_end = True
         elif isinstance(body, bytes):
@@ -181,7 +192,10 @@ class MuxConnection:
     def _retire(self) -> None:
         """No new streams: out of the pool."""
         if self.usable:
+            from ._h2.resend import next_serial  # here: _h2 imports this module
+
             self.usable = False
+            self.retired_at = next_serial()
             pool = self.pool
             if pool is not None:
                 pool.forget(self)

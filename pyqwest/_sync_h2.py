@@ -28,20 +28,24 @@ import h2.exceptions
 from cpqwest._errors import ReadError, RemoteProtocolError, WriteError
 
 from ._h2 import library
-from ._h2.connection import _SETTINGS, CONN_ACK_BATCH, CONN_WINDOW, MAX_FRAME_SIZE
+from ._h2.core import (
+    CONN_ACK_BATCH,
+    CONN_WINDOW,
+    MAX_FRAME_SIZE,
+    SETTINGS,
+    STREAM_ACK_BATCH,
+    StreamState,
+)
 from ._h2.errors import (
     CANCEL,
     INTERNAL_ERROR,
     NOT_RESENDABLE,
     PROTOCOL_ERROR,
-    REFUSED_STREAM,
     STALE,
     UNPROCESSED,
     mapped,
     reason,
-    stream_error,
 )
-from ._h2.headers import Malformed, response_fields
 from ._h2.library import (
     ConnectionTerminated,
     DataReceived,
@@ -52,7 +56,7 @@ from ._h2.library import (
     TrailersReceived,
     WindowUpdated,
 )
-from ._h2.stream import STREAM_ACK_BATCH
+from ._h2.resend import UNBOUNDED, Rotation, next_serial, processed_limit
 from ._sync_h1 import close_body
 from ._sync_tls import TLSSocket
 from ._version import HTTPVersion
@@ -60,39 +64,22 @@ from ._version import HTTPVersion
 _RECV_SIZE = 1 << 18
 
 
-class SyncH2Stream:
+class SyncH2Stream(StreamState):
     """One request/response exchange; for the response's consumer it is a SyncBodySource."""
 
-    __slots__ = (
-        "_body", "_unacked", "body_size", "cond", "conn", "deadline", "error", "got_bytes",
-        "h2_closed", "head_done", "headers", "id", "message_done", "read_timeout",
-        "recv_end", "resend", "sent_end", "status", "trailers",
-    )
+    __slots__ = ("cond", "conn", "deadline", "h2_closed", "read_timeout")
 
     def __init__(
         self, conn: SyncH2Connection, stream_id: int, deadline: float | None,
         read_timeout: float | None,
     ) -> None:
+        StreamState.__init__(self, stream_id)
         self.conn = conn
-        self.id = stream_id
         # its waiters sleep here: a read wakes only the streams it brought something for
         self.cond = threading.Condition(conn.lock)
         self.deadline = deadline
         self.read_timeout = read_timeout
-        self.status = 0
-        self.headers: list[tuple[str, str]] = []
-        self.trailers: list[tuple[str, str]] | None = None
-        self._body: list[bytes] = []
-        self.body_size = 0
-        self._unacked = 0
-        self.head_done = False
-        self.message_done = False
-        self.got_bytes = False
-        self.sent_end = False
-        self.recv_end = False
         self.h2_closed = False
-        self.resend = NOT_RESENDABLE  # why it may go again on a new connection
-        self.error: BaseException | None = None
 
     @property
     def parser(self) -> SyncH2Stream:
@@ -108,10 +95,7 @@ class SyncH2Stream:
             raise mapped(exc, "Error reading content: ", ReadError) from None
         with conn.lock:
             if self.body_size:
-                body = self._body
-                chunk = body[0] if len(body) == 1 else b"".join(body)
-                self._body = []
-                self.body_size = 0
+                chunk = self.take_body()
                 if self._unacked >= STREAM_ACK_BATCH and not self.recv_end:
                     conn.ack(self)
                 return chunk
@@ -137,7 +121,7 @@ class SyncH2Connection:
     def __init__(self, sock: socket.socket | TLSSocket, key: Hashable) -> None:
         self.sock = sock
         self.key = key
-        self.h2 = library.new_state(_SETTINGS, MAX_FRAME_SIZE)
+        self.h2 = library.new_state(SETTINGS, MAX_FRAME_SIZE)
         self.lock = threading.Lock()
         self._cond = threading.Condition(self.lock)  # SETTINGS, a free stream slot
         self._waiting: list[threading.Condition] = []  # of the threads waiting in wait()
@@ -160,6 +144,15 @@ class SyncH2Connection:
         self.idle_since = time.monotonic()
         self._settings_seen = False
         self._goaway_last = -1
+        # for the choice of a resend's connection (resend.ResendTarget): when its connect
+        # began (the transport sets it), streams opened, when it stopped taking streams, and
+        # how many streams the server said it processed
+        self.serial = 0
+        self.opened = 0
+        self.retired_at = 0
+        self.processed: int | None = None
+        self.budget = UNBOUNDED  # streams it may open (resend.Rotation: the transport sets it)
+        self.rotation: Rotation | None = None
 
     # --- setup -----------------------------------------------------------------------------
     def start(self, deadline: float | None) -> None:
@@ -187,6 +180,9 @@ class SyncH2Connection:
             stream = SyncH2Stream(self, sid, deadline, read_timeout)
             self.streams[sid] = stream
             self.nopen += 1
+            self.opened += 1
+            if self.opened >= self.budget:
+                self._retire()  # the server would refuse the next one: a new connection
             rest: Iterator[Any] | None = None
             if body is None:
                 stream.sent_end = True
@@ -445,10 +441,9 @@ class SyncH2Connection:
                     self._on_head(s, ev.headers)
             elif cls is TrailersReceived:
                 if s is not None:
-                    try:
-                        s.trailers = response_fields(ev.headers, False)[1]
-                    except Malformed as exc:
-                        self._fail_protocol(s, str(exc))
+                    wrong = s.take_trailers(ev.headers)
+                    if wrong is not None:
+                        self._fail_protocol(s, wrong)
             elif cls is StreamEnded:
                 if s is not None:
                     self._on_end(s)
@@ -478,13 +473,9 @@ class SyncH2Connection:
                 s.cond.notify_all()
 
     def _on_head(self, s: SyncH2Stream, raw: list[tuple[bytes, bytes]]) -> None:
-        try:
-            s.status, s.headers = response_fields(raw, True)
-        except Malformed as exc:
-            self._fail_protocol(s, str(exc))
-            return
-        s.got_bytes = True
-        s.head_done = True
+        wrong = s.take_head(raw)
+        if wrong is not None:
+            self._fail_protocol(s, wrong)
 
     def _on_end(self, s: SyncH2Stream) -> None:
         s.recv_end = True
@@ -494,22 +485,22 @@ class SyncH2Connection:
 
     def _on_reset(self, s: SyncH2Stream, code: int) -> None:
         self._closed_by_h2(s)
-        if code == 0 and s.head_done:
+        err = s.reset_error(code)
+        if err is None:
             s.message_done = True  # the server has all it wants: a normal end of the body
             return
-        if code == REFUSED_STREAM and not s.got_bytes:
-            s.resend = UNPROCESSED
-        self._fail_stream(s, stream_error(code))
+        self._fail_stream(s, err)
 
     def _on_goaway(self, error_code: int, last_stream_id: int) -> None:
-        self.usable = False
+        self.processed = processed_limit(last_stream_id)
+        if self.rotation is not None:
+            self.rotation.ended(self.key, self.processed, self.opened)
+        self._retire()
         for s in list(self.streams.values()):
             if s.id > last_stream_id:
-                s.resend = UNPROCESSED
+                err = s.unprocessed(error_code)
                 self._closed_by_h2(s)
-                self._fail_stream(s, RemoteProtocolError(
-                    f"connection error received: {reason(error_code)} (GOAWAY, stream not "
-                    "processed)"))
+                self._fail_stream(s, err)
         if error_code != 0:
             self._fail(RemoteProtocolError(f"connection error received: {reason(error_code)}"))
             return
@@ -528,7 +519,7 @@ class SyncH2Connection:
 
     def _fail(self, cause: BaseException) -> None:
         """The connection is broken (lock held): every stream on it fails."""
-        self.usable = False
+        self._retire()
         if self.error is None:
             self.error = cause
         # a peer gone silent is no stale connection (MuxConnection's rule)
@@ -541,6 +532,19 @@ class SyncH2Connection:
         self.streams.clear()
         self.nopen = 0
         self._close_socket()
+
+    def retire(self) -> None:
+        """No new streams (any thread); closed once the last open one ends."""
+        with self._cond:
+            self._retire()
+            if not self.streams:
+                self._close_socket()
+
+    def _retire(self) -> None:
+        if self.usable:
+            self.usable = False
+            self.retired_at = next_serial()
+        self._cond.notify_all()  # threads waiting for a stream slot look elsewhere
 
     # --- state -----------------------------------------------------------------------------
     def _sent_end(self, s: SyncH2Stream) -> None:
@@ -601,7 +605,7 @@ class SyncH2Connection:
         if self.closed:
             return
         self.closed = True
-        self.usable = False
+        self._retire()
         self._goodbye()
         for s in list(self.streams.values()):
             s.h2_closed = True

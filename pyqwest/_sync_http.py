@@ -22,6 +22,7 @@ from ._deadline import Deadline, earliest, time_left
 from ._dns import connect_socket_sync
 from ._exchange_driver import Exchange, begin
 from ._h2.errors import may_resend
+from ._h2.resend import ResendTarget, Rotation, next_serial
 from ._headers import Headers
 from ._http3 import quic_factory
 from ._observe import Watch, watching
@@ -56,6 +57,7 @@ class SyncHTTPTransport(TransportCore):
         self._h2_lock = threading.Lock()
         self._h2_conns: dict[Key, SyncH2Connection] = {}
         self._h2_connecting: dict[Key, threading.Lock] = {}
+        self._h2_rotation = Rotation()  # what GOAWAYs told of the servers' stream limits
 
     # --- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> SyncHTTPTransport:
@@ -229,9 +231,9 @@ class SyncHTTPTransport(TransportCore):
         refused or never processed (or that failed on a stale connection) goes once more on
         another connection when the async driver's rule (`may_resend`) allows. A new TLS
         connection on which ALPN chose http/1.1 is returned for the HTTP/1.1 exchange."""
-        failed: SyncH2Connection | None = None
+        target: ResendTarget | None = None  # where the one resend may go
         while True:
-            conn = self._h2_connection(key, deadline, failed)
+            conn = self._h2_connection(key, deadline, target)
             if isinstance(conn, SyncH1Connection):
                 return conn
             try:
@@ -239,30 +241,34 @@ class SyncHTTPTransport(TransportCore):
             except Unusable as exc:
                 resend = exc.error is None or may_resend(
                     exc.why, idempotent, isinstance(body, bytes))
-                if failed is not None or not resend:
+                if target is not None or not resend:
                     raise exc.error or RemoteProtocolError(
                         "Request failed: HTTP/2 connection stopped taking streams") from None
-                failed = conn  # once more, on another connection
+                conn.retire()  # REFUSED_STREAM too: the streams that follow go elsewhere
+                target = ResendTarget(conn.retired_at)
 
     def _h2_connection(
-        self, key: Key, deadline: Deadline, failed: SyncH2Connection | None
+        self, key: Key, deadline: Deadline, target: ResendTarget | None
     ) -> SyncH2Connection | SyncH1Connection:
-        """The origin's HTTP/2 connection (not `failed`), made by one thread while the
-        others wait for it."""
+        """The origin's HTTP/2 connection (for a resend, one `target` fits), made by one
+        thread while the others wait for it."""
         with self._h2_lock:
             conn = self._h2_conns.get(key)
-            if conn is not None and conn is not failed and conn.take(self._idle_timeout):
+            if conn is not None and _fits(conn, target) and conn.take(self._idle_timeout):
                 return conn
             gate = self._h2_connecting.setdefault(key, threading.Lock())
         with gate:
             with self._h2_lock:
                 conn = self._h2_conns.get(key)
-                if conn is not None and conn is not failed and conn.take(self._idle_timeout):
+                if conn is not None and _fits(conn, target) and conn.take(self._idle_timeout):
                     return conn  # another thread connected meanwhile
             host, port = key[1], key[2]
             until = earliest(deadline, self._connect_timeout)
+            serial = next_serial()
             if self._wants_h3(key):
-                return self._keep(key, self._connect_h3(key, until))
+                made_h3 = self._connect_h3(key, until)
+                made_h3.serial = serial
+                return self._keep(key, made_h3)
             sock = self._open(key, until, self._ssl_h2)
             if (isinstance(sock, TLSSocket) and not self._force
                     and sock.selected_alpn_protocol() != "h2"):
@@ -270,6 +276,9 @@ class SyncHTTPTransport(TransportCore):
                 return self._track(SyncH1Connection(sock, key, self._pool))
             sock.settimeout(None)  # waits are bounded by select(); reads and writes block
             made = SyncH2Connection(sock, key)
+            made.serial = serial
+            made.rotation = self._h2_rotation
+            made.budget = self._h2_rotation.budget(key)
             try:
                 with connecting(host, port):
                     made.start(until)
@@ -279,12 +288,16 @@ class SyncHTTPTransport(TransportCore):
             return self._keep(key, made)
 
     def _keep(self, key: Key, made: SyncH2Connection) -> SyncH2Connection:
-        """A new multiplexed connection becomes the origin's (unless the transport closed)."""
+        """A new multiplexed connection becomes the origin's (unless the transport closed);
+        the one it replaces is too old for a resend: it finishes its streams, then closes."""
         with self._h2_lock:
             if self._closed:
                 made.close()
                 raise RuntimeError("Request failed: already closed transport")
+            old = self._h2_conns.get(key)
             self._h2_conns[key] = made
+        if old is not None:
+            old.retire()
         return made
 
     def _connect_h3(self, key: Key, until: float | None) -> SyncH2Connection:
@@ -347,3 +360,8 @@ class _DefaultSyncTransport(SyncHTTPTransport):
     def close(self) -> None:
         # shared by every default SyncClient: closing it would break the others
         return None
+
+
+def _fits(conn: SyncH2Connection, target: ResendTarget | None) -> bool:
+    """Whether `conn` may carry a request (a resend when `target` is set)."""
+    return target is None or target.fits(conn.serial)

@@ -271,6 +271,37 @@ async def test_goaway_fails_unprocessed_streamed_posts(
     assert len(server.connections) == 1
 
 
+def rotating(limit: int) -> Callable[[H2Request], Any]:
+    """nginx's keepalive_requests: each connection processes its first `limit` streams, and
+    the last of them sends GOAWAY(last = it); the streams above are left unprocessed."""
+
+    async def handler(req: H2Request) -> None:
+        conn = req.conn
+        processed = sorted(conn.requests)[:limit]
+        if req.stream_id not in processed:
+            await asyncio.sleep(30)  # refused by the GOAWAY: the client gives up on it
+            return
+        if len(processed) == limit and req.stream_id == processed[-1]:
+            await conn.goaway(0, last_stream_id=req.stream_id)
+        await req.respond(200, f"conn{conn.index}".encode())
+
+    return handler
+
+
+async def test_rotating_server_refuses_nothing_once_its_limit_is_learnt(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    """Issue 11: a server that twice refused the streams above the same count: later
+    connections open no more than that, and every request (a POST too) succeeds."""
+    server = h2_server_factory(rotating(2))
+    for _ in range(5):
+        results = await asyncio.wait_for(asyncio.gather(
+            *[client.post(server.url_for("/"), content=b"x") for _ in range(3)]), 10)
+        assert all(r.status == 200 for r in results)
+    learnt = [len(c.requests) for c in server.connections[3:]]
+    assert learnt and max(learnt) <= 2
+
+
 GOAWAY_AT_ONCE = hyperframe.frame.GoAwayFrame(0, last_stream_id=0).serialize()
 
 

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from servers import payload
 from servers.h2raw import H2Request
-from test_http2_faults import CODES, _goaway_after, _head_then_reset
+from test_http2_faults import CODES, _goaway_after, _head_then_reset, rotating
 from test_sync_client import duplex_echo
 from test_sync_threads import _blocked_reader
 
@@ -252,6 +252,19 @@ def test_refused_stream_retried_once_when_replayable(h2c, h2_server_factory):
     server = h2_server_factory(handler)
     assert h2c.get(server.url_for("/")).content == b"second"
     assert len(server.requests) == 2
+
+
+def test_rotating_server_refuses_nothing_once_its_limit_is_learnt(h2c, h2_server_factory):
+    """Issue 11, as the async driver: later connections open no more streams than the
+    server was twice seen to process, and every POST (3 threads at a time) succeeds."""
+    server = h2_server_factory(rotating(2))
+    with ThreadPoolExecutor(3) as pool:
+        for _ in range(5):
+            results = list(pool.map(
+                lambda _: h2c.post(server.url_for("/"), content=b"x"), range(3)))
+            assert all(r.status == 200 for r in results)
+    learnt = [len(c.requests) for c in server.connections[3:]]
+    assert learnt and max(learnt) <= 2
 
 
 def test_refused_stream_not_retried_for_streamed_post(h2c, h2_server_factory):

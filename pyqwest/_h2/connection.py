@@ -23,14 +23,13 @@ from collections.abc import Callable
 from typing import Any
 
 import h2.exceptions
-import h2.settings
 
 from cpqwest._errors import RemoteProtocolError
 
 from .._mux import MuxConnection
 from . import library
-from .errors import UNPROCESSED, reason
-from .headers import MAX_HEAD_BYTES
+from .core import CONN_ACK_BATCH, CONN_WINDOW, MAX_FRAME_SIZE, SETTINGS
+from .errors import reason
 from .library import (
     ConnectionTerminated,
     DataReceived,
@@ -41,25 +40,12 @@ from .library import (
     TrailersReceived,
     WindowUpdated,
 )
+from .resend import processed_limit
 from .stream import H2Stream
 
-# Receive windows: the connection's is raised at once; streams' via SETTINGS.
-CONN_WINDOW = 16 << 20
-STREAM_WINDOW = 4 << 20
-# Connection window updates are sent in batches of at least this much received data.
-CONN_ACK_BATCH = CONN_WINDOW // 4
 # Bytes of answers (acks, resets) queued while the server does not read before we give up: as
 # many as ~15000 PING acks (Go's HTTP/2 allows 10000 queued control frames, nghttp2 1000).
 MAX_UNREAD_ANSWERS = 256 << 10
-# The largest frame we accept (the peer may send smaller ones).
-MAX_FRAME_SIZE = 1 << 18
-# Our SETTINGS.
-_SETTINGS = {
-    h2.settings.SettingCodes.ENABLE_PUSH: 0,
-    h2.settings.SettingCodes.INITIAL_WINDOW_SIZE: STREAM_WINDOW,
-    h2.settings.SettingCodes.MAX_FRAME_SIZE: MAX_FRAME_SIZE,
-    h2.settings.SettingCodes.MAX_HEADER_LIST_SIZE: MAX_HEAD_BYTES,
-}
 
 
 class H2Connection(MuxConnection, asyncio.Protocol):
@@ -70,7 +56,7 @@ class H2Connection(MuxConnection, asyncio.Protocol):
     def __init__(self, loop: asyncio.AbstractEventLoop, key: Any) -> None:
         super().__init__(loop, key)
         self.transport: asyncio.Transport | None = None
-        self.h2 = library.new_state(_SETTINGS, MAX_FRAME_SIZE)
+        self.h2 = library.new_state(SETTINGS, MAX_FRAME_SIZE)
         self._blocked: set[H2Stream] = set()  # streams waiting for flow-control window
         self._unread_answers = 0  # bytes h2 queued in answer to reads while writing was paused
 
@@ -209,16 +195,16 @@ class H2Connection(MuxConnection, asyncio.Protocol):
         self._on_window(0)
 
     def _on_goaway(self, error_code: int, last_stream_id: int) -> None:
+        self.processed = processed_limit(last_stream_id)
+        if self.pool is not None:
+            self.pool.rotation.ended(self.key, self.processed, self.opened)
         self._retire()
         for s in list(self.streams.values()):
             if s.id > last_stream_id:
                 # never processed by the server: safe to send again elsewhere
-                s.resend = UNPROCESSED
+                err = s.unprocessed(error_code)
                 s._closed_by_h2()
-                s._fail(RemoteProtocolError(
-                    f"connection error received: {reason(error_code)} (GOAWAY, stream not "
-                    "processed)"
-                ))
+                s._fail(err)
         if error_code != 0:
             self._fail(RemoteProtocolError(f"connection error received: {reason(error_code)}"))
             return

@@ -15,6 +15,7 @@ from cpqwest._errors import RemoteProtocolError
 
 from .._mux import MuxConnection
 from .errors import may_resend
+from .resend import ResendTarget, Rotation, next_serial
 
 # (loop, key, deadline: a time.monotonic() instant or None) -> a ready connection
 Connect = Callable[
@@ -44,6 +45,7 @@ class H2Pool:
         self.max_idle = max_idle
         self.conns: dict[Any, MuxConnection] = {}
         self._connecting: dict[Any, asyncio.Future[Any]] = {}
+        self.rotation = Rotation()  # what GOAWAYs told of the servers' stream limits
         self.closed = False
 
     def forget(self, conn: MuxConnection) -> None:
@@ -52,15 +54,22 @@ class H2Pool:
             del self.conns[conn.key]
 
     async def acquire(
-        self, key: Any, deadline: float | None = None, until: float | None = None
+        self,
+        key: Any,
+        deadline: float | None = None,
+        until: float | None = None,
+        target: ResendTarget | None = None,
     ) -> MuxConnection | None:
         """A connection to `key` with a free stream slot (waiting for one until `deadline`, a
         loop time, or connecting by `until`, the same instant in time.monotonic()); None when
-        the connector found the origin speaks HTTP/1.1."""
+        the connector found the origin speaks HTTP/1.1. For a resend, one that `target` fits
+        (a new one if need be)."""
         no_streams_until: float | None = None
         closed_at_once = 0
         while True:
             conn = self.conns.get(key)
+            if conn is not None and target is not None and not target.fits(conn.serial):
+                conn = None  # a connection begun after this one's, or a new one
             if conn is not None:
                 if conn.available:
                     return conn
@@ -107,6 +116,7 @@ class H2Pool:
         """Connect (the one connector for `key`; concurrent acquirers wait for it)."""
         fut: asyncio.Future[Any] = self.loop.create_future()
         self._connecting[key] = fut
+        serial = next_serial()
         result: Any = None
         try:
             conn = await self._connect(self.loop, key, until)
@@ -114,6 +124,8 @@ class H2Pool:
                 result = _HTTP1
                 return None
             conn.pool = self
+            conn.serial = serial
+            conn.budget = self.rotation.budget(key)
             if self.closed:
                 conn._unusable()
             elif conn.usable:
@@ -148,6 +160,7 @@ class H2Pool:
         streamed (the stale-connection retry). `until`: the request's deadline (a
         time.monotonic() instant, or None), connecting included."""
         resent = False
+        target: ResendTarget | None = None  # where the resend may go
         attempts = 0
         replayable_body = body is None or isinstance(body, bytes)
         conns = self.conns
@@ -157,8 +170,10 @@ class H2Pool:
             deadline = self.loop.time() + (until - time.monotonic())
         while True:
             conn = conns.get(key)
-            if conn is None or not conn.available:
-                conn = await self.acquire(key, deadline, until)
+            if conn is None or not conn.available or (
+                target is not None and not target.fits(conn.serial)
+            ):
+                conn = await self.acquire(key, deadline, until, target)
                 if conn is None:
                     return None
             if deadline is not None:
@@ -196,6 +211,7 @@ class H2Pool:
                 # REFUSED_STREAM leaves the connection up: the retry goes to a new one all the
                 # same (as curl does), and that one takes the streams that follow
                 conn._unusable()
+                target = ResendTarget(conn.retired_at)
 
     def open_count(self) -> int:
         """Connections of this pool that are still open."""

@@ -1,7 +1,7 @@
 """H2Stream: one request/response exchange on an HTTP/2 connection, and the request body
 upload.
 
-Each stream's receive window (`connection.STREAM_WINDOW`) is acknowledged as its consumer takes
+Each stream's receive window (`core.STREAM_WINDOW`) is acknowledged as its consumer takes
 the data, and not at all while more than `READ_HIGH_WATER` bytes of it sit unread: a slow
 consumer stalls only its own stream.
 """
@@ -18,31 +18,19 @@ import h2.exceptions
 from cpqwest._errors import ReadError, RemoteProtocolError, WriteError
 from cpqwest._protocol import WAIT
 
-from .errors import (
-    CANCEL,
-    INTERNAL_ERROR,
-    NOT_RESENDABLE,
-    PROTOCOL_ERROR,
-    REFUSED_STREAM,
-    UNPROCESSED,
-    mapped,
-    reason,
-    stream_error,
-)
-from .headers import Malformed, response_fields
+from .core import STREAM_ACK_BATCH, StreamState
+from .errors import CANCEL, INTERNAL_ERROR, PROTOCOL_ERROR, mapped, reason
 
 if TYPE_CHECKING:
     from .connection import H2Connection
 
-# Window updates for a stream are sent in batches of at least this much consumed data.
-STREAM_ACK_BATCH = 1 << 20
 # A stream with more unread data than this gets no window updates until its consumer reads.
 READ_HIGH_WATER = 1 << 20
 # Flush queued body data once this much is waiting, even mid-chunk.
 WRITE_BATCH = 1 << 18
 
 
-class H2Stream:
+class H2Stream(StreamState):
     """One request/response exchange on an `H2Connection`.
 
     For the response's consumer it looks like an HTTP/1.1 connection positioned after the
@@ -51,7 +39,6 @@ class H2Stream:
     """
 
     __slots__ = (
-        "_body",
         "_body_waiter",
         "_buffered",
         "_deadline",
@@ -60,45 +47,19 @@ class H2Stream:
         "_read_timeout",
         "_read_timer",
         "_send_waiter",
-        "_unacked",
         "_waiter",
-        "body_size",
         "conn",
-        "error",
-        "got_bytes",
-        "head_done",
-        "headers",
-        "id",
-        "message_done",
-        "recv_end",
-        "resend",
-        "sent_end",
-        "status",
-        "trailers",
         "upload_task",
     )
 
     def __init__(self, conn: H2Connection, stream_id: int, buffered: bool) -> None:
+        StreamState.__init__(self, stream_id)
         self.conn = conn
-        self.id = stream_id
         self._buffered = buffered
-        self.status = 0
-        self.headers: list[tuple[str, str]] = []
-        self.trailers: list[tuple[str, str]] | None = None
-        self._body: list[bytes] = []
-        self.body_size = 0
-        self.head_done = False
-        self.message_done = False
-        self.got_bytes = False
-        self.sent_end = False
-        self.recv_end = False
         self._h2_closed = False
-        self.resend = NOT_RESENDABLE  # why it may go again once it failed (errors.may_resend)
-        self.error: BaseException | None = None
         self._waiter: asyncio.Future[Any] | None = conn.loop.create_future()
         self._body_waiter: asyncio.Future[None] | None = None
         self._send_waiter: asyncio.Future[None] | None = None
-        self._unacked = 0
         self._deadline: asyncio.TimerHandle | None = None
         self._read_timer: asyncio.TimerHandle | None = None
         self._read_timeout = -1.0
@@ -113,10 +74,7 @@ class H2Stream:
     def take_chunk(self) -> bytes | object | None:
         """The next body piece, None at the end, WAIT if none is ready; raises the failure."""
         if self.body_size:
-            body = self._body
-            chunk = body[0] if len(body) == 1 else b"".join(body)
-            self._body = []
-            self.body_size = 0
+            chunk = self.take_body()
             if self._unacked >= STREAM_ACK_BATCH and not self.recv_end:
                 self._ack()
                 self.conn.flush_soon()
@@ -154,15 +112,10 @@ class H2Stream:
 
     # --- events from the connection ---------------------------------------------------------
     def _on_head(self, raw: list[tuple[bytes, bytes]]) -> None:
-        try:
-            status, pairs = response_fields(raw, True)
-        except Malformed as exc:
-            self._fail_protocol(str(exc))
+        wrong = self.take_head(raw)
+        if wrong is not None:
+            self._fail_protocol(wrong)
             return
-        self.got_bytes = True
-        self.status = status
-        self.headers = pairs
-        self.head_done = True
         if self._read_timeout >= 0:
             self._last_read = self.conn.loop.time()
         if not self._buffered:
@@ -188,10 +141,9 @@ class H2Stream:
             self._wake_reader()
 
     def _on_trailers(self, raw: list[tuple[bytes, bytes]]) -> None:
-        try:
-            self.trailers = response_fields(raw, False)[1]
-        except Malformed as exc:
-            self._fail_protocol(str(exc))
+        wrong = self.take_trailers(raw)
+        if wrong is not None:
+            self._fail_protocol(wrong)
 
     def _on_end(self) -> None:
         self.recv_end = True
@@ -207,10 +159,7 @@ class H2Stream:
         self._waiter = None
         if self._buffered:
             if w is not None and not w.done():
-                body = self._body
-                data = body[0] if len(body) == 1 else b"".join(body)
-                self._body = []
-                self.body_size = 0
+                data = self.take_body() if self._body else b""
                 w.set_result((self.status, self.headers, data, self.trailers))
             if not self._h2_closed:
                 # the request body is still going: nobody wants the rest of it
@@ -226,14 +175,12 @@ class H2Stream:
         """RST_STREAM from the peer."""
         self._closed_by_h2()
         self._stop_upload()
-        if code == 0 and self.head_done:
-            # the server has all it wants (RFC 9113 §8.1): a normal end of the body
+        err = self.reset_error(code)
+        if err is None:  # the server has all it wants: a normal end of the body
             if not self.message_done:
                 self._complete()
             return
-        if code == REFUSED_STREAM and not self.got_bytes:
-            self.resend = UNPROCESSED
-        self._fail(stream_error(code))
+        self._fail(err)
 
     def _fail_protocol(self, what: str) -> None:
         self._fail(RemoteProtocolError(what))

@@ -83,7 +83,7 @@ class SyncH3Connection(SyncH2Connection):
         try:
             return self.core.send_head(headers, end)
         except Closing:
-            self.usable = False  # the request goes on another connection
+            self._retire()  # the request goes on another connection
             raise Unusable from None
 
     def _send_bytes(self, stream: SyncH2Stream, body: bytes) -> None:
