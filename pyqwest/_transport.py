@@ -85,7 +85,7 @@ class HTTPTransport(TransportCore):
         (prior knowledge on plain TCP); ``HTTPVersion.HTTP3``: HTTP/3 over QUIC (prior
         knowledge, https URLs; http URLs stay on HTTP/1.1) with the ``cpqwest[http3]`` extra.
     :param proxy: a proxy URL, ``Proxy`` or a sequence of them (default ``None``: the
-        ``*_PROXY`` environment variables apply); accepted, proxying is not built yet.
+        ``*_PROXY`` environment variables apply); the first that admits a request is used.
     :param timeout: total deadline of an exchange in seconds, body included (``None``: none).
     :param connect_timeout: seconds to connect (default 30); over: :class:`ConnectTimeout`.
     :param read_timeout: seconds allowed per read (``None``: no limit).
