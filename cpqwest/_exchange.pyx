@@ -12,6 +12,7 @@ from cpython.bytes cimport PyBytes_GET_SIZE
 
 from cpqwest._pool cimport Pool
 from cpqwest._protocol cimport H1Connection
+from cpqwest._stamps cimport new_stamps, now
 
 from cpqwest._errors import WriteError
 
@@ -31,6 +32,7 @@ cdef class H1Pools:
     # transport always read a matching pair
     cdef tuple _last
     cdef dict _pools
+    cdef readonly dict stats       # key -> RouteStats, across loops (pool statistics)
     cdef public object timeout
     cdef public object read_timeout
 
@@ -39,6 +41,7 @@ cdef class H1Pools:
         self._idle_timeout = idle_timeout
         self._max_idle = max_idle
         self._pools = {}
+        self.stats = {}
         self.timeout = timeout
         self.read_timeout = read_timeout
 
@@ -51,12 +54,21 @@ cdef class H1Pools:
             # a pool never outlives its loop: drop those of closed loops
             for old in [l for l in self._pools if l.is_closed()]:
                 self._pools.pop(old).close()
-            pool = self._pools[loop] = Pool(loop, self._idle_timeout, self._max_idle)
+            pool = self._pools[loop] = Pool(loop, self._idle_timeout, self._max_idle,
+                                            self.stats)
         self._last = (loop, pool)
         return pool
 
     def current_pool(self):
         return self.pool_for(_get_running_loop())
+
+    def idle_by_key(self):
+        """{key: idle connections} over the pools of every loop (pool statistics)."""
+        cdef dict out = {}
+        for pool in list(self._pools.values()):
+            for key, n in (<Pool>pool).idle_by_key().items():
+                out[key] = out.get(key, 0) + n
+        return out
 
     def detach(self):
         """Take every pool out ({loop: Pool}): later requests get new ones."""
@@ -83,6 +95,7 @@ cdef class H1Pools:
         cdef bint streamed = body is not None and not isinstance(body, bytes)
         cdef bint retried = False
         cdef bytes data
+        cdef double started = now()
         timeout = self.timeout
         if chunked and not streamed:
             body = _chunk(body) + b"0\r\n\r\n" if body else b"0\r\n\r\n"
@@ -92,6 +105,11 @@ cdef class H1Pools:
             conn = None if retried else <H1Connection>pool.checkout(key)
             if conn is None:
                 conn = await self._connect(loop, key, pool)
+            # the first exchange on a connection reports its setup (DNS, connect, TLS)
+            if conn.setup is None and conn.stats is not None:
+                conn.stats.reused += 1
+            conn.stamps = new_stamps(started, conn.setup)
+            conn.setup = None
             data = head
             big_body = None
             if body is not None and not streamed:

@@ -1,5 +1,6 @@
 from cpqwest._parser cimport ResponseParser
 from cpqwest._pool cimport PooledConnection
+from cpqwest._stamps cimport Stamps
 
 
 cdef class H1Connection(PooledConnection):
@@ -25,6 +26,8 @@ cdef class H1Connection(PooledConnection):
     cdef double _read_timeout
     cdef double _last_read
     cdef public object upload_task
+    cdef public Stamps stamps         # this exchange's clock readings (response.timings)
+    cdef public object setup          # (dns, connect, tls) until the first exchange takes it
 
     cdef object start(self, bytes data, bint head_request, bint buffered, bint body_follows,
                       object timeout, object read_timeout)

@@ -12,6 +12,7 @@ from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
 from cpqwest._parser cimport ResponseParser
 from cpqwest._pool cimport Pool, PooledConnection
+from cpqwest._stamps cimport Stamps, now
 
 from cpqwest._errors import (
     RemoteProtocolError, exchange_error, read_error, write_error,
@@ -85,7 +86,8 @@ cdef class H1Connection(PooledConnection):
         return False
 
     def connection_lost(self, exc):
-        self.closed = True
+        # a peer closing an idle connection is no failure; one closing mid-exchange is
+        self._count_close(exc is not None or (self._active and not self.parser.message_done))
         if self._active and not self.parser.message_done and self.error is None:
             if exc is None:
                 self.eof_received()
@@ -135,6 +137,8 @@ cdef class H1Connection(PooledConnection):
         else:
             self._read_timeout = -1.0
         self.transport.write(data)
+        if self.request_sent and self.stamps is not None:
+            self.stamps.sent = now()
         return waiter
 
     def write(self, data):
@@ -156,6 +160,8 @@ cdef class H1Connection(PooledConnection):
 
     def end_request(self):
         self.request_sent = True
+        if self.stamps is not None:
+            self.stamps.sent = now()
 
     cdef void _on_data(self, const char* data, size_t n):
         cdef ResponseParser parser = self.parser
@@ -164,7 +170,10 @@ cdef class H1Connection(PooledConnection):
             # bytes nobody asked for: this connection can no longer be trusted
             self.abort()
             return
-        self.got_bytes = True
+        if not self.got_bytes:
+            self.got_bytes = True
+            if self.stamps is not None:
+                self.stamps.first = now()
         if self._read_timeout >= 0:
             self._last_read = self._loop.time()
         try:
@@ -198,11 +207,14 @@ cdef class H1Connection(PooledConnection):
 
     cdef void _message_complete(self):
         cdef ResponseParser p = self.parser
+        if self.stamps is not None:
+            self.stamps.done = now()
         self._cancel_timers()
         w = self._waiter
         self._waiter = None
         if self._buffered:
-            result = (p.status, p.notable, p.reason, p.headers, p.take_body(), p.trailers)
+            result = (p.status, p.notable, p.reason, p.headers, p.take_body(), p.trailers,
+                      self.stamps)
             self.release()
             if w is not None and not w.done():
                 w.set_result(result)
@@ -260,7 +272,7 @@ cdef class H1Connection(PooledConnection):
             self._wake(exc)
 
     cpdef void close(self):
-        self.closed = True
+        self._count_close(self.error is not None)
         t = self.transport
         if t is not None and not t.is_closing():
             try:

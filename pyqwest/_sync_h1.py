@@ -27,10 +27,13 @@ from cpqwest._errors import (
     write_error,
 )
 from cpqwest._parser import ResponseParser
+from cpqwest._pool import RouteStats
+from cpqwest._stamps import Stamps
 
 from ._deadline import time_left
 from ._sync_pool import SyncPool
 from ._sync_tls import TLSSocket
+from ._timings import Setup
 
 READ_BUFFER_SIZE = 1 << 18
 # A bytes body up to this size is joined to the head: one sendall.
@@ -51,7 +54,8 @@ class SyncH1Connection:
     __slots__ = (
         "__weakref__", "_buf", "_busy", "_deadline", "_lock", "_read_timeout", "_sock_closed",
         "_sock_timeout", "_tls", "_view", "close_after", "closed", "error", "got_bytes",
-        "idle_since", "key", "parser", "pool", "request_sent", "reused", "sock",
+        "idle_since", "key", "parser", "pool", "request_sent", "reused", "setup", "sock",
+        "stamps", "stats",
     )
 
     def __init__(self, sock: socket.socket | TLSSocket, key: Hashable, pool: SyncPool) -> None:
@@ -76,6 +80,10 @@ class SyncH1Connection:
         self.request_sent = True
         self.close_after = False
         self.idle_since = 0.0
+        # (dns, connect, tls) until the first exchange takes them; its clock readings
+        self.setup: Setup | None = None
+        self.stamps = Stamps()
+        self.stats: RouteStats | None = None  # its route's counters (pool statistics)
 
     # --- one exchange ------------------------------------------------------------------------
     def start(
@@ -95,6 +103,10 @@ class SyncH1Connection:
         worker thread, started only now. `collect`: the body will be read whole
         (`read_all`), a large one straight into its bytes."""
         self.parser.reset(head_request, collect)
+        if self.setup is None and self.stats is not None:
+            self.stats.reused += 1
+        self.stamps = Stamps(self.setup)
+        self.setup = None
         if chunked and (body is None or isinstance(body, bytes)):
             body = (_chunk(body) if body else b"") + b"0\r\n\r\n"
         self._deadline = deadline
@@ -113,6 +125,8 @@ class SyncH1Connection:
             if streamed:
                 close_body(body)  # never pulled: the connection failed first
             raise self._head_error(exc) from None
+        if not streamed:
+            self.stamps.stamp_sent()
         if streamed:
             ctx = contextvars.copy_context()
             threading.Thread(
@@ -146,6 +160,8 @@ class SyncH1Connection:
             err = exchange_error(exc, True, True, self.request_sent)
             self.abort(err)
             raise err from None
+        if not self.stamps.done:
+            self.stamps.stamp_done()
         return p.take_body()
 
     def read_chunk(self) -> bytes | None:
@@ -206,6 +222,8 @@ class SyncH1Connection:
         """One recv_into the read buffer, fed to the parser."""
         n = self._recv(self._view)
         self.parser.feed_data(self._view[:n])
+        if self.parser.message_done:
+            self.stamps.stamp_done()
 
     def _recv(self, view: memoryview) -> int:
         """One recv_into `view`: the byte count; 0 when the peer's close ended the message
@@ -240,7 +258,9 @@ class SyncH1Connection:
             if self._tls and not self.reused:
                 raise ConnectionError("TLS connection closed by the server before any response")
             raise RemoteProtocolError("connection closed before any response")
-        self.got_bytes = True
+        if not self.got_bytes:
+            self.got_bytes = True
+            self.stamps.stamp_first()
         return n
 
     def _upload(self, body: Iterator[bytes], chunked: bool, length: int) -> None:
@@ -267,6 +287,7 @@ class SyncH1Connection:
                 raise ValueError(
                     f"request body shorter than its Content-Length ({sent} of {length} bytes)")
             self.request_sent = True
+            self.stamps.stamp_sent()
         except BaseException as exc:
             if isinstance(exc, WriteError) or self.error is None:
                 self.abort(write_error(exc))
@@ -303,6 +324,10 @@ class SyncH1Connection:
         with self._lock:
             if exc is not None and self.error is None:
                 self.error = exc
+            if not self.closed and self.stats is not None:
+                self.stats.closed += 1
+                if self.error is not None:
+                    self.stats.closed_error += 1
             self.closed = True
             busy = self._busy
             close_now = not busy and not self._sock_closed

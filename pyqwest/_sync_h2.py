@@ -26,6 +26,8 @@ from typing import Any
 import h2.exceptions
 
 from cpqwest._errors import ReadError, RemoteProtocolError, WriteError
+from cpqwest._pool import RouteStats
+from cpqwest._stamps import Stamps
 
 from ._h2 import library
 from ._h2.connection import _SETTINGS, CONN_ACK_BATCH, CONN_WINDOW, MAX_FRAME_SIZE
@@ -55,6 +57,7 @@ from ._h2.library import (
 from ._h2.stream import STREAM_ACK_BATCH
 from ._sync_h1 import close_body
 from ._sync_tls import TLSSocket
+from ._timings import Setup
 
 _RECV_SIZE = 1 << 18
 
@@ -65,7 +68,7 @@ class SyncH2Stream:
     __slots__ = (
         "_body", "_unacked", "body_size", "cond", "conn", "deadline", "error", "got_bytes",
         "h2_closed", "head_done", "headers", "id", "message_done", "read_timeout",
-        "recv_end", "resend", "sent_end", "status", "trailers",
+        "recv_end", "resend", "sent_end", "stamps", "status", "trailers",
     )
 
     def __init__(
@@ -92,6 +95,11 @@ class SyncH2Stream:
         self.h2_closed = False
         self.resend = NOT_RESENDABLE  # why it may go again on a new connection
         self.error: BaseException | None = None
+        # the first stream on a connection reports its setup (response.timings)
+        if conn.setup is None and conn.stats is not None:
+            conn.stats.reused += 1
+        self.stamps = Stamps(conn.setup)
+        conn.setup = None
 
     @property
     def parser(self) -> SyncH2Stream:
@@ -151,6 +159,10 @@ class SyncH2Connection:
         self.nopen = 0
         self.max_streams = 100
         self.usable = True
+        # (dns, connect, tls) seconds until the first stream takes them
+        self.setup: Setup | None = None
+        self.stats: RouteStats | None = None  # its route's counters (pool statistics)
+        self.waiting = 0  # requests waiting for a stream slot
         self.closed = False
         self.served = 0
         self.error: BaseException | None = None
@@ -178,7 +190,11 @@ class SyncH2Connection:
         stream the server refused or never processed raises Unusable)."""
         with self._cond:
             while self.usable and self.nopen >= self.max_streams:
-                self._cond.wait(_left(deadline))
+                self.waiting += 1
+                try:
+                    self._cond.wait(_left(deadline))
+                finally:
+                    self.waiting -= 1
             if not self.usable:
                 raise Unusable
             try:
@@ -193,6 +209,7 @@ class SyncH2Connection:
             rest: Iterator[Any] | None = None
             if body is None:
                 stream.sent_end = True
+                stream.stamps.stamp_sent()
             elif isinstance(body, bytes):
                 rest = self._send_bytes(stream, body)
             else:
@@ -221,6 +238,8 @@ class SyncH2Connection:
                 return False
             if (idle_timeout is not None and not self.streams
                     and time.monotonic() - self.idle_since >= idle_timeout):
+                if self.stats is not None:
+                    self.stats.closed_idle += 1
                 self._close_socket()
                 return False
             return True
@@ -435,6 +454,7 @@ class SyncH2Connection:
                 if s is not None:
                     s.recv_end = True
                     s.message_done = True
+                    s.stamps.stamp_done()
                     if s.sent_end:
                         self._closed_by_h2(s)
             elif cls is StreamReset:
@@ -469,12 +489,14 @@ class SyncH2Connection:
             self._fail_protocol(s, str(exc))
             return
         s.got_bytes = True
+        s.stamps.stamp_first()
         s.head_done = True
 
     def _on_reset(self, s: SyncH2Stream, code: int) -> None:
         self._closed_by_h2(s)
         if code == 0 and s.head_done:
             s.message_done = True  # the server has all it wants: a normal end of the body
+            s.stamps.stamp_done()
             return
         if code == REFUSED_STREAM and not s.got_bytes:
             s.resend = UNPROCESSED
@@ -508,6 +530,8 @@ class SyncH2Connection:
     def _fail(self, cause: BaseException) -> None:
         """The connection is broken (lock held): every stream on it fails."""
         self.usable = False
+        if self.streams and not self.closed and self.stats is not None:
+            self.stats.closed_error += 1  # a failure with requests in flight
         if self.error is None:
             self.error = cause
         stale = self.served > 0
@@ -523,6 +547,7 @@ class SyncH2Connection:
     # --- state -----------------------------------------------------------------------------
     def _sent_end(self, s: SyncH2Stream) -> None:
         s.sent_end = True
+        s.stamps.stamp_sent()
         if s.recv_end:
             self._closed_by_h2(s)
 
@@ -580,6 +605,8 @@ class SyncH2Connection:
             return
         self.closed = True
         self.usable = False
+        if self.stats is not None:
+            self.stats.closed += 1
         if not self._io and self._write_lock.acquire(blocking=False):
             # a polite GOAWAY, when no other thread is on the socket
             try:

@@ -12,11 +12,13 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
+from time import monotonic
 from types import TracebackType
 from typing import Any
 
 from cpqwest._errors import ReadError, RemoteProtocolError, connecting
 from cpqwest._parser import HAS_CONTENT_ENCODING
+from cpqwest._pool import RouteStats
 
 from ._deadline import earliest, start_deadline, time_left
 from ._dns import connect_socket_sync
@@ -24,6 +26,7 @@ from ._h2.errors import may_resend
 from ._headers import Headers
 from ._observe import Watch, watching
 from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
+from ._pool_stats import PoolStats, collect
 from ._response import FullResponse
 from ._sync_h1 import SyncH1Connection, close_body
 from ._sync_h2 import SyncH2Connection, SyncH2Stream, Unusable
@@ -33,6 +36,7 @@ from ._sync_request import SyncRequest
 from ._sync_response import SyncResponse
 from ._sync_timeout import sync_deadline
 from ._sync_tls import TLSSocket, start_tls
+from ._timings import Setup, SetupClock
 from ._transport_core import REPLAYABLE_METHODS, TransportCore
 from ._url import ParsedURL
 from ._version import HTTPVersion
@@ -55,6 +59,7 @@ class SyncHTTPTransport(TransportCore):
         self._h2_lock = threading.Lock()
         self._h2_conns: dict[Key, SyncH2Connection] = {}
         self._h2_connecting: dict[Key, threading.Lock] = {}
+        self._h2_stats: dict[Key, RouteStats] = {}  # per origin (pool statistics)
 
     # --- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> SyncHTTPTransport:
@@ -77,6 +82,20 @@ class SyncHTTPTransport(TransportCore):
             conns, self._h2_conns = list(self._h2_conns.values()), {}
         for conn in conns:
             conn.close(ReadError("transport closed"))
+
+    def pool_stats(self) -> list[PoolStats]:
+        """The connections per route (origin, proxy) and HTTP version: idle and in use now,
+        and since the transport was made, opened, reused, closed (by error, by the idle
+        timeout); for HTTP/2 also the requests waiting for a stream slot. Cheap (no I/O, a
+        few dict reads per route): fit to poll every second from a metrics exporter; safe
+        from any thread."""
+        out = list(collect(HTTPVersion.HTTP1, self._pool.stats, self._pool.idle_by_key()))
+        with self._h2_lock:
+            conns = list(self._h2_conns.items())
+        idle = {key: int(not c.closed and not c.streams) for key, c in conns}
+        waiting = {key: c.waiting for key, c in conns}
+        out.extend(collect(HTTPVersion.HTTP2, self._h2_stats, idle, waiting))
+        return out
 
     # --- requests ------------------------------------------------------------------------------
     def execute_sync(self, request: SyncRequest) -> SyncResponse:
@@ -137,7 +156,9 @@ class SyncHTTPTransport(TransportCore):
         if notable & HAS_CONTENT_ENCODING:
             data = decode_whole(headers, data, self._codings)
         trailers = Headers._from_wire(raw_trailers) if raw_trailers else Headers()
-        return FullResponse(status, headers, data, trailers)
+        full = FullResponse(status, headers, data, trailers)
+        full._stamps = conn.stamps
+        return full
 
     def _final(
         self, request: SyncRequest, buffered: bool, h: Headers | None
@@ -190,6 +211,7 @@ class SyncHTTPTransport(TransportCore):
         if self._jar is not None or parsed.userinfo is not None:
             headers = outgoing_headers(parsed, headers, self._jar)
         key = self._route(parsed)
+        started = monotonic()  # response.timings counts from here
         streamed = not isinstance(body, bytes)
         replayable = method in REPLAYABLE_METHODS and not streamed
         fresh: SyncH1Connection | None = None
@@ -200,6 +222,7 @@ class SyncHTTPTransport(TransportCore):
                     method in REPLAYABLE_METHODS, deadline,
                 )
                 if isinstance(result, SyncH2Stream):
+                    result.stamps.start = started
                     return result
                 fresh = result  # ALPN chose http/1.1: this new connection carries it
             # the head first: a caller's framing fields it refuses leave no connection in use
@@ -229,6 +252,7 @@ class SyncHTTPTransport(TransportCore):
                     head, body if body or chunked else None, chunked, method == "HEAD",
                     deadline, self._read_timeout, buffered, length,
                 )
+                conn.stamps.start = started
                 return conn
             except BaseException:
                 if replayable and not retried and conn.reused and not conn.got_bytes:
@@ -281,13 +305,14 @@ class SyncHTTPTransport(TransportCore):
                     return conn  # another thread connected meanwhile
             host, port = key[1], key[2]
             until = earliest(deadline, self._connect_timeout)
-            sock = self._open(key, until, self._ssl_h2)
+            sock, setup = self._open(key, until, self._ssl_h2)
             if (isinstance(sock, TLSSocket) and not self._force
                     and sock.selected_alpn_protocol() != "h2"):
                 self._h1_origins.add(key)
-                return self._track(SyncH1Connection(sock, key, self._pool))
+                return self._track(SyncH1Connection(sock, key, self._pool), setup)
             sock.settimeout(None)  # waits are bounded by select(); reads and writes block
             made = SyncH2Connection(sock, key)
+            made.setup = setup
             try:
                 with connecting(host, port):
                     made.start(until)
@@ -299,37 +324,49 @@ class SyncHTTPTransport(TransportCore):
                     made.close()
                     raise RuntimeError("Request failed: already closed transport")
                 self._h2_conns[key] = made
+                stats = self._h2_stats.get(key)
+                if stats is None:
+                    stats = self._h2_stats[key] = RouteStats()
+                made.stats = stats
+                stats.opened += 1
             return made
 
     def _connect_h1(self, key: Key, deadline: float | None) -> SyncH1Connection:
         """A new HTTP/1.1 connection (TLS: ALPN offers only http/1.1), in use by the caller."""
-        sock = self._open(key, earliest(deadline, self._connect_timeout), self._ssl)
-        return self._track(SyncH1Connection(sock, key, self._pool))
+        sock, setup = self._open(key, earliest(deadline, self._connect_timeout), self._ssl)
+        return self._track(SyncH1Connection(sock, key, self._pool), setup)
 
-    def _track(self, conn: SyncH1Connection) -> SyncH1Connection:
+    def _track(self, conn: SyncH1Connection, setup: Setup) -> SyncH1Connection:
+        conn.setup = setup
         if not self._pool.track(conn):
             raise RuntimeError("Request failed: already closed transport")
         return conn
 
     def _open(
         self, key: Key, until: float | None, tls: ssl.SSLContext
-    ) -> socket.socket | TLSSocket:
-        """A connected socket (TLS handshake done on https) by `until`; connect errors."""
+    ) -> tuple[socket.socket | TLSSocket, Setup]:
+        """A connected socket (TLS handshake done on https) by `until`, and how long its
+        setup took (response.timings); connect errors."""
         scheme, host, port = key[0], key[1], key[2]
+        clock = SetupClock()
         with connecting(host, port):
             if len(key) > 3:
-                return open_via_proxy_sync(
+                sock = open_via_proxy_sync(
                     self._resolver, key[3], (scheme, host, port),
                     tls if scheme == "https" else None, self._ssl, until, self._force == 2,
                     self._tune_socket,
                 )
+                return sock, clock.setup(False)
             infos = self._resolver.resolve_sync(host, port)
+            clock.resolved()
             raw = connect_socket_sync(infos, until)
+            clock.connected()
             try:
                 self._tune_socket(raw)
                 if scheme != "https":
-                    return raw
-                return start_tls(raw, tls, host, time_left(until))
+                    return raw, clock.setup(False)
+                sock = start_tls(raw, tls, host, time_left(until))
+                return sock, clock.setup(True)
             except BaseException:
                 raw.close()
                 raise

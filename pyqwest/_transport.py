@@ -21,9 +21,11 @@ from ._h2 import ALPNNegotiator, H2Connection, H2Pools
 from ._headers import Headers
 from ._observe import Watch, watching
 from ._policy import decode_whole, notable_of, outgoing_headers, response_decoder
+from ._pool_stats import PoolStats, collect
 from ._proxy_connect import open_via_proxy
 from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
 from ._response import FullResponse, Response, as_buffered_read, read_full
+from ._timings import SetupClock
 from ._tls import quic_roots
 from ._transport_core import REPLAYABLE_METHODS, TransportCore
 from ._url import ParsedURL, parse_url, with_params
@@ -145,6 +147,22 @@ class HTTPTransport(TransportCore):
         """The transport's pools: HTTP/1.1, HTTP/2 and (when asked for) HTTP/3."""
         return [self._h1, self._h2] if self._h3 is None else [self._h1, self._h2, self._h3]
 
+    def pool_stats(self) -> list[PoolStats]:
+        """The connections per route (origin, proxy) and HTTP version, over every event loop
+        using the transport: idle and in use now, and since the transport was made, opened,
+        reused, closed (by error, by the idle timeout); for HTTP/2 and HTTP/3 also the
+        requests waiting for a stream slot. Cheap (no I/O, a few dict reads per route): fit
+        to poll every second from a metrics exporter; safe from any thread."""
+        out = list(collect(HTTPVersion.HTTP1, self._h1.stats, self._h1.idle_by_key()))
+        for pools, version in ((self._h2, HTTPVersion.HTTP2), (self._h3, HTTPVersion.HTTP3)):
+            if pools is not None:
+                now = pools.idle_and_waiting()
+                out.extend(collect(
+                    version, pools.stats, {k: v[0] for k, v in now.items()},
+                    {k: v[1] for k, v in now.items()},
+                ))
+        return out
+
     def __del__(self) -> None:
         # Dropped without aclose(): close the pooled connections on their own loops (this may
         # run in any thread, inside any callback of the loop).
@@ -175,7 +193,7 @@ class HTTPTransport(TransportCore):
         conn: H1Connection = await self._open(
             loop, key, self._ssl, lambda: H1Protocol(loop, key)
         )
-        conn.pool = pool
+        pool.adopt(conn)
         return conn
 
     async def _connect_h2(
@@ -194,7 +212,7 @@ class HTTPTransport(TransportCore):
         if isinstance(conn, H1Connection):
             self._h1_origins.add(key)
             pool = self._h1.current_pool()
-            conn.pool = pool
+            pool.adopt(conn)
             pool.checkin(conn)
             return None
         return conn  # type: ignore[no-any-return]
@@ -212,6 +230,7 @@ class HTTPTransport(TransportCore):
         if scheme == "https":
             kwargs["ssl"] = tls
             kwargs["server_hostname"] = host
+        clock = SetupClock()
         with connecting(host, port, "HTTP/2"):
             async with asyncio.timeout(self._connect_budget()):
                 if len(key) > 3:
@@ -221,7 +240,9 @@ class HTTPTransport(TransportCore):
                     )
                 else:
                     infos = await self._resolver.resolve(loop, host, port)
+                    clock.resolved()
                     sock = await connect_socket(loop, infos)
+                    clock.connected()
                     try:
                         transport, proto = await loop.create_connection(
                             factory, sock=sock, **kwargs
@@ -231,6 +252,7 @@ class HTTPTransport(TransportCore):
                         raise
                 if isinstance(proto, ALPNNegotiator):
                     proto = proto.protocol
+                proto.setup = clock.setup(scheme == "https" and len(key) == 3)
                 raw = transport.get_extra_info("socket")
                 if raw is not None:
                     self._tune_socket(raw)
@@ -250,12 +272,15 @@ class HTTPTransport(TransportCore):
         """A new HTTP/3 connection, ready for requests (the QUIC handshake is done)."""
         h3 = _http3()
         _scheme, host, port = key
+        clock = SetupClock()
         with connecting(host, port, "HTTP/3"):
             async with asyncio.timeout(self._connect_budget()):
                 infos = await self._resolver.resolve(loop, host, port)
+                clock.resolved()
                 conn: H3Connection = await h3.open_h3(
                     loop, key, infos, lambda: h3.QuicCore(host, self._h3_tls, self._h3_idle)
                 )
+        conn.setup = clock.setup(True)
         return conn
 
     def _connect_budget(self) -> float | None:
@@ -298,7 +323,7 @@ class HTTPTransport(TransportCore):
     ) -> FullResponse:
         hops = 0
         while True:
-            _version, status, notable, raw_headers, data, raw_trailers = await self._send(
+            _version, status, notable, raw_headers, data, raw_trailers, stamps = await self._send(
                 method, parsed, h, body, is_json, True
             )
             response_headers = Headers._from_wire(raw_headers)
@@ -312,12 +337,14 @@ class HTTPTransport(TransportCore):
                     continue
                 if notable & HAS_CONTENT_ENCODING:
                     data = decode_whole(response_headers, data, self._codings)
-            return FullResponse(
+            full = FullResponse(
                 status,
                 response_headers,
                 data,
                 Headers._from_wire(raw_trailers) if raw_trailers else Headers(),
             )
+            full._stamps = stamps
+            return full
 
     async def _fetch_watched(
         self, method: str, parsed: ParsedURL, h: Headers | None, body: Any, is_json: bool
@@ -375,7 +402,7 @@ class HTTPTransport(TransportCore):
         self._check_open()
         hops = 0
         while True:
-            version, status, notable, raw_headers, source, _ = await self._send(
+            version, status, notable, raw_headers, source, _, _ = await self._send(
                 method, parsed, h, body, is_json, False
             )
             response_headers = Headers._from_wire(raw_headers)
@@ -407,10 +434,13 @@ class HTTPTransport(TransportCore):
         body: bytes | AsyncIterator[bytes],
         is_json: bool,
         buffered: bool,
-    ) -> tuple[HTTPVersion, int, int, list[tuple[str, str]], Any, list[tuple[str, str]] | None]:
+    ) -> tuple[
+        HTTPVersion, int, int, list[tuple[str, str]], Any, list[tuple[str, str]] | None, Any
+    ]:
         """One exchange: (version, status, notable header bits, header pairs, payload, trailer
-        pairs). Buffered, the payload is the whole body and trailers are known; streamed, it
-        is the body source (the HTTP/1.1 connection or the HTTP/2 stream) and trailers None."""
+        pairs, stamps). Buffered, the payload is the whole body and trailers are known;
+        streamed, it is the body source (the HTTP/1.1 connection or the HTTP/2 stream, which
+        holds the stamps) and trailers None."""
         if self._jar is not None or parsed.userinfo is not None:
             headers = outgoing_headers(parsed, headers, self._jar)
         key = self._route(parsed)
@@ -425,11 +455,11 @@ class HTTPTransport(TransportCore):
                 )
                 if result is not None:
                     if buffered:
-                        status, raw_headers, data, raw_trailers = result
+                        status, raw_headers, data, raw_trailers, stamps = result
                         return (version, status, notable_of(raw_headers), raw_headers, data,
-                                raw_trailers)
+                                raw_trailers, stamps)
                     return (version, result.status, notable_of(result.headers), result.headers,
-                            result, None)
+                            result, None, None)
                 # ALPN chose http/1.1 for this origin: on with HTTP/1.1
             head, body_len, chunked, close_after = self._head(
                 method, parsed, headers, body, is_json, key
@@ -443,10 +473,10 @@ class HTTPTransport(TransportCore):
                 await _close_body(body)
             raise
         if buffered:
-            status, notable, _reason, raw_headers, data, raw_trailers = result
-            return HTTPVersion.HTTP1, status, notable, raw_headers, data, raw_trailers
+            status, notable, _reason, raw_headers, data, raw_trailers, stamps = result
+            return HTTPVersion.HTTP1, status, notable, raw_headers, data, raw_trailers, stamps
         p = result.parser
-        return HTTPVersion.HTTP1, p.status, p.notable, p.headers, result, None
+        return HTTPVersion.HTTP1, p.status, p.notable, p.headers, result, None, None
 
 
 def _http3() -> Any:
