@@ -141,3 +141,38 @@ async def test_requests_waiting_for_a_stream_slot(flavour, h2_server_factory, ma
     (s,) = e.transport.pool_stats()
     assert (s.waiting_for_stream, s.in_use, s.idle, s.opened, s.reused) == (0, 0, 1, 1, 2)
     assert len(server.connections) == 1
+
+
+async def test_exported_as_otel_metrics(env):
+    from opentelemetry.sdk.metrics import MeterProvider
+    from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader])
+    try:
+        e = env(meter_provider=provider)
+        await e.get("/conn")
+        await e.get("/conn")
+        data = reader.get_metrics_data()
+        assert data is not None
+        points = {
+            m.name: {tuple(sorted(p.attributes.items())): p.value for p in m.data.data_points}
+            for rm in data.resource_metrics for sm in rm.scope_metrics for m in sm.metrics
+            if m.name != "http.client.request.duration"
+        }
+    finally:
+        provider.shutdown()
+    host, port = e.stats().origin.rpartition("://")[2].rsplit(":", 1)
+    route = {"server.address": host, "server.port": int(port),
+             "url.scheme": e.stats().origin.partition(":")[0],
+             "network.protocol.version": "1.1" if e.version == HTTPVersion.HTTP1 else "2"}
+
+    def at(**extra: Any) -> tuple[tuple[str, Any], ...]:
+        return tuple(sorted({**route, **extra}.items()))
+
+    assert points["http.client.connections.opened"] == {at(): 1}
+    assert points["http.client.connections.reused"] == {at(): 1}
+    assert points["http.client.open_connections"] == {
+        at(**{"http.connection.state": "active"}): 0, at(**{"http.connection.state": "idle"}): 1,
+    }
+    assert set(points["http.client.connections.closed"].values()) == {0}
