@@ -20,6 +20,7 @@ BENCH_DIR = REPO / ".bench"
 VENVS = BENCH_DIR / "venvs"
 MARKER = ".bench-marker.json"
 UVLOOP = "uvloop==0.23.0"
+OTEL_SDK = "opentelemetry-sdk==1.45.2"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ CLIENTS: dict[str, ClientSpec] = {
     for c in (
         ClientSpec("pyqwest", "pyqwest_api", ("pyqwest==0.12.0", UVLOOP)),  # the original
         ClientSpec("ours", "pyqwest_api", (UVLOOP,), from_checkout=True),
+        # ours with OpenTelemetry on (the SDK, spans exported to nowhere): the cost of OTel
+        ClientSpec("ours_otel", "pyqwest_otel", (UVLOOP, OTEL_SDK), from_checkout=True),
         ClientSpec("aiohttp", "aiohttp_client", ("aiohttp==3.14.5", UVLOOP)),
         ClientSpec("httpx", "httpx_client", ("httpx[http2]==0.28.1", UVLOOP)),
         # httpx's API over our transport (pyqwest.httpx), to compare with httpx's own
