@@ -13,6 +13,7 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExporter, SpanExportResult
+from pyqwest_api import Session as PlainSession
 from pyqwest_api import SyncSession as PlainSyncSession
 from pyqwest_api import _options
 
@@ -37,28 +38,12 @@ def version() -> str:
             f"{dist_version('opentelemetry-sdk')}")
 
 
-class Session:
+class Session(PlainSession):
+    """pyqwest_api's session (same calls) over an HTTPTransport with OTel on."""
+
     def __init__(self, cfg: Config) -> None:
         self.transport = pyqwest.HTTPTransport(**_options(cfg), **_PROVIDERS)
         self.c = pyqwest.Client(self.transport)
-
-    async def get(self, url: str) -> tuple[int, int]:
-        r = await self.c.get(url)
-        return r.status, len(r.content)
-
-    async def post(self, url: str, data: bytes) -> tuple[int, int]:
-        r = await self.c.post(url, content=data)
-        return r.status, len(r.content)
-
-    async def stream(self, url: str) -> tuple[int, int]:
-        n = 0
-        async with self.c.stream("GET", url) as r:
-            async for chunk in r.content:
-                n += len(chunk)
-            return r.status, n
-
-    async def aclose(self) -> None:
-        await self.transport.aclose()
 
 
 async def open_client(cfg: Config) -> Session:
