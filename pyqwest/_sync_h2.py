@@ -26,6 +26,8 @@ from typing import Any
 import h2.exceptions
 
 from cpqwest._errors import ReadError, RemoteProtocolError, WriteError
+from cpqwest._pool import RouteStats
+from cpqwest._stamps import Stamps
 
 from ._h2 import library
 from ._h2.connection import _SETTINGS, CONN_ACK_BATCH, CONN_WINDOW, MAX_FRAME_SIZE
@@ -55,6 +57,7 @@ from ._h2.library import (
 from ._h2.stream import STREAM_ACK_BATCH
 from ._sync_h1 import close_body
 from ._sync_tls import TLSSocket
+from ._timings import Setup
 from ._version import HTTPVersion
 
 _RECV_SIZE = 1 << 18
@@ -66,7 +69,7 @@ class SyncH2Stream:
     __slots__ = (
         "_body", "_unacked", "body_size", "cond", "conn", "deadline", "error", "got_bytes",
         "h2_closed", "head_done", "headers", "id", "message_done", "read_timeout",
-        "recv_end", "resend", "sent_end", "status", "trailers",
+        "recv_end", "resend", "sent_end", "stamps", "status", "trailers",
     )
 
     def __init__(
@@ -93,6 +96,11 @@ class SyncH2Stream:
         self.h2_closed = False
         self.resend = NOT_RESENDABLE  # why it may go again on a new connection
         self.error: BaseException | None = None
+        # the first stream on a connection reports its setup (response.timings)
+        if conn.setup is None and conn.stats is not None:
+            conn.stats.reused += 1
+        self.stamps = Stamps(conn.setup)
+        conn.setup = None
 
     @property
     def parser(self) -> SyncH2Stream:
@@ -154,6 +162,10 @@ class SyncH2Connection:
         self.nopen = 0
         self.max_streams = 100
         self.usable = True
+        # (dns, connect, tls) seconds until the first stream takes them
+        self.setup: Setup | None = None
+        self.stats: RouteStats | None = None  # its route's counters (pool statistics)
+        self.waiting = 0  # requests waiting for a stream slot
         self.closed = False
         self.served = 0
         self.error: BaseException | None = None
@@ -190,6 +202,7 @@ class SyncH2Connection:
             rest: Iterator[Any] | None = None
             if body is None:
                 stream.sent_end = True
+                stream.stamps.stamp_sent()
             elif isinstance(body, bytes):
                 rest = self._send_bytes(stream, body)
             else:
@@ -214,7 +227,11 @@ class SyncH2Connection:
     def _wait_slot(self, deadline: float | None) -> None:
         """Wait (lock held) until a stream may be opened or the connection is unusable."""
         while self.usable and self.nopen >= self.max_streams:
-            self._cond.wait(_left(deadline))
+            self.waiting += 1
+            try:
+                self._cond.wait(_left(deadline))
+            finally:
+                self.waiting -= 1
 
     def _send_head(self, headers: list[tuple[str, str]], end: bool) -> int:
         """Start a stream with the request head (lock held); its id. Unusable if the
@@ -238,6 +255,8 @@ class SyncH2Connection:
                 return False
             if (idle_timeout is not None and not self.streams
                     and time.monotonic() - self.idle_since >= idle_timeout):
+                if self.stats is not None:
+                    self.stats.closed_idle += 1
                 self._close_socket()
                 return False
             return True
@@ -484,11 +503,13 @@ class SyncH2Connection:
             self._fail_protocol(s, str(exc))
             return
         s.got_bytes = True
+        s.stamps.stamp_first()
         s.head_done = True
 
     def _on_end(self, s: SyncH2Stream) -> None:
         s.recv_end = True
         s.message_done = True
+        s.stamps.stamp_done()
         if s.sent_end:
             self._closed_by_h2(s)
 
@@ -496,6 +517,7 @@ class SyncH2Connection:
         self._closed_by_h2(s)
         if code == 0 and s.head_done:
             s.message_done = True  # the server has all it wants: a normal end of the body
+            s.stamps.stamp_done()
             return
         if code == REFUSED_STREAM and not s.got_bytes:
             s.resend = UNPROCESSED
@@ -529,6 +551,8 @@ class SyncH2Connection:
     def _fail(self, cause: BaseException) -> None:
         """The connection is broken (lock held): every stream on it fails."""
         self.usable = False
+        if self.streams and not self.closed and self.stats is not None:
+            self.stats.closed_error += 1  # a failure with requests in flight
         if self.error is None:
             self.error = cause
         # a peer gone silent is no stale connection (MuxConnection's rule)
@@ -545,6 +569,7 @@ class SyncH2Connection:
     # --- state -----------------------------------------------------------------------------
     def _sent_end(self, s: SyncH2Stream) -> None:
         s.sent_end = True
+        s.stamps.stamp_sent()
         if s.recv_end:
             self._closed_by_h2(s)
 
@@ -602,6 +627,8 @@ class SyncH2Connection:
             return
         self.closed = True
         self.usable = False
+        if self.stats is not None:
+            self.stats.closed += 1
         self._goodbye()
         for s in list(self.streams.values()):
             s.h2_closed = True

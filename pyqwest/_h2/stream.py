@@ -17,6 +17,7 @@ import h2.exceptions
 
 from cpqwest._errors import ReadError, RemoteProtocolError, WriteError
 from cpqwest._protocol import WAIT
+from cpqwest._stamps import Stamps
 
 from .errors import (
     CANCEL,
@@ -73,6 +74,7 @@ class H2Stream:
         "recv_end",
         "resend",
         "sent_end",
+        "stamps",
         "status",
         "trailers",
         "upload_task",
@@ -104,6 +106,9 @@ class H2Stream:
         self._read_timeout = -1.0
         self._last_read = 0.0
         self.upload_task: asyncio.Task[None] | None = None
+        # the first stream on a connection reports its setup (response.timings)
+        self.stamps = Stamps(conn.setup)
+        conn.setup = None
 
     # --- for _WireContent -----------------------------------------------------------------
     @property
@@ -160,6 +165,7 @@ class H2Stream:
             self._fail_protocol(str(exc))
             return
         self.got_bytes = True
+        self.stamps.stamp_first()
         self.status = status
         self.headers = pairs
         self.head_done = True
@@ -202,6 +208,7 @@ class H2Stream:
     def _complete(self) -> None:
         """The response is complete (END_STREAM, or a NO_ERROR reset after the head)."""
         self.message_done = True
+        self.stamps.stamp_done()
         self._cancel_timers()
         w = self._waiter
         self._waiter = None
@@ -211,7 +218,7 @@ class H2Stream:
                 data = body[0] if len(body) == 1 else b"".join(body)
                 self._body = []
                 self.body_size = 0
-                w.set_result((self.status, self.headers, data, self.trailers))
+                w.set_result((self.status, self.headers, data, self.trailers, self.stamps))
             if not self._h2_closed:
                 # the request body is still going: nobody wants the rest of it
                 self._stop_upload()
@@ -314,6 +321,7 @@ class H2Stream:
 
     def _sent_request(self) -> None:
         self.sent_end = True
+        self.stamps.stamp_sent()
         if self.recv_end:
             self._closed_by_h2()
 
