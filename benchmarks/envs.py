@@ -20,6 +20,7 @@ BENCH_DIR = REPO / ".bench"
 VENVS = BENCH_DIR / "venvs"
 MARKER = ".bench-marker.json"
 UVLOOP = "uvloop==0.23.0"
+OTEL_SDK = "opentelemetry-sdk==1.45.2"
 
 
 @dataclass(frozen=True)
@@ -40,6 +41,8 @@ CLIENTS: dict[str, ClientSpec] = {
         ClientSpec("ours", "pyqwest_api", (UVLOOP,), from_checkout=True),
         # ours at the commit given by --baseline REF, to compare a change with what it replaces
         ClientSpec("ours_base", "pyqwest_api", (UVLOOP,), from_checkout=True, baseline=True),
+        # ours with OpenTelemetry on (the SDK, spans exported to nowhere): the cost of OTel
+        ClientSpec("ours_otel", "pyqwest_otel", (UVLOOP, OTEL_SDK), from_checkout=True),
         ClientSpec("aiohttp", "aiohttp_client", ("aiohttp==3.14.5", UVLOOP)),
         ClientSpec("httpx", "httpx_client", ("httpx[http2]==0.28.1", UVLOOP)),
         # httpx's API over our transport (pyqwest.httpx), to compare with httpx's own

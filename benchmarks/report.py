@@ -134,6 +134,25 @@ def preemption_note(results: list[dict]) -> list[str]:
     ]
 
 
+def feature_cost_note(agg: dict[Key, dict]) -> list[str]:
+    """What OpenTelemetry costs us per request: the ours_otel row (SDK on, spans exported to
+    nowhere) minus the ours row (opentelemetry-api not installed), per scenario and loop."""
+    costs = [
+        (scen, loop, agg[(scen, loop, "ours_otel")]["cpu_us_per_req"] - cell["cpu_us_per_req"])
+        for (scen, loop, client), cell in sorted(agg.items())
+        if client == "ours" and "cpu_us_per_req" in cell
+        and "cpu_us_per_req" in agg.get((scen, loop, "ours_otel"), {})
+    ]
+    if not costs:
+        return []
+    parts = ", ".join(f"{scen} ({loop}) {fmt(c)}" for scen, loop, c in costs)
+    return [
+        f"Cost of OpenTelemetry on (ours_otel − ours, client CPU µs/request): {parts}. "
+        "response.timings and the pool statistics are always on, in both rows.",
+        "",
+    ]
+
+
 def markdown(agg: dict[Key, dict], clients: list[str], header: list[str]) -> str:
     out = [*header, ""]
     for metric, title, better in METRICS:
@@ -141,6 +160,7 @@ def markdown(agg: dict[Key, dict], clients: list[str], header: list[str]) -> str
         out += table(agg, clients, metric)
         out.append("")
     out += spread_note(agg)
+    out += feature_cost_note(agg)
     out += [
         f"† the server was at ≥ {SERVER_BOUND} % of its CPU in that run: its req/s and latency "
         "are the server's limit there (its CPU µs per request is still the client's own).",

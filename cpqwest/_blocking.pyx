@@ -22,6 +22,7 @@ from cpython.bytearray cimport PyByteArray_AS_STRING
 
 from cpqwest._h1 cimport FAILED, IDLE, BodyFramer, H1Core, frame_chunk
 from cpqwest._parser cimport ResponseParser
+from cpqwest._stamps cimport now
 
 from cpqwest._errors import ReadError, WriteError, body_error, write_error
 
@@ -85,6 +86,7 @@ cdef class BlockingH1(H1Core):
             body = (frame_chunk(body) if body else b"") + b"0\r\n\r\n"
         streamed = body is not None and not isinstance(body, bytes)
         self.begin(head_request, collect, streamed)
+        self.new_stamps(now())  # response.timings (the transport sets its start)
         self._deadline = deadline
         self._read_timeout = read_timeout
         try:
@@ -95,6 +97,8 @@ cdef class BlockingH1(H1Core):
             else:
                 self._send(head)
                 self._send(body)
+            if not streamed:
+                self.stamps.sent = now()
         except BaseException as exc:
             if streamed:
                 close_body(body)  # never pulled: the connection failed first
@@ -120,6 +124,8 @@ cdef class BlockingH1(H1Core):
                     self._fill()  # the last byte, or a body not read directly
         except BaseException as exc:
             raise self._failed(self.head_error(exc)) from None
+        if self.stamps.done == 0.0:
+            self.stamps.done = now()
         return p.take_body()
 
     def read_chunk(self):
@@ -196,6 +202,8 @@ cdef class BlockingH1(H1Core):
         """One recv_into the read buffer, fed to the core."""
         cdef Py_ssize_t n = self._recv(self._view)
         self.feed(PyByteArray_AS_STRING(self._buf), n)
+        if self.parser.message_done and self.stamps is not None and self.stamps.done == 0.0:
+            self.stamps.done = now()
 
     cdef Py_ssize_t _recv(self, view) except -1:
         """One recv_into `view`: the byte count; 0 when the peer's close ended the message
@@ -285,7 +293,7 @@ cdef class BlockingH1(H1Core):
                 self.fail(exc)
             else:
                 self.phase = FAILED
-            self.closed = True
+            self._count_close(self.error is not None)  # marks it closed, counted once
             busy = self._busy
             close_now = not busy and not self._sock_closed
             if close_now:

@@ -2,14 +2,18 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from cpqwest._pool import Pool
+from cpqwest._pool import Pool, RouteStats
 from cpqwest._protocol import H1Connection
+from cpqwest._stamps import Stamps
 
-# (status, notable header bits, reason, headers, body, trailers)
-Message = tuple[int, int, bytes, list[tuple[str, str]], bytes, list[tuple[str, str]] | None]
+# (status, notable header bits, reason, headers, body, trailers, stamps)
+Message = tuple[
+    int, int, bytes, list[tuple[str, str]], bytes, list[tuple[str, str]] | None, Stamps
+]
 
 class H1Pools:
     read_timeout: float | None
+    stats: dict[Any, RouteStats]
     def __init__(
         self,
         connect: Callable[
@@ -20,6 +24,7 @@ class H1Pools:
         read_timeout: float | None,
     ) -> None: ...
     def current_pool(self) -> Pool: ...
+    def idle_by_key(self) -> dict[Any, int]: ...
     def detach(self) -> dict[asyncio.AbstractEventLoop, Pool]: ...
     def close(self) -> None: ...
     async def exchange(

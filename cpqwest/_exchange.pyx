@@ -14,6 +14,7 @@ from cpython.bytes cimport PyBytes_GET_SIZE
 from cpqwest._h1 cimport BodyFramer, frame_chunk
 from cpqwest._pool cimport Pool
 from cpqwest._protocol cimport H1Connection
+from cpqwest._stamps cimport now
 
 from cpqwest._errors import body_error, write_error
 
@@ -34,6 +35,7 @@ cdef class H1Pools:
     # transport always read a matching pair
     cdef tuple _last
     cdef dict _pools
+    cdef readonly dict stats       # key -> RouteStats, across loops (pool statistics)
     cdef public object read_timeout
 
     def __init__(self, connect, idle_timeout, max_idle, read_timeout):
@@ -41,6 +43,7 @@ cdef class H1Pools:
         self._idle_timeout = idle_timeout
         self._max_idle = max_idle
         self._pools = {}
+        self.stats = {}
         self.read_timeout = read_timeout
 
     cdef Pool pool_for(self, object loop):
@@ -52,12 +55,21 @@ cdef class H1Pools:
             # a pool never outlives its loop: drop those of closed loops
             for old in [l for l in self._pools if l.is_closed()]:
                 self._pools.pop(old).close()
-            pool = self._pools[loop] = Pool(loop, self._idle_timeout, self._max_idle)
+            pool = self._pools[loop] = Pool(loop, self._idle_timeout, self._max_idle,
+                                            self.stats)
         self._last = (loop, pool)
         return pool
 
     def current_pool(self):
         return self.pool_for(_get_running_loop())
+
+    def idle_by_key(self):
+        """{key: idle connections} over the pools of every loop (pool statistics)."""
+        cdef dict out = {}
+        for pool in list(self._pools.values()):
+            for key, n in (<Pool>pool).idle_by_key().items():
+                out[key] = out.get(key, 0) + n
+        return out
 
     def detach(self):
         """Take every pool out ({loop: Pool}): later requests get new ones."""
@@ -85,6 +97,7 @@ cdef class H1Pools:
         cdef bint streamed = body is not None and not isinstance(body, bytes)
         cdef bint retried = False
         cdef bytes data
+        cdef double started = now()
         timeout = None
         if chunked and not streamed:
             body = frame_chunk(body) + b"0\r\n\r\n" if body else b"0\r\n\r\n"
@@ -100,6 +113,7 @@ cdef class H1Pools:
                 conn = await self._connect(loop, key, pool, deadline)
                 if deadline is not None:
                     timeout = max(deadline - _monotonic(), 0.0)
+            conn.new_stamps(started)  # response.timings
             data = head
             big_body = None
             if body is not None and not streamed:

@@ -1,5 +1,6 @@
 from cpqwest._parser cimport ResponseParser
 from cpqwest._pool cimport PooledConnection
+from cpqwest._stamps cimport Stamps
 
 # H1Core.phase: where one exchange on the connection is. FAILED and DONE are final until the
 # next `begin`; only a DONE exchange can leave its connection reusable.
@@ -26,11 +27,14 @@ cdef class H1Core(PooledConnection):
     cdef readonly bint request_sent   # the whole request was written
     cdef readonly bint got_bytes      # a response byte arrived for this request
     cdef readonly object error        # the failure that ended this connection, or None
+    cdef public Stamps stamps         # this exchange's clock readings (response.timings)
+    cdef public object setup          # (dns, connect, tls) until the first exchange takes it
 
     cdef void begin(self, bint head_request, bint buffered, bint body_follows)
     cdef int feed(self, const char* data, size_t n) except -1
     cdef int feed_eof(self, bint tls) except -1
     cdef void sent(self)
+    cdef void new_stamps(self, double start)
     cdef bint fail(self, object exc)
     cpdef bint reusable(self)
     cdef object head_error(self, object cause)

@@ -1,6 +1,8 @@
 from typing import Any
 
 from cpqwest._parser import ResponseParser
+from cpqwest._pool import RouteStats
+from cpqwest._stamps import Stamps
 
 class H1Core:
     """The sans-IO part of one HTTP/1.1 connection both drivers share."""
@@ -10,6 +12,9 @@ class H1Core:
     closed: bool
     reused: bool
     close_after: bool
+    stats: RouteStats | None
+    stamps: Stamps | None
+    setup: tuple[float | None, float | None, float | None] | None
     @property
     def parser(self) -> ResponseParser: ...
     @property

@@ -8,6 +8,7 @@ in each phase (through the one classifier, `cpqwest._errors`).
 
 from cpqwest._parser cimport ResponseParser
 from cpqwest._pool cimport PooledConnection
+from cpqwest._stamps cimport new_stamps, now
 
 from cpqwest._errors import (
     RemoteProtocolError, exchange_error, read_error, write_error,
@@ -41,8 +42,10 @@ cdef class H1Core(PooledConnection):
             # bytes nobody asked for: this connection can no longer be trusted
             self.phase = FAILED
             return FED_DONE
-        if n:
+        if n and not self.got_bytes:
             self.got_bytes = True
+            if self.stamps is not None:
+                self.stamps.first = now()
         if p.feed(data, n):
             self.phase = DONE
             return FED_DONE
@@ -66,8 +69,18 @@ cdef class H1Core(PooledConnection):
     cdef void sent(self):
         """The whole request (its streamed body too) is written."""
         self.request_sent = True
+        if self.stamps is not None:
+            self.stamps.sent = now()
         if self.phase == SENDING:
             self.phase = AWAIT_HEAD
+
+    cdef void new_stamps(self, double start):
+        """The clock readings of a new exchange, from `start`: the first one on a connection
+        reports its setup (DNS, connect, TLS), a later one counts as a reuse on its route."""
+        if self.setup is None and self.stats is not None:
+            self.stats.reused += 1
+        self.stamps = new_stamps(start, self.setup)
+        self.setup = None
 
     cdef bint fail(self, object exc):
         """The exchange failed with `exc` (the first failure wins); the connection is done.

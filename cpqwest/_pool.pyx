@@ -4,14 +4,39 @@ Checkout is a list pop (no locks, no polling, no scans on the hot path); idle ev
 from one sweep timer per pool, armed only while something is idle.
 """
 
+cdef class RouteStats:
+    pass
+
+
+cpdef RouteStats opened_on(dict table, object key):
+    """Count a new connection on route `key` of `table` (made on first use); its counters."""
+    cdef RouteStats stats = table.get(key)
+    if stats is None:
+        stats = table[key] = RouteStats()
+    stats.opened += 1
+    return stats
+
+
 cdef class PooledConnection:
     cpdef void close(self):
+        self._count_close(False)
+
+    cdef void _count_close(self, bint error):
+        """Mark closed; counted once, on the route's statistics."""
+        cdef RouteStats stats = self.stats
+        if self.closed:
+            return
         self.closed = True
+        if stats is not None:
+            stats.closed += 1
+            if error:
+                stats.closed_error += 1
 
 
 cdef class Pool:
-    def __init__(self, loop, idle_timeout, max_idle):
+    def __init__(self, loop, idle_timeout, max_idle, stats=None):
         self._loop = loop
+        self.stats = {} if stats is None else stats
         self._idle = {}
         self._idle_timeout = -1.0 if idle_timeout is None else float(idle_timeout)
         self._max_idle = -1 if max_idle is None else int(max_idle)
@@ -30,7 +55,7 @@ cdef class Pool:
             if conn.closed:
                 continue
             if self._idle_timeout >= 0 and now - conn.idle_since >= self._idle_timeout:
-                conn.close()
+                _idle_expired(conn)
                 continue
             return conn
         return None
@@ -69,7 +94,7 @@ cdef class Pool:
                 if conn.closed:
                     continue
                 if now - conn.idle_since >= self._idle_timeout:
-                    conn.close()
+                    _idle_expired(conn)
                 else:
                     keep.append(conn)
             if keep:
@@ -79,6 +104,24 @@ cdef class Pool:
                 del self._idle[key]
         if any_left and not self.closed:
             self._schedule_sweep()
+
+    def adopt(self, PooledConnection conn):
+        """A new connection of this pool: counted as opened on its route."""
+        conn.pool = self
+        conn.stats = opened_on(self.stats, conn.key)
+
+    def idle_by_key(self):
+        """{key: idle connections still open}, for pool statistics."""
+        cdef dict out = {}
+        cdef Py_ssize_t n
+        for key, stack in self._idle.items():
+            n = 0
+            for c in stack:
+                if not (<PooledConnection>c).closed:
+                    n += 1
+            if n:
+                out[key] = n
+        return out
 
     def idle_count(self, key=None):
         """Idle connections that are still open (all keys when key is None); for tests."""
@@ -100,3 +143,10 @@ cdef class Pool:
         for stack in idle.values():
             for conn in stack:
                 (<PooledConnection>conn).close()
+
+
+cdef void _idle_expired(PooledConnection conn):
+    """Close an idle connection past the idle timeout (counted as such)."""
+    if not conn.closed and conn.stats is not None:
+        conn.stats.closed_idle += 1
+    conn.close()

@@ -3,6 +3,7 @@ from typing import Any
 
 from cpqwest._parser import ResponseParser
 from cpqwest._pool import PooledConnection
+from cpqwest._stamps import Stamps
 
 WAIT: object
 
@@ -14,6 +15,8 @@ class H1Connection(PooledConnection):
     close_after: bool
     error: BaseException | None
     upload_task: asyncio.Task[None] | None
+    stamps: Stamps | None
+    setup: tuple[float | None, float | None, float | None] | None
     def __init__(self, loop: asyncio.AbstractEventLoop, key: Any) -> None: ...
     def write(self, data: bytes) -> None: ...
     def drain(self) -> asyncio.Future[None] | None: ...

@@ -15,6 +15,7 @@ from cpqwest._h1 cimport (
 )
 from cpqwest._parser cimport ResponseParser
 from cpqwest._pool cimport Pool
+from cpqwest._stamps cimport now
 
 from cpqwest._errors import RemoteProtocolError
 
@@ -81,7 +82,8 @@ cdef class H1Connection(H1Core):
         return self.phase != IDLE and self.phase != FAILED
 
     def connection_lost(self, exc):
-        self.closed = True
+        # a peer closing an idle connection is no failure; one closing mid-exchange is
+        self._count_close(exc is not None or (self._in_flight() and not self.parser.message_done))
         if self._in_flight() and not self.parser.message_done and self.error is None:
             if exc is None:
                 self.eof_received()
@@ -126,6 +128,8 @@ cdef class H1Connection(H1Core):
         else:
             self._read_timeout = -1.0
         self.transport.write(data)
+        if self.request_sent and self.stamps is not None:
+            self.stamps.sent = now()
         return waiter
 
     def write(self, data):
@@ -187,11 +191,14 @@ cdef class H1Connection(H1Core):
 
     cdef void _message_complete(self):
         cdef ResponseParser p = self.parser
+        if self.stamps is not None:
+            self.stamps.done = now()
         self._cancel_timers()
         w = self._waiter
         self._waiter = None
         if self._buffered:
-            result = (p.status, p.notable, p.reason, p.headers, p.take_body(), p.trailers)
+            result = (p.status, p.notable, p.reason, p.headers, p.take_body(), p.trailers,
+                      self.stamps)
             self.release()
             if w is not None and not w.done():
                 w.set_result(result)
@@ -248,7 +255,7 @@ cdef class H1Connection(H1Core):
             self._wake(exc)
 
     cpdef void close(self):
-        self.closed = True
+        self._count_close(self.error is not None)
         t = self.transport
         if t is not None and not t.is_closing():
             try:

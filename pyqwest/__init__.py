@@ -16,6 +16,7 @@ from cpqwest._errors import (
 from ._client import Client
 from ._headers import Headers, HTTPHeaderName
 from ._multipart import Multipart, Part, SyncMultipart, SyncPart
+from ._pool_stats import PoolStats
 from ._proxy import Proxy
 from ._request import Request
 from ._response import FullResponse, Response
@@ -24,6 +25,7 @@ from ._sync_http import SyncHTTPTransport, get_default_sync_transport
 from ._sync_request import SyncRequest
 from ._sync_response import SyncResponse
 from ._sync_transport import SyncTransport
+from ._timings import Timings
 from ._transport import HTTPTransport, Transport, get_default_transport
 from ._version import HTTPVersion
 
@@ -37,6 +39,7 @@ __all__ = [
     "Headers",
     "Multipart",
     "Part",
+    "PoolStats",
     "Proxy",
     "ReadError",
     "RemoteProtocolError",
@@ -51,6 +54,7 @@ __all__ = [
     "SyncRequest",
     "SyncResponse",
     "SyncTransport",
+    "Timings",
     "TooManyRedirects",
     "Transport",
     "WriteError",

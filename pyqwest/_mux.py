@@ -11,6 +11,8 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from cpqwest._pool import RouteStats
+
     from ._h2.pool import H2Pool
 
 
@@ -56,6 +58,9 @@ class MuxConnection:
         self.processed: int | None = None
         self.budget = 1 << 62  # streams it may open (_h2.resend.Rotation: the pool sets it)
         self._flush_pending = False
+        # (dns, connect, tls) seconds, until the first stream takes them (response.timings)
+        self.setup: tuple[float | None, float | None, float | None] | None = None
+        self.stats: RouteStats | None = None  # its route's counters (pool statistics)
 
     def open_stream(
         self,
@@ -80,6 +85,7 @@ class MuxConnection:
             self._retire()  # the server would refuse the next one: it goes to a new connection
         if body is None:
             stream.sent_end = True
+            stream.stamps.stamp_sent()
         elif isinstance(body, bytes):
             stream._send_body(body)
         else:
@@ -116,6 +122,7 @@ class MuxConnection:
         if self.closed:
             return False
         self.closed = True
+        self._count_close(False)
         if self.streams:
             for s in list(self.streams.values()):
                 s._h2_closed = True
@@ -183,6 +190,14 @@ class MuxConnection:
             else:
                 self._went_idle()
 
+    def _count_close(self, error: bool) -> None:
+        """The connection ends: counted once on its route's statistics."""
+        stats, self.stats = self.stats, None
+        if stats is not None:
+            stats.closed += 1
+            if error:
+                stats.closed_error += 1
+
     def _unusable(self) -> None:
         """No new streams; closed once the last open one ends (at once when none is)."""
         self._retire()
@@ -206,6 +221,8 @@ class MuxConnection:
         """The connection is broken: every stream on it fails, it leaves the pool."""
         from ._h2.errors import NOT_RESENDABLE, STALE  # here: _h2 imports this module
 
+        # a failure with requests in flight, or while connecting; not a peer closing an idle one
+        self._count_close(bool(self.streams) or self._ready is not None)
         self._retire()
         w = self._ready
         if w is not None and not w.done():
@@ -244,6 +261,8 @@ class MuxConnection:
             return
         due = self.idle_since + pool.idle_timeout
         if self.loop.time() >= due:
+            if self.stats is not None:
+                self.stats.closed_idle += 1
             self.close()
         else:
             self._idle_timer = self.loop.call_at(due, self._on_idle_timer)

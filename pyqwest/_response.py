@@ -12,6 +12,7 @@ from cpqwest._errors import FULL_READ_FAILED, READ_FAILED, ReadError, RemoteProt
 from cpqwest._protocol import WAIT
 
 from ._headers import Headers
+from ._timings import Timings, timings_of
 from ._version import HTTPVersion
 
 
@@ -39,7 +40,7 @@ def _charset(headers: Headers) -> str:
 class FullResponse:
     """A response whose body was read completely."""
 
-    __slots__ = ("_content", "_headers", "_status", "_trailers")
+    __slots__ = ("_content", "_headers", "_stamps", "_status", "_trailers")
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         raise TypeError("type 'FullResponse' is not an acceptable base type")
@@ -49,6 +50,7 @@ class FullResponse:
         self._headers = headers
         self._content = content
         self._trailers = trailers
+        self._stamps: Any = None  # the exchange's clock readings (a wire response)
 
     @property
     def status(self) -> int:
@@ -69,6 +71,13 @@ class FullResponse:
     def trailers(self) -> Headers:
         """The trailer fields (empty when the server sent none)."""
         return self._trailers
+
+    @property
+    def timings(self) -> Timings:
+        """Where the exchange's time went (DNS, connect, TLS, request sent, first byte, body
+        complete, connection reused); all ``None`` for a response that did not come off a
+        connection (one built by hand or by a testing transport)."""
+        return timings_of(self._stamps)
 
     def text(self) -> str:
         """The body decoded with the content-type's ``charset`` (UTF-8 when there is none, or
@@ -225,7 +234,7 @@ class ResponseBase:
     that an unclosed wire response gives its connection up when collected."""
 
     __slots__ = ("__weakref__", "_closed", "_content", "_headers", "_http_version",
-                 "_read_pending", "_status", "_trailers")
+                 "_read_pending", "_stamps", "_status", "_trailers")
 
     def _init(
         self,
@@ -242,6 +251,7 @@ class ResponseBase:
         self._content = content
         self._closed = False
         self._read_pending = False
+        self._stamps: Any = None
 
     @classmethod
     def _wire(
@@ -256,6 +266,7 @@ class ResponseBase:
         self._content = body(self, conn, decoder)
         self._closed = False
         self._read_pending = False
+        self._stamps = conn.stamps
         return self
 
     @property
@@ -277,6 +288,13 @@ class ResponseBase:
     def trailers(self) -> Headers:
         """The trailers; filled once the body has been read to its end."""
         return self._trailers
+
+    @property
+    def timings(self) -> Timings:
+        """Where the exchange's time went (DNS, connect, TLS, request sent, first byte, body
+        complete, connection reused), as of now: ``body_complete`` is ``None`` until the body
+        has arrived. All ``None`` for a response that did not come off a connection."""
+        return timings_of(self._stamps)
 
     def __del__(self) -> None:
         # an unclosed response must not keep its connection (or the request body) alive
@@ -354,7 +372,9 @@ async def read_full(response: Response) -> FullResponse:
     finally:
         await response.aclose()
     body = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-    return FullResponse(response.status, response.headers, body, response.trailers)
+    full = FullResponse(response.status, response.headers, body, response.trailers)
+    full._stamps = response._stamps
+    return full
 
 
 def as_buffered_read(exc: BaseException) -> None:

@@ -166,7 +166,9 @@ def read_full_sync(response: SyncResponse) -> FullResponse:
     finally:
         response.close()
     body = chunks[0] if len(chunks) == 1 and type(chunks[0]) is bytes else b"".join(chunks)
-    return FullResponse(response.status, response.headers, body, response.trailers)
+    full = FullResponse(response.status, response.headers, body, response.trailers)
+    full._stamps = response._stamps
+    return full
 
 
 class SyncStreamContext:

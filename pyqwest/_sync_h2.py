@@ -26,6 +26,7 @@ from typing import Any
 import h2.exceptions
 
 from cpqwest._errors import ReadError, RemoteProtocolError, WriteError
+from cpqwest._pool import RouteStats
 
 from ._h2 import library
 from ._h2.core import (
@@ -35,6 +36,7 @@ from ._h2.core import (
     SETTINGS,
     STREAM_ACK_BATCH,
     StreamState,
+    next_stamps,
 )
 from ._h2.errors import (
     CANCEL,
@@ -59,6 +61,7 @@ from ._h2.library import (
 from ._h2.resend import UNBOUNDED, Rotation, next_serial, processed_limit
 from ._sync_h1 import close_body
 from ._sync_tls import TLSSocket
+from ._timings import Setup
 from ._version import HTTPVersion
 
 _RECV_SIZE = 1 << 18
@@ -73,7 +76,7 @@ class SyncH2Stream(StreamState):
         self, conn: SyncH2Connection, stream_id: int, deadline: float | None,
         read_timeout: float | None,
     ) -> None:
-        StreamState.__init__(self, stream_id)
+        StreamState.__init__(self, stream_id, next_stamps(conn))
         self.conn = conn
         # its waiters sleep here: a read wakes only the streams it brought something for
         self.cond = threading.Condition(conn.lock)
@@ -138,6 +141,10 @@ class SyncH2Connection:
         self.nopen = 0
         self.max_streams = 100
         self.usable = True
+        # (dns, connect, tls) seconds until the first stream takes them
+        self.setup: Setup | None = None
+        self.stats: RouteStats | None = None  # its route's counters (pool statistics)
+        self.waiting = 0  # requests waiting for a stream slot
         self.closed = False
         self.served = 0
         self.error: BaseException | None = None
@@ -186,6 +193,7 @@ class SyncH2Connection:
             rest: Iterator[Any] | None = None
             if body is None:
                 stream.sent_end = True
+                stream.stamps.stamp_sent()
             elif isinstance(body, bytes):
                 rest = self._send_bytes(stream, body)
             else:
@@ -210,7 +218,11 @@ class SyncH2Connection:
     def _wait_slot(self, deadline: float | None) -> None:
         """Wait (lock held) until a stream may be opened or the connection is unusable."""
         while self.usable and self.nopen >= self.max_streams:
-            self._cond.wait(_left(deadline))
+            self.waiting += 1
+            try:
+                self._cond.wait(_left(deadline))
+            finally:
+                self.waiting -= 1
 
     def _send_head(self, headers: list[tuple[str, str]], end: bool) -> int:
         """Start a stream with the request head (lock held); its id. Unusable if the
@@ -234,6 +246,8 @@ class SyncH2Connection:
                 return False
             if (idle_timeout is not None and not self.streams
                     and time.monotonic() - self.idle_since >= idle_timeout):
+                if self.stats is not None:
+                    self.stats.closed_idle += 1
                 self._close_socket()
                 return False
             return True
@@ -480,6 +494,7 @@ class SyncH2Connection:
     def _on_end(self, s: SyncH2Stream) -> None:
         s.recv_end = True
         s.message_done = True
+        s.stamps.stamp_done()
         if s.sent_end:
             self._closed_by_h2(s)
 
@@ -488,6 +503,7 @@ class SyncH2Connection:
         err = s.reset_error(code)
         if err is None:
             s.message_done = True  # the server has all it wants: a normal end of the body
+            s.stamps.stamp_done()
             return
         self._fail_stream(s, err)
 
@@ -520,6 +536,8 @@ class SyncH2Connection:
     def _fail(self, cause: BaseException) -> None:
         """The connection is broken (lock held): every stream on it fails."""
         self._retire()
+        if self.streams and not self.closed and self.stats is not None:
+            self.stats.closed_error += 1  # a failure with requests in flight
         if self.error is None:
             self.error = cause
         # a peer gone silent is no stale connection (MuxConnection's rule)
@@ -549,6 +567,7 @@ class SyncH2Connection:
     # --- state -----------------------------------------------------------------------------
     def _sent_end(self, s: SyncH2Stream) -> None:
         s.sent_end = True
+        s.stamps.stamp_sent()
         if s.recv_end:
             self._closed_by_h2(s)
 
@@ -606,6 +625,8 @@ class SyncH2Connection:
             return
         self.closed = True
         self._retire()
+        if self.stats is not None:
+            self.stats.closed += 1
         self._goodbye()
         for s in list(self.streams.values()):
             s.h2_closed = True

@@ -14,9 +14,11 @@ import socket
 import ssl
 import threading
 from collections.abc import Iterator
+from time import monotonic
 from typing import Any, cast
 
 from cpqwest._errors import ReadError, RemoteProtocolError, connecting
+from cpqwest._pool import RouteStats, opened_on
 
 from ._deadline import Deadline, earliest, time_left
 from ._dns import connect_socket_sync
@@ -27,6 +29,7 @@ from ._headers import Headers
 from ._http3 import quic_factory
 from ._observe import Watch, watching
 from ._policy import notable_of
+from ._pool_stats import PoolStats, collect
 from ._response import FullResponse
 from ._sync_h1 import SyncH1Connection, close_body
 from ._sync_h2 import SyncH2Connection, SyncH2Stream, Unusable
@@ -36,6 +39,7 @@ from ._sync_request import SyncRequest
 from ._sync_response import SyncResponse
 from ._sync_timeout import sync_deadline
 from ._sync_tls import TLSSocket, start_tls
+from ._timings import Setup, SetupClock
 from ._transport_core import REPLAYABLE_METHODS, TransportCore
 from ._version import HTTPVersion
 
@@ -58,6 +62,7 @@ class SyncHTTPTransport(TransportCore):
         self._h2_conns: dict[Key, SyncH2Connection] = {}
         self._h2_connecting: dict[Key, threading.Lock] = {}
         self._h2_rotation = Rotation()  # what GOAWAYs told of the servers' stream limits
+        self._h2_stats: dict[Key, RouteStats] = {}  # per origin (pool statistics)
 
     # --- lifecycle -----------------------------------------------------------------------------
     def __enter__(self) -> SyncHTTPTransport:
@@ -75,6 +80,20 @@ class SyncHTTPTransport(TransportCore):
             conns, self._h2_conns = list(self._h2_conns.values()), {}
         for conn in conns:
             conn.close(ReadError("transport closed"))
+
+    def pool_stats(self) -> list[PoolStats]:
+        """The connections per route (origin, proxy) and HTTP version: idle and in use now,
+        and since the transport was made, opened, reused, closed (by error, by the idle
+        timeout); for HTTP/2 also the requests waiting for a stream slot. Cheap (no I/O, a
+        few dict reads per route): fit to poll every second from a metrics exporter; safe
+        from any thread."""
+        out = list(collect(HTTPVersion.HTTP1, self._pool.stats, self._pool.idle_by_key()))
+        with self._h2_lock:
+            conns = list(self._h2_conns.items())
+        idle = {key: int(not c.closed and not c.streams) for key, c in conns}
+        waiting = {key: c.waiting for key, c in conns}
+        out.extend(collect(HTTPVersion.HTTP2, self._h2_stats, idle, waiting))
+        return out
 
     # --- requests ------------------------------------------------------------------------------
     def execute_sync(self, request: SyncRequest) -> SyncResponse:
@@ -130,7 +149,9 @@ class SyncHTTPTransport(TransportCore):
             data = b"".join(iter(conn.read_chunk, None))
         raw_trailers = conn.parser.trailers
         conn.release()
-        return ex.full(status, headers, data, raw_trailers, notable)
+        full = ex.full(status, headers, data, raw_trailers, notable)
+        full._stamps = conn.stamps
+        return full
 
     def _final(
         self, request: SyncRequest, buffered: bool, h: Headers | None
@@ -172,6 +193,7 @@ class SyncHTTPTransport(TransportCore):
         body = cast("bytes | Iterator[bytes]", ex.body)  # a sync request's content
         headers = ex.request_headers()
         key = self._route(parsed)
+        started = monotonic()  # response.timings counts from here
         streamed = not isinstance(body, bytes)
         replayable = method in REPLAYABLE_METHODS and not streamed
         fresh: SyncH1Connection | None = None
@@ -182,6 +204,7 @@ class SyncHTTPTransport(TransportCore):
                     method in REPLAYABLE_METHODS, deadline,
                 )
                 if isinstance(result, SyncH2Stream):
+                    result.stamps.start = started
                     return result
                 fresh = result  # ALPN chose http/1.1: this new connection carries it
             # the head first: a caller's framing fields it refuses leave no connection in use
@@ -211,6 +234,8 @@ class SyncHTTPTransport(TransportCore):
                     head, body if body or chunked else None, chunked, method == "HEAD",
                     deadline, self._read_timeout, buffered, length,
                 )
+                if conn.stamps is not None:  # always, after start()
+                    conn.stamps.start = started
                 return conn
             except BaseException:
                 if replayable and not retried and conn.reused and not conn.got_bytes:
@@ -269,16 +294,17 @@ class SyncHTTPTransport(TransportCore):
                 made_h3 = self._connect_h3(key, until)
                 made_h3.serial = serial
                 return self._keep(key, made_h3)
-            sock = self._open(key, until, self._ssl_h2)
+            sock, setup = self._open(key, until, self._ssl_h2)
             if (isinstance(sock, TLSSocket) and not self._force
                     and sock.selected_alpn_protocol() != "h2"):
                 self._h1_origins.add(key)
-                return self._track(SyncH1Connection(sock, key, self._pool))
+                return self._track(SyncH1Connection(sock, key, self._pool), setup)
             sock.settimeout(None)  # waits are bounded by select(); reads and writes block
             made = SyncH2Connection(sock, key)
             made.serial = serial
             made.rotation = self._h2_rotation
             made.budget = self._h2_rotation.budget(key)
+            made.setup = setup
             try:
                 with connecting(host, port):
                     made.start(until)
@@ -296,6 +322,7 @@ class SyncHTTPTransport(TransportCore):
                 raise RuntimeError("Request failed: already closed transport")
             old = self._h2_conns.get(key)
             self._h2_conns[key] = made
+            made.stats = opened_on(self._h2_stats, key)
         if old is not None:
             old.retire()
         return made
@@ -306,38 +333,49 @@ class SyncHTTPTransport(TransportCore):
 
         host, port = key[1], key[2]
         with connecting(host, port, "HTTP/3"):
+            clock = SetupClock()
             infos = self._resolver.resolve_sync(host, port)
-            return open_h3_sync(key, infos, lambda: self._new_quic(host), until)
+            clock.resolved()
+            conn = open_h3_sync(key, infos, lambda: self._new_quic(host), until)
+        conn.setup = clock.setup(True)
+        return conn
 
     def _connect_h1(self, key: Key, deadline: Deadline) -> SyncH1Connection:
         """A new HTTP/1.1 connection (TLS: ALPN offers only http/1.1), in use by the caller."""
-        sock = self._open(key, earliest(deadline, self._connect_timeout), self._ssl)
-        return self._track(SyncH1Connection(sock, key, self._pool))
+        sock, setup = self._open(key, earliest(deadline, self._connect_timeout), self._ssl)
+        return self._track(SyncH1Connection(sock, key, self._pool), setup)
 
-    def _track(self, conn: SyncH1Connection) -> SyncH1Connection:
+    def _track(self, conn: SyncH1Connection, setup: Setup) -> SyncH1Connection:
+        conn.setup = setup
         if not self._pool.track(conn):
             raise RuntimeError("Request failed: already closed transport")
         return conn
 
     def _open(
         self, key: Key, until: float | None, tls: ssl.SSLContext
-    ) -> socket.socket | TLSSocket:
-        """A connected socket (TLS handshake done on https) by `until`; connect errors."""
+    ) -> tuple[socket.socket | TLSSocket, Setup]:
+        """A connected socket (TLS handshake done on https) by `until`, and how long its
+        setup took (response.timings); connect errors."""
         scheme, host, port = key[0], key[1], key[2]
+        clock = SetupClock()
         with connecting(host, port):
             if len(key) > 3:
-                return open_via_proxy_sync(
+                sock = open_via_proxy_sync(
                     self._resolver, key[3], (scheme, host, port),
                     tls if scheme == "https" else None, self._ssl, until, self._force == 2,
                     self._tune_socket,
                 )
+                return sock, clock.setup(False)
             infos = self._resolver.resolve_sync(host, port)
+            clock.resolved()
             raw = connect_socket_sync(infos, until)
+            clock.connected()
             try:
                 self._tune_socket(raw)
                 if scheme != "https":
-                    return raw
-                return start_tls(raw, tls, host, time_left(until))
+                    return raw, clock.setup(False)
+                sock = start_tls(raw, tls, host, time_left(until))
+                return sock, clock.setup(True)
             except BaseException:
                 raw.close()
                 raise

@@ -13,6 +13,7 @@ from collections.abc import Hashable
 from typing import Protocol
 
 from cpqwest._errors import ReadError
+from cpqwest._pool import RouteStats, opened_on
 
 
 class SyncPooled(Protocol):
@@ -22,6 +23,7 @@ class SyncPooled(Protocol):
     idle_since: float
     reused: bool
     closed: bool
+    stats: RouteStats | None
 
     def alive(self) -> bool: ...
     def close(self) -> None: ...
@@ -39,6 +41,7 @@ class SyncPool:
         self._max_idle = max_idle
         self._next_sweep = 0.0
         self.closed = False
+        self.stats: dict[Hashable, RouteStats] = {}  # per key (pool statistics)
 
     def checkout(self, key: Hashable) -> SyncPooled | None:
         """An idle, live connection for `key` (marked in use), or None."""
@@ -49,16 +52,21 @@ class SyncPool:
                     return None
                 conn = stack.pop()
                 self._in_use.add(conn)
-            if not conn.closed and not self._expired(conn, time.monotonic()) and conn.alive():
+            expired = self._expired(conn, time.monotonic())
+            if not conn.closed and not expired and conn.alive():
                 return conn
             self.forget(conn)
-            conn.close()
+            if expired:
+                _close_idle(conn)
+            else:
+                conn.close()
 
     def track(self, conn: SyncPooled) -> bool:
         """Mark a new connection in use; False (and it is closed) once the pool is closed."""
         with self._lock:
             if not self.closed:
                 self._in_use.add(conn)
+                conn.stats = opened_on(self.stats, conn.key)
                 return True
         conn.close()
         return False
@@ -87,7 +95,7 @@ class SyncPool:
         if not keep:
             conn.close()
         for old in expired:
-            old.close()
+            _close_idle(old)
 
     def _expired(self, conn: SyncPooled, now: float) -> bool:
         return self._idle_timeout is not None and now - conn.idle_since >= self._idle_timeout
@@ -104,6 +112,12 @@ class SyncPool:
             else:
                 del self._idle[key]
         return out
+
+    def idle_by_key(self) -> dict[Hashable, int]:
+        """{key: idle connections still open} (pool statistics)."""
+        with self._lock:
+            counts = {key: sum(1 for c in s if not c.closed) for key, s in self._idle.items()}
+        return {key: n for key, n in counts.items() if n}
 
     def idle_count(self, key: Hashable | None = None) -> int:
         """Idle connections that are still open (all keys when key is None); for tests."""
@@ -123,3 +137,10 @@ class SyncPool:
                 conn.close()
         for conn in in_use:
             conn.abort(ReadError("transport closed"))
+
+
+def _close_idle(conn: SyncPooled) -> None:
+    """Close an idle connection past the idle timeout, counted as such."""
+    if not conn.closed and conn.stats is not None:
+        conn.stats.closed_idle += 1
+    conn.close()

@@ -33,9 +33,11 @@ from ._headers import Headers
 from ._http3 import quic_factory
 from ._observe import Watch, watching
 from ._policy import notable_of
+from ._pool_stats import PoolStats, collect
 from ._proxy_connect import open_via_proxy
 from ._request import HeadersArg, ParamsArg, Request, check_method, to_body
 from ._response import FullResponse, Response, as_buffered_read, read_full
+from ._timings import SetupClock
 from ._transport_core import REPLAYABLE_METHODS, TransportCore
 from ._url import ParsedURL, parse_url, with_params
 from ._version import HTTPVersion
@@ -161,6 +163,22 @@ class HTTPTransport(TransportCore):
         """The transport's pools: HTTP/1.1, HTTP/2 and (when asked for) HTTP/3."""
         return [self._h1, self._h2] if self._h3 is None else [self._h1, self._h2, self._h3]
 
+    def pool_stats(self) -> list[PoolStats]:
+        """The connections per route (origin, proxy) and HTTP version, over every event loop
+        using the transport: idle and in use now, and since the transport was made, opened,
+        reused, closed (by error, by the idle timeout); for HTTP/2 and HTTP/3 also the
+        requests waiting for a stream slot. Cheap (no I/O, a few dict reads per route): fit
+        to poll every second from a metrics exporter; safe from any thread."""
+        out = list(collect(HTTPVersion.HTTP1, self._h1.stats, self._h1.idle_by_key()))
+        for pools, version in ((self._h2, HTTPVersion.HTTP2), (self._h3, HTTPVersion.HTTP3)):
+            if pools is not None:
+                now = pools.idle_and_waiting()
+                out.extend(collect(
+                    version, pools.stats, {k: v[0] for k, v in now.items()},
+                    {k: v[1] for k, v in now.items()},
+                ))
+        return out
+
     def __del__(self) -> None:
         # Dropped without aclose(): close the pooled connections on their own loops (this may
         # run in any thread, inside any callback of the loop).
@@ -186,7 +204,7 @@ class HTTPTransport(TransportCore):
         conn: H1Connection = await self._open(
             loop, key, self._ssl, lambda: H1Protocol(loop, key), deadline
         )
-        conn.pool = pool
+        pool.adopt(conn)
         return conn
 
     async def _connect_h2(
@@ -205,7 +223,7 @@ class HTTPTransport(TransportCore):
         if isinstance(conn, H1Connection):
             self._h1_origins.add(key)
             pool = self._h1.current_pool()
-            conn.pool = pool
+            pool.adopt(conn)
             pool.checkin(conn)
             # it waits in the pool for this request but served none: a failure on it is no
             # stale socket (no retry), and a TLS rejection is reported as one
@@ -228,6 +246,7 @@ class HTTPTransport(TransportCore):
         if scheme == "https":
             kwargs["ssl"] = tls
             kwargs["server_hostname"] = host
+        clock = SetupClock()
         with connecting(host, port, "HTTP/2"):
             async with asyncio.timeout(self._connect_budget(deadline)):
                 if len(key) > 3:
@@ -237,7 +256,9 @@ class HTTPTransport(TransportCore):
                     )
                 else:
                     infos = await self._resolver.resolve(loop, host, port)
+                    clock.resolved()
                     sock = await connect_socket(loop, infos)
+                    clock.connected()
                     try:
                         transport, proto = await loop.create_connection(
                             factory, sock=sock, **kwargs
@@ -247,6 +268,7 @@ class HTTPTransport(TransportCore):
                         raise
                 if isinstance(proto, ALPNNegotiator):
                     proto = proto.protocol
+                proto.setup = clock.setup(scheme == "https" and len(key) == 3)
                 raw = transport.get_extra_info("socket")
                 if raw is not None:
                     self._tune_socket(raw)
@@ -267,10 +289,13 @@ class HTTPTransport(TransportCore):
         from ._h3 import open_h3  # loaded by quic_factory already
 
         _scheme, host, port = key
+        clock = SetupClock()
         with connecting(host, port, "HTTP/3"):
             async with asyncio.timeout(self._connect_budget(deadline)):
                 infos = await self._resolver.resolve(loop, host, port)
+                clock.resolved()
                 conn = await open_h3(loop, key, infos, lambda: self._new_quic(host))
+        conn.setup = clock.setup(True)
         return conn
 
     def _connect_budget(self, deadline: Deadline) -> float | None:
@@ -368,8 +393,8 @@ class HTTPTransport(TransportCore):
         the final response read whole (`buffered`) or at its head, its body streaming."""
         decoder = None
         while True:
-            version, status, notable, raw_headers, payload, raw_trailers = await self._send(
-                ex, buffered
+            version, status, notable, raw_headers, payload, raw_trailers, stamps = (
+                await self._send(ex, buffered)
             )
             response_headers = Headers._from_wire(raw_headers)
             if notable:
@@ -390,18 +415,23 @@ class HTTPTransport(TransportCore):
                     continue
             if buffered:
                 if notable:
-                    return ex.full(status, response_headers, payload, raw_trailers, notable)
-                trailers = Headers._from_wire(raw_trailers) if raw_trailers else Headers()
-                return FullResponse(status, response_headers, payload, trailers)
+                    full = ex.full(status, response_headers, payload, raw_trailers, notable)
+                else:
+                    trailers = Headers._from_wire(raw_trailers) if raw_trailers else Headers()
+                    full = FullResponse(status, response_headers, payload, trailers)
+                full._stamps = stamps
+                return full
             return Response._from_wire(status, version, response_headers, payload, decoder)
 
     async def _send(
         self, ex: Exchange, buffered: bool
-    ) -> tuple[HTTPVersion, int, int, list[tuple[str, str]], Any, list[tuple[str, str]] | None]:
+    ) -> tuple[
+        HTTPVersion, int, int, list[tuple[str, str]], Any, list[tuple[str, str]] | None, Any
+    ]:
         """One hop of `ex`: (version, status, notable header bits, header pairs, payload,
-        trailer pairs). Buffered, the payload is the whole body and trailers are known;
-        streamed, it is the body source (the HTTP/1.1 connection or the HTTP/2 stream) and
-        trailers None."""
+        trailer pairs, stamps). Buffered, the payload is the whole body and trailers are
+        known; streamed, it is the body source (the HTTP/1.1 connection or the HTTP/2 stream,
+        which holds the stamps) and trailers None."""
         method, parsed, is_json = ex.method, ex.url, ex.is_json
         body: Any = ex.body
         headers = ex.headers
@@ -422,11 +452,11 @@ class HTTPTransport(TransportCore):
                 )
                 if result is not None:
                     if buffered:
-                        status, raw_headers, data, raw_trailers = result
+                        status, raw_headers, data, raw_trailers, stamps = result
                         return (version, status, notable_of(raw_headers), raw_headers, data,
-                                raw_trailers)
+                                raw_trailers, stamps)
                     return (version, result.status, notable_of(result.headers), result.headers,
-                            result, None)
+                            result, None, None)
                 # ALPN chose http/1.1 for this origin: on with HTTP/1.1
             head, body_len, chunked, close_after = self._head(
                 method, parsed, headers, body, is_json, key
@@ -441,10 +471,10 @@ class HTTPTransport(TransportCore):
                     await body.aclose()
             raise
         if buffered:
-            status, notable, _reason, raw_headers, data, raw_trailers = result
-            return HTTPVersion.HTTP1, status, notable, raw_headers, data, raw_trailers
+            status, notable, _reason, raw_headers, data, raw_trailers, stamps = result
+            return HTTPVersion.HTTP1, status, notable, raw_headers, data, raw_trailers, stamps
         p = result.parser
-        return HTTPVersion.HTTP1, p.status, p.notable, p.headers, result, None
+        return HTTPVersion.HTTP1, p.status, p.notable, p.headers, result, None, None
 
 
 class _ClosedOnce:

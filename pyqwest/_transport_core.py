@@ -100,6 +100,10 @@ class TransportCore:
         self._telemetry = telemetry(enable_otel, tracer_provider, meter_provider)
         self._init_pools(idle_timeout, pool_max_idle_per_host)
         self._closed = False
+        if self._telemetry is not None:
+            from ._pool_metrics import observe_pools
+
+            observe_pools(meter_provider, self.pool_stats)  # type: ignore[attr-defined]
 
     def _init_pools(self, idle_timeout: float | None, max_idle: int | None) -> None:
         raise NotImplementedError

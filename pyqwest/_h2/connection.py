@@ -167,8 +167,8 @@ class H2Connection(MuxConnection, asyncio.Protocol):
         """Start a request (the caller checked `available`)."""
         h = self.h2
         sid = h.get_next_available_stream_id()
-        stream = H2Stream(self, sid, buffered)
         h.send_headers(sid, headers, end_stream=body is None)
+        stream = H2Stream(self, sid, buffered)
         self._start(stream, body, timeout, read_timeout)
         return stream
 

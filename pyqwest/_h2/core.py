@@ -6,9 +6,20 @@ waking and the socket."""
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Protocol
+
 import h2.settings
 
 from cpqwest._errors import RemoteProtocolError
+from cpqwest._stamps import Stamps
+
+if TYPE_CHECKING:
+    from cpqwest._pool import RouteStats
+    from pyqwest._timings import Setup
+
+    class _Stamped(Protocol):
+        setup: Setup | None
+        stats: RouteStats | None
 
 from .errors import NOT_RESENDABLE, REFUSED_STREAM, UNPROCESSED, reason, stream_error
 from .headers import MAX_HEAD_BYTES, Malformed, response_fields
@@ -38,6 +49,18 @@ def unprocessed_error(code: int) -> RemoteProtocolError:
     )
 
 
+def next_stamps(conn: _Stamped) -> Stamps:
+    """The stamps of a stream h2 just took on `conn`: the first stream on a connection reports
+    its setup (response.timings); each later one counts a reuse (pool statistics)."""
+    setup = conn.setup
+    if setup is None:
+        if conn.stats is not None:
+            conn.stats.reused += 1
+    else:
+        conn.setup = None
+    return Stamps(setup)
+
+
 class StreamState:
     """A stream's response as h2's events build it, and what its request has sent; the
     drivers' streams add waiting and waking on top."""
@@ -55,11 +78,12 @@ class StreamState:
         "recv_end",
         "resend",
         "sent_end",
+        "stamps",
         "status",
         "trailers",
     )
 
-    def __init__(self, stream_id: int) -> None:
+    def __init__(self, stream_id: int, stamps: Stamps) -> None:
         self.id = stream_id
         self.status = 0
         self.headers: list[tuple[str, str]] = []
@@ -74,6 +98,7 @@ class StreamState:
         self.recv_end = False
         self.resend = NOT_RESENDABLE  # why it may go again once it failed (errors.may_resend)
         self.error: BaseException | None = None
+        self.stamps = stamps  # when it happened (response.timings)
 
     def take_head(self, raw: list[tuple[bytes, bytes]]) -> str | None:
         """Take the response head; what is wrong with it (then nothing was taken), or None."""
@@ -82,6 +107,7 @@ class StreamState:
         except Malformed as exc:
             return str(exc)
         self.got_bytes = True
+        self.stamps.stamp_first()
         self.head_done = True
         return None
 

@@ -12,6 +12,7 @@ from typing import Any
 import h2.exceptions
 
 from cpqwest._errors import RemoteProtocolError
+from cpqwest._pool import RouteStats, opened_on
 
 from .._mux import MuxConnection
 from .errors import may_resend
@@ -38,9 +39,12 @@ class H2Pool:
         connect: Connect,
         idle_timeout: float | None,
         max_idle: int | None,
+        stats: dict[Any, RouteStats] | None = None,
     ) -> None:
         self.loop = loop
         self._connect = connect
+        # key -> RouteStats, shared by the pools of all loops (pool statistics)
+        self.stats: dict[Any, RouteStats] = {} if stats is None else stats
         self.idle_timeout = idle_timeout
         self.max_idle = max_idle
         self.conns: dict[Any, MuxConnection] = {}
@@ -126,6 +130,7 @@ class H2Pool:
             conn.pool = self
             conn.serial = serial
             conn.budget = self.rotation.budget(key)
+            conn.stats = opened_on(self.stats, key)
             if self.closed:
                 conn._unusable()
             elif conn.usable:
@@ -164,6 +169,7 @@ class H2Pool:
         attempts = 0
         replayable_body = body is None or isinstance(body, bytes)
         conns = self.conns
+        started = time.monotonic()  # response.timings counts from here
         # the total timeout also covers connecting and waiting for a stream slot
         timeout = deadline = None
         if until is not None:
@@ -194,6 +200,7 @@ class H2Pool:
                     # out of stream ids, or the connection is closing: another one
                     conn._unusable()
                 continue
+            stream.stamps.start = started
             waiter = stream._waiter
             try:
                 if buffered:
@@ -212,6 +219,13 @@ class H2Pool:
                 # same (as curl does), and that one takes the streams that follow
                 conn._unusable()
                 target = ResendTarget(conn.retired_at)
+
+    def idle_and_waiting(self) -> dict[Any, tuple[int, int]]:
+        """{key: (idle connections, requests waiting for a stream slot)} (pool statistics)."""
+        return {
+            key: (int(not conn.closed and not conn.streams), len(conn._cap_waiters))
+            for key, conn in list(self.conns.items())
+        }
 
     def open_count(self) -> int:
         """Connections of this pool that are still open."""
@@ -283,6 +297,7 @@ class H2Pools:
         self._max_idle = max_idle
         self.read_timeout = read_timeout
         self._pools: dict[asyncio.AbstractEventLoop, H2Pool] = {}
+        self.stats: dict[Any, RouteStats] = {}
         # (loop, pool) of the last lookup as one object: threads running their own loops on
         # one transport always read a matching pair
         self._last: tuple[asyncio.AbstractEventLoop, H2Pool] | None = None
@@ -297,7 +312,7 @@ class H2Pools:
             for old in [lp for lp in self._pools if lp.is_closed()]:
                 self._pools.pop(old).close()
             pool = self._pools[loop] = H2Pool(
-                loop, self._connect, self._idle_timeout, self._max_idle
+                loop, self._connect, self._idle_timeout, self._max_idle, self.stats
             )
         self._last = (loop, pool)
         return pool
@@ -313,6 +328,15 @@ class H2Pools:
     ) -> Awaitable[Any]:
         pool = self.pool_for(asyncio.get_running_loop())
         return pool.exchange(key, headers, body, buffered, replayable, until, self.read_timeout)
+
+    def idle_and_waiting(self) -> dict[Any, tuple[int, int]]:
+        """{key: (idle connections, requests waiting for a stream slot)} over every loop."""
+        out: dict[Any, tuple[int, int]] = {}
+        for pool in list(self._pools.values()):
+            for key, (idle, waiting) in pool.idle_and_waiting().items():
+                was = out.get(key, (0, 0))
+                out[key] = (was[0] + idle, was[1] + waiting)
+        return out
 
     def detach(self) -> dict[asyncio.AbstractEventLoop, H2Pool]:
         """Take every pool out: later requests get new ones."""

@@ -18,7 +18,7 @@ import h2.exceptions
 from cpqwest._errors import ReadError, RemoteProtocolError, WriteError
 from cpqwest._protocol import WAIT
 
-from .core import STREAM_ACK_BATCH, StreamState
+from .core import STREAM_ACK_BATCH, StreamState, next_stamps
 from .errors import CANCEL, INTERNAL_ERROR, PROTOCOL_ERROR, mapped, reason
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ class H2Stream(StreamState):
     )
 
     def __init__(self, conn: H2Connection, stream_id: int, buffered: bool) -> None:
-        StreamState.__init__(self, stream_id)
+        StreamState.__init__(self, stream_id, next_stamps(conn))
         self.conn = conn
         self._buffered = buffered
         self._h2_closed = False
@@ -154,13 +154,14 @@ class H2Stream(StreamState):
     def _complete(self) -> None:
         """The response is complete (END_STREAM, or a NO_ERROR reset after the head)."""
         self.message_done = True
+        self.stamps.stamp_done()
         self._cancel_timers()
         w = self._waiter
         self._waiter = None
         if self._buffered:
             if w is not None and not w.done():
                 data = self.take_body() if self._body else b""
-                w.set_result((self.status, self.headers, data, self.trailers))
+                w.set_result((self.status, self.headers, data, self.trailers, self.stamps))
             if not self._h2_closed:
                 # the request body is still going: nobody wants the rest of it
                 self._stop_upload()
@@ -261,6 +262,7 @@ class H2Stream(StreamState):
 
     def _sent_request(self) -> None:
         self.sent_end = True
+        self.stamps.stamp_sent()
         if self.recv_end:
             self._closed_by_h2()
 

@@ -1,0 +1,16 @@
+def monotonic() -> float: ...
+
+class Stamps:
+    start: float
+    sent: float
+    first: float
+    done: float
+    setup: tuple[float | None, float | None, float | None] | None
+    def __init__(
+        self,
+        setup: tuple[float | None, float | None, float | None] | None = None,
+        start: float = 0.0,
+    ) -> None: ...
+    def stamp_sent(self) -> None: ...
+    def stamp_first(self) -> None: ...
+    def stamp_done(self) -> None: ...
