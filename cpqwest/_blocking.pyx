@@ -266,6 +266,7 @@ cdef class BlockingH1(H1Core):
         """The response is finished with: back to the pool if reusable, else closed."""
         if self.reusable():
             self.phase = IDLE
+            self.reused = True  # it served a request: a later failure may be a stale socket
             self.pool.checkin(self)
         else:
             self.close()

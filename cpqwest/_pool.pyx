@@ -72,7 +72,6 @@ cdef class Pool:
             conn.close()
             return
         conn.idle_since = self._loop.time()
-        conn.reused = True
         stack.append(conn)
         if self._sweep is None and self._idle_timeout >= 0:
             self._schedule_sweep()

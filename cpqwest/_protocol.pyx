@@ -238,6 +238,7 @@ cdef class H1Connection(H1Core):
         self._cancel_timers()
         if self.reusable() and self.pool is not None:
             self.phase = IDLE
+            self.reused = True  # it served a request: a later failure may be a stale socket
             (<Pool>self.pool).checkin(self)
         else:
             self.phase = FAILED

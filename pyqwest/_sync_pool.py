@@ -87,7 +87,6 @@ class SyncPool:
                 self._max_idle is not None and len(stack) >= self._max_idle))
             if keep:
                 conn.idle_since = now
-                conn.reused = True
                 stack.append(conn)
             if self._idle_timeout is not None and now >= self._next_sweep:
                 self._next_sweep = now + max(self._idle_timeout / 2, 0.05)

@@ -224,10 +224,8 @@ class HTTPTransport(TransportCore):
             self._h1_origins.add(key)
             pool = self._h1.current_pool()
             pool.adopt(conn)
+            # it waits in the pool for this request, not reused: it served none yet
             pool.checkin(conn)
-            # it waits in the pool for this request but served none: a failure on it is no
-            # stale socket (no retry), and a TLS rejection is reported as one
-            conn.reused = False
             return None
         return conn  # type: ignore[no-any-return]
 
