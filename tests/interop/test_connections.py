@@ -23,6 +23,9 @@ RELOAD_EVERY = 0.8
 # GOAWAY on the new connection (two causes, one resend: API.md §0); once the rotation limit is
 # learnt (pyqwest._h2.resend.Rotation) rotations refuse nothing, so only the first ones can
 NGINX_TWICE = "nginx: a rotation refusal then a reload refusal of its resend (loaded machine)"
+# h2o, once in a CI run on a loaded machine: the one resend of a stream a reload refused was
+# refused again (API.md §0 resends once); seen on POST over TLS only, not reproduced alone
+H2O_TWICE = "h2o: the one resend of a reload-refused stream refused again (loaded machine)"
 # Apache's graceful restart ends HTTP/2 connections with GOAWAY error 0xfffffc7a (not
 # NO_ERROR) or a reset: its streams at or below last-stream-id fail, and POST is not resent
 APACHE_GOAWAY = "Apache's graceful restart: GOAWAY 0xfffffc7a / reset; POST is not resent"
@@ -122,6 +125,7 @@ async def test_graceful_reload_under_load_fails_no_get(target):
     "target",
     targets(lambda s, m, f: h2(s, m, f) and f.reload, xfail_sometimes={
         **dict.fromkeys(("nginx-h2-tls", "nginx-h2c"), NGINX_TWICE),
+        **dict.fromkeys(("h2o-h2-tls", "h2o-h2c"), H2O_TWICE),
         **dict.fromkeys(("apache-h2-tls", "apache-h2c"), APACHE_GOAWAY),
     }),
     indirect=True,
