@@ -92,7 +92,10 @@ class SyncHTTPTransport(TransportCore):
             conns = list(self._h2_conns.items())
         idle = {key: int(not c.closed and not c.streams) for key, c in conns}
         waiting = {key: c.waiting for key, c in conns}
-        out.extend(collect(HTTPVersion.HTTP2, self._h2_stats, idle, waiting))
+        # one multiplexed table: a route is HTTP/3 when it goes over QUIC, else HTTP/2
+        for version, over_quic in ((HTTPVersion.HTTP2, False), (HTTPVersion.HTTP3, True)):
+            stats = {k: v for k, v in self._h2_stats.items() if self._wants_h3(k) == over_quic}
+            out.extend(collect(version, stats, idle, waiting))
         return out
 
     # --- requests ------------------------------------------------------------------------------

@@ -176,3 +176,14 @@ async def test_exported_as_otel_metrics(env):
         at(**{"http.connection.state": "active"}): 0, at(**{"http.connection.state": "idle"}): 1,
     }
     assert set(points["http.client.connections.closed"].values()) == {0}
+
+
+async def test_http3_routes_are_reported_as_http3(flavour, h3_server, make_transport,
+                                                  make_sync_transport):
+    e = Env(flavour, h3_server, HTTPVersion.HTTP3,
+            make_transport if flavour == "async" else make_sync_transport,
+            http_version=HTTPVersion.HTTP3)
+    await e.get("/conn")
+    await e.get("/conn")
+    (s,) = e.transport.pool_stats()
+    assert (s.http_version, s.opened, s.reused, s.idle) == (HTTPVersion.HTTP3, 1, 1, 1)
