@@ -71,27 +71,20 @@ def observe_pools(meter_provider: Any, pool_stats: Callable[[], list[PoolStats]]
         return [Observation(s.waiting_for_stream, attrs) for attrs, s in records()
                 if s.http_version != HTTPVersion.HTTP1]
 
-    meter.create_observable_up_down_counter(
-        "http.client.open_connections", [open_connections], "{connection}",
-        "Number of outbound HTTP connections that are currently active or idle on the client.",
-    )
-    meter.create_observable_counter(
-        "http.client.connections.opened", [opened], "{connection}",
-        "Number of HTTP connections the client established.",
-    )
-    meter.create_observable_counter(
-        "http.client.connections.reused", [reused], "{request}",
-        "Number of requests sent on an HTTP connection that was already open.",
-    )
-    meter.create_observable_counter(
-        "http.client.connections.closed", [closed], "{connection}",
-        "Number of HTTP connections the client closed, by reason.",
-    )
-    meter.create_observable_up_down_counter(
-        "http.client.requests.waiting_for_stream", [waiting], "{request}",
-        "Number of requests waiting for an HTTP/2 or HTTP/3 stream slot.",
-    )
-
+    counter, up_down = meter.create_observable_counter, meter.create_observable_up_down_counter
+    for create, name, callback, unit, description in (
+        (up_down, "http.client.open_connections", open_connections, "{connection}",
+         "Number of outbound HTTP connections that are currently active or idle on the client."),
+        (counter, "http.client.connections.opened", opened, "{connection}",
+         "Number of HTTP connections the client established."),
+        (counter, "http.client.connections.reused", reused, "{request}",
+         "Number of requests sent on an HTTP connection that was already open."),
+        (counter, "http.client.connections.closed", closed, "{connection}",
+         "Number of HTTP connections the client closed, by reason."),
+        (up_down, "http.client.requests.waiting_for_stream", waiting, "{request}",
+         "Number of requests waiting for an HTTP/2 or HTTP/3 stream slot."),
+    ):
+        create(name, [callback], unit, description)
 
 def _attributes(s: PoolStats) -> dict[str, Any]:
     scheme, _, rest = s.origin.partition("://")
