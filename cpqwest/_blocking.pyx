@@ -18,15 +18,14 @@ import ssl
 import threading
 import time
 
-from cpython.bytearray cimport PyByteArray_AS_STRING
-
-from cpqwest._h1 cimport FAILED, IDLE, BodyFramer, H1Core, frame_chunk
+from cpqwest._h1 cimport (
+    FAILED, IDLE, BodyFramer, H1Core, ReadBuffer, frame_chunk,
+)
 from cpqwest._parser cimport ResponseParser
 from cpqwest._stamps cimport now
 
 from cpqwest._errors import ReadError, WriteError, body_error, write_error
 
-cdef Py_ssize_t READ_BUFFER_SIZE = 1 << 18
 # A bytes body up to this size is joined to the head: one sendall.
 cdef Py_ssize_t JOIN_BODY_MAX = 65536
 
@@ -52,8 +51,6 @@ cdef class BlockingH1(H1Core):
     writes a request, reads the response head and body."""
     cdef readonly object sock
     cdef bint _tls                # sock is TLS: a fresh one's early close is a TLS rejection
-    cdef bytearray _buf
-    cdef object _view
     cdef object _lock             # guards error/closed/_busy against abort() from other threads
     cdef int _busy                # threads inside a socket call
     cdef bint _sock_closed
@@ -67,8 +64,6 @@ cdef class BlockingH1(H1Core):
         self.key = key
         self.pool = pool
         self._tls = hasattr(sock, "pending_records")
-        self._buf = bytearray(READ_BUFFER_SIZE)
-        self._view = memoryview(self._buf)
         self._lock = _Lock()
         self._sock_timeout = sock.gettimeout()
 
@@ -200,8 +195,9 @@ cdef class BlockingH1(H1Core):
 
     cdef void _fill(self) except *:
         """One recv_into the read buffer, fed to the core."""
-        cdef Py_ssize_t n = self._recv(self._view)
-        self.feed(PyByteArray_AS_STRING(self._buf), n)
+        cdef ReadBuffer buffer = self.read_buffer()
+        cdef Py_ssize_t n = self._recv(buffer.view)
+        self.feed(buffer.data, n)
         if self.parser.message_done and self.stamps is not None and self.stamps.done == 0.0:
             self.stamps.done = now()
 

@@ -19,6 +19,14 @@ cdef enum:
     FED_DONE = 2      # the response is complete
 
 
+# The bytes a driver reads into, one per thread (H1Core.read_buffer).
+cdef class ReadBuffer:
+    cdef bytearray buf
+    cdef readonly object view     # a memoryview of buf: asyncio's SSL reader slices it
+    cdef char* data
+
+
+
 cdef class H1Core(PooledConnection):
     cdef readonly ResponseParser parser
     cdef readonly int phase
@@ -29,7 +37,10 @@ cdef class H1Core(PooledConnection):
     cdef readonly object error        # the failure that ended this connection, or None
     cdef public Stamps stamps         # this exchange's clock readings (response.timings)
     cdef public object setup          # (dns, connect, tls) until the first exchange takes it
+    cdef ReadBuffer _rbuf             # the read buffer of the thread that last read
+    cdef unsigned long _rbuf_thread
 
+    cdef ReadBuffer read_buffer(self)
     cdef void begin(self, bint head_request, bint buffered, bint body_follows)
     cdef int feed(self, const char* data, size_t n) except -1
     cdef int feed_eof(self, bint tls) except -1

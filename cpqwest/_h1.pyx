@@ -6,6 +6,11 @@ of the exchange in flight, the reuse decision, and the choice of the spec's erro
 in each phase (through the one classifier, `cpqwest._errors`).
 """
 
+import threading
+
+from cpython.bytearray cimport PyByteArray_AS_STRING
+from cpython.pythread cimport PyThread_get_thread_ident
+
 from cpqwest._parser cimport ResponseParser
 from cpqwest._pool cimport PooledConnection
 from cpqwest._stamps cimport new_stamps, now
@@ -15,11 +20,42 @@ from cpqwest._errors import (
 )
 
 
+# A read is parsed (its bytes copied out) before the next one starts on the same thread, so the
+# connections of a thread share one buffer: an idle connection holds none (it held 256 KiB).
+cdef Py_ssize_t READ_BUFFER_SIZE = 1 << 18
+cdef object _per_thread = threading.local()
+
+
+cdef class ReadBuffer:
+    def __cinit__(self):
+        self.buf = bytearray(READ_BUFFER_SIZE)
+        self.view = memoryview(self.buf)
+        self.data = PyByteArray_AS_STRING(self.buf)
+
+
+cdef ReadBuffer _thread_read_buffer():
+    """The calling thread's read buffer (made on first use, freed with the thread)."""
+    try:
+        return <ReadBuffer>_per_thread.buffer
+    except AttributeError:
+        buffer = _per_thread.buffer = ReadBuffer()
+        return buffer
+
+
 cdef class H1Core(PooledConnection):
     def __cinit__(self):
         self.parser = ResponseParser()
         self.phase = IDLE
         self.request_sent = True
+
+    cdef ReadBuffer read_buffer(self):
+        """The buffer to read into now: the calling thread's (a connection may be driven from
+        another thread later; the thread-local lookup runs only when the thread changed)."""
+        cdef unsigned long thread = PyThread_get_thread_ident()
+        if self._rbuf is None or self._rbuf_thread != thread:
+            self._rbuf = _thread_read_buffer()
+            self._rbuf_thread = thread
+        return self._rbuf
 
     cdef void begin(self, bint head_request, bint buffered, bint body_follows):
         """A new exchange: its request is about to be written (`body_follows`: a streamed

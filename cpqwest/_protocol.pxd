@@ -4,8 +4,6 @@ from cpqwest._h1 cimport H1Core
 cdef class H1Connection(H1Core):
     cdef object _loop
     cdef readonly object transport
-    cdef bytearray _rbuf
-    cdef object _rview
     cdef object _waiter          # head (streaming) or whole message (buffered)
     cdef object _body_waiter     # next body piece (streaming)
     cdef object _drain_waiter

@@ -7,7 +7,6 @@ exchange or body consumer. The exchange logic (pool, retries, uploads) lives in 
 
 import asyncio
 
-from cpython.bytearray cimport PyByteArray_AS_STRING
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
 from cpqwest._h1 cimport (
@@ -22,7 +21,6 @@ from cpqwest._errors import RemoteProtocolError
 # Streaming reads: stop reading the socket when this much body is parsed and not yet consumed.
 cdef Py_ssize_t READ_HIGH_WATER = 1 << 20
 cdef Py_ssize_t READ_LOW_WATER = 1 << 18
-cdef Py_ssize_t READ_BUFFER_SIZE = 1 << 18
 
 # take_chunk(): no body piece is ready yet
 WAIT = object()
@@ -31,8 +29,6 @@ cdef object _WAIT = WAIT
 
 cdef class H1Connection(H1Core):
     def __cinit__(self):
-        self._rbuf = bytearray(READ_BUFFER_SIZE)
-        self._rview = memoryview(self._rbuf)
         self._read_timeout = -1.0
 
     def __init__(self, loop, key):
@@ -46,13 +42,13 @@ cdef class H1Connection(H1Core):
     def get_buffer(self, Py_ssize_t sizehint):
         if self._direct:
             return self.parser.direct_window()
-        return self._rview
+        return self.read_buffer().view
 
     def buffer_updated(self, Py_ssize_t nbytes):
         if self._direct:
             self._direct_updated(nbytes)
         else:
-            self._on_data(PyByteArray_AS_STRING(self._rbuf), nbytes)
+            self._on_data(self._rbuf.data, nbytes)
 
     cdef void _direct_updated(self, Py_ssize_t nbytes):
         if self._read_timeout >= 0:

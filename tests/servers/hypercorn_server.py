@@ -58,20 +58,24 @@ class HypercornServer:
                 config.verify_mode = ssl.CERT_REQUIRED
         self.config = config
 
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock, udp = _bind(family, host, quic)
-        self.port: int = sock.getsockname()[1]
-        sockets = Sockets(
-            secure_sockets=[sock] if self.tls else [],
-            insecure_sockets=[] if self.tls else [sock],
-            quic_sockets=[udp] if udp is not None else [],
-        )
+        self._quic = quic
+        self.port = 0
+        self._bind_sockets()
         self._shutdown: asyncio.Event | None = None
         if quic and mode == "asgi":
             app = _quiet_after_reset(app)
         self._app = wrap_app(app, config.wsgi_max_body_size, mode)  # type: ignore[arg-type]
-        self._sockets = sockets
         self._task: asyncio.Future[None] | None = None
+
+    def _bind_sockets(self) -> None:
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        sock, udp = _bind(family, self.host, self._quic)
+        self.port = sock.getsockname()[1]
+        self._sockets = Sockets(
+            secure_sockets=[sock] if self.tls else [],
+            insecure_sockets=[] if self.tls else [sock],
+            quic_sockets=[udp] if udp is not None else [],
+        )
 
     @property
     def scheme(self) -> str:
@@ -108,6 +112,24 @@ class HypercornServer:
 
         self._loop_thread.run(_start())
         return self
+
+    def ensure_running(self) -> BaseException | None:
+        """Start the server again, on new ports, if it stopped by itself (an error inside one
+        QUIC connection ends hypercorn's whole QUIC task group); what stopped it, or None."""
+
+        async def ended() -> BaseException | None:
+            task = self._task
+            if task is None or not task.done():
+                return None
+            if task.cancelled():
+                return asyncio.CancelledError()
+            return task.exception() or RuntimeError("the serve task returned")
+
+        cause = self._loop_thread.run(ended())
+        if cause is not None:
+            self._bind_sockets()
+            self.start()
+        return cause
 
     def stop(self) -> None:
         async def _stop() -> None:
