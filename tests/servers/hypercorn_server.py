@@ -66,6 +66,7 @@ class HypercornServer:
             app = _quiet_after_reset(app)
         self._app = wrap_app(app, config.wsgi_max_body_size, mode)  # type: ignore[arg-type]
         self._task: asyncio.Future[None] | None = None
+        self._quic_tasks: list[asyncio.Task[Any]] = []
 
     def _bind_sockets(self) -> None:
         family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
@@ -98,6 +99,7 @@ class HypercornServer:
     def start(self) -> HypercornServer:
         async def _start() -> None:
             self._shutdown = asyncio.Event()
+            before = asyncio.all_tasks()
             self._task = asyncio.ensure_future(
                 worker_serve(
                     self._app,
@@ -109,6 +111,12 @@ class HypercornServer:
             await asyncio.sleep(0.05)
             if self._task.done():
                 self._task.result()
+            # hypercorn runs its QUIC side as a task of its own: when it dies, the TCP side
+            # serves on and datagrams queue unanswered (ensure_running watches it)
+            self._quic_tasks = [
+                t for t in asyncio.all_tasks() - before
+                if t.get_coro().__qualname__ == "UDPServer.run"  # type: ignore[union-attr]
+            ]
 
         self._loop_thread.run(_start())
         return self
@@ -118,14 +126,21 @@ class HypercornServer:
         QUIC connection ends hypercorn's whole QUIC task group); what stopped it, or None."""
 
         async def ended() -> BaseException | None:
-            task = self._task
-            if task is None or not task.done():
+            for task in [self._task, *self._quic_tasks]:
+                if task is not None and task.done():
+                    break
+            else:
                 return None
-            if task.cancelled():
-                return asyncio.CancelledError()
-            return task.exception() or RuntimeError("the serve task returned")
+            cause = (asyncio.CancelledError() if task.cancelled() else task.exception()
+                     or RuntimeError("the serve task returned"))
+            if self._task is not None and not self._task.done():
+                assert self._shutdown is not None
+                self._shutdown.set()  # the TCP side too: all starts again on new ports
+                with contextlib.suppress(BaseException):
+                    await asyncio.wait_for(self._task, 10)
+            return cause
 
-        cause = self._loop_thread.run(ended())
+        cause = self._loop_thread.run(ended(), timeout=20)
         if cause is not None:
             self._bind_sockets()
             self.start()
