@@ -93,7 +93,7 @@ cdef class BlockingH1(H1Core):
                 self._send(head)
                 self._send(body)
             if not streamed:
-                self.stamps.sent = now()
+                self.sent()  # (a streamed body's pump marks its own end)
         except BaseException as exc:
             if streamed:
                 close_body(body)  # never pulled: the connection failed first
@@ -119,8 +119,6 @@ cdef class BlockingH1(H1Core):
                     self._fill()  # the last byte, or a body not read directly
         except BaseException as exc:
             raise self._failed(self.head_error(exc)) from None
-        if self.stamps.done == 0.0:
-            self.stamps.done = now()
         return p.take_body()
 
     def read_chunk(self):
@@ -198,8 +196,6 @@ cdef class BlockingH1(H1Core):
         cdef ReadBuffer buffer = self.read_buffer()
         cdef Py_ssize_t n = self._recv(buffer.view)
         self.feed(buffer.data, n)
-        if self.parser.message_done and self.stamps is not None and self.stamps.done == 0.0:
-            self.stamps.done = now()
 
     cdef Py_ssize_t _recv(self, view) except -1:
         """One recv_into `view`: the byte count; 0 when the peer's close ended the message

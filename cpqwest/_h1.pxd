@@ -26,7 +26,6 @@ cdef class ReadBuffer:
     cdef char* data
 
 
-
 cdef class H1Core(PooledConnection):
     cdef readonly ResponseParser parser
     cdef readonly int phase
@@ -45,6 +44,7 @@ cdef class H1Core(PooledConnection):
     cdef int feed(self, const char* data, size_t n) except -1
     cdef int feed_eof(self, bint tls) except -1
     cdef void sent(self)
+    cdef void _done(self)
     cdef void new_stamps(self, double start)
     cdef bint fail(self, object exc)
     cpdef bint reusable(self)

@@ -83,7 +83,7 @@ cdef class H1Core(PooledConnection):
             if self.stamps is not None:
                 self.stamps.first = now()
         if p.feed(data, n):
-            self.phase = DONE
+            self._done()
             return FED_DONE
         if p.head_done:
             self.phase = BODY
@@ -94,7 +94,7 @@ cdef class H1Core(PooledConnection):
         """The peer closed its side. Returns 1 when that ended the response; raises the
         cause otherwise (truncated, or no response at all)."""
         if self.parser.feed_eof():
-            self.phase = DONE
+            self._done()
             return 1
         if tls and not self.reused:
             # TLS 1.3 servers reject a client certificate after our side of the handshake is
@@ -109,6 +109,12 @@ cdef class H1Core(PooledConnection):
             self.stamps.sent = now()
         if self.phase == SENDING:
             self.phase = AWAIT_HEAD
+
+    cdef void _done(self):
+        """The response is complete (its last byte, or the close that ends it, arrived)."""
+        self.phase = DONE
+        if self.stamps is not None:
+            self.stamps.done = now()
 
     cdef void new_stamps(self, double start):
         """The clock readings of a new exchange, from `start`: the first one on a connection

@@ -14,7 +14,6 @@ from cpqwest._h1 cimport (
 )
 from cpqwest._parser cimport ResponseParser
 from cpqwest._pool cimport Pool
-from cpqwest._stamps cimport now
 
 from cpqwest._errors import RemoteProtocolError
 
@@ -124,8 +123,8 @@ cdef class H1Connection(H1Core):
         else:
             self._read_timeout = -1.0
         self.transport.write(data)
-        if self.request_sent and self.stamps is not None:
-            self.stamps.sent = now()
+        if self.request_sent:
+            self.sent()  # (a streamed body's pump marks its own end)
         return waiter
 
     def write(self, data):
@@ -187,8 +186,6 @@ cdef class H1Connection(H1Core):
 
     cdef void _message_complete(self):
         cdef ResponseParser p = self.parser
-        if self.stamps is not None:
-            self.stamps.done = now()
         self._cancel_timers()
         w = self._waiter
         self._waiter = None

@@ -86,6 +86,7 @@ def observe_pools(meter_provider: Any, pool_stats: Callable[[], list[PoolStats]]
     ):
         create(name, [callback], unit, description)
 
+
 def _attributes(s: PoolStats) -> dict[str, Any]:
     scheme, _, rest = s.origin.partition("://")
     host, _, port = rest.rpartition(":")
