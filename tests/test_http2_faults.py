@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import h2.settings
 import hyperframe.frame
 import pytest
+from fds import open_sockets
 from servers.h2raw import H2RawServer, H2Request, H2ServerConn
 from servers.scripted import PEER_GONE
 
@@ -507,16 +507,6 @@ async def test_max_concurrent_streams_is_respected(
     assert not server.protocol_errors
 
 
-def _open_sockets() -> int:
-    """Sockets open in this process (client and server sides; uvloop opens other fds of its
-    own on first use)."""
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):
-            count += os.readlink(f"/proc/self/fd/{fd}").startswith("socket:")
-    return count
-
-
 NO_STREAMS = {h2.settings.SettingCodes.MAX_CONCURRENT_STREAMS: 0}
 
 
@@ -526,7 +516,7 @@ async def test_no_streams_allowed_waits_for_the_timeout_on_one_connection(
     """Issue 10.2: SETTINGS_MAX_CONCURRENT_STREAMS = 0 made the client open connections in a
     tight loop and never close them."""
     server = h2_server_factory(settings=NO_STREAMS)
-    before = _open_sockets()
+    before = open_sockets()
     # the total timeout also bounds connecting: room for a loaded machine's handshake
     transport = make_transport(http_version=HTTPVersion.HTTP2, timeout=2.0)
     client = Client(transport)
@@ -541,7 +531,7 @@ async def test_no_streams_allowed_waits_for_the_timeout_on_one_connection(
     assert not server.requests
     await transport.aclose()
     await server.wait_for(lambda: server.connections[0].closed, what="the client's close")
-    await server.wait_for(lambda: _open_sockets() <= before, what=f"{before} sockets open")
+    await server.wait_for(lambda: open_sockets() <= before, what=f"{before} sockets open")
 
 
 async def test_no_streams_allowed_without_timeout_ends_in_an_error(

@@ -5,12 +5,12 @@ of hypercorn; a server that vanishes. Nothing may hang or leak."""
 from __future__ import annotations
 
 import asyncio
-import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any
 
 import pytest
+from fds import HAVE_PROC, new_fds, open_fds
 from servers import HypercornServer, LoopThread, payload
 from servers.h3raw import H3RawServer, RawH3Conn
 from servers.udp_relay import UdpRelay
@@ -260,17 +260,13 @@ async def test_vanished_server_is_a_timeout(
 # --- nothing leaks --------------------------------------------------------------------------
 
 
-def _fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
-@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+@pytest.mark.skipif(not HAVE_PROC, reason="needs /proc")
 async def test_no_fds_or_tasks_left(
     make_transport: Any, h3_server: HypercornServer, raw_h3: Callable[..., H3RawServer]
 ) -> None:
     resetting = raw_h3(lambda conn, sid, headers: conn.reset(sid, H3_INTERNAL_ERROR))
     await asyncio.sleep(0.1)
-    before = _fds()
+    before = open_fds()
     tasks_before = asyncio.all_tasks()
     transport = make_transport(http_version=HTTPVersion.HTTP3)
     client = Client(transport)
@@ -287,5 +283,5 @@ async def test_no_fds_or_tasks_left(
             await client.get(_url(resetting.port))
     await transport.aclose()
     await asyncio.sleep(0.2)
-    assert _fds() == before
+    assert new_fds(before) == set()
     assert asyncio.all_tasks() == tasks_before

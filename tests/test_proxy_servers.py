@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from fds import HAVE_PROC, new_fds, open_fds
 from servers import LoopThread, ScriptedServer
 from servers.proxies import ProxyProcess, free_port, microsocks, tinyproxy, tls_front
 from servers.scripted import Conn
@@ -372,13 +373,7 @@ def test_credentials_never_follow_a_redirect_sync(
     _check_echo(resp.headers, http_server)
 
 
-def _open_fds() -> int:
-    import os
-
-    return len(os.listdir("/proc/self/fd"))
-
-
-@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
+@pytest.mark.skipif(not HAVE_PROC, reason="needs /proc")
 async def test_failed_handshakes_leak_nothing(
     scripted: ScriptedServer, make_transport: Any, https_server: Any, socks: ProxyProcess
 ) -> None:
@@ -389,7 +384,7 @@ async def test_failed_handshakes_leak_nothing(
     for c in (client, client_socks):  # warm-up: lazily made objects are not leaks
         with pytest.raises(ConnectionError):
             await c.get(https_server.url + "/echo")
-    before = _open_fds()
+    before = open_fds()
     for _ in range(10):
         for c in (client, client_socks):
             with pytest.raises(ConnectionError):
@@ -397,12 +392,12 @@ async def test_failed_handshakes_leak_nothing(
     import asyncio
 
     await asyncio.sleep(0.1)  # let aborted transports finish closing
-    assert _open_fds() <= before
+    assert new_fds(before) == set()
     tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
     assert tasks == []
 
 
-@pytest.mark.skipif(not Path("/proc/self/fd").exists(), reason="needs /proc")
+@pytest.mark.skipif(not HAVE_PROC, reason="needs /proc")
 def test_failed_handshakes_leak_nothing_sync(
     scripted: ScriptedServer, make_sync_transport: Any, https_server: Any, socks: ProxyProcess
 ) -> None:
@@ -414,12 +409,12 @@ def test_failed_handshakes_leak_nothing_sync(
     for c in clients:
         with pytest.raises(ConnectionError):
             c.get(https_server.url + "/echo")
-    before, threads = _open_fds(), threading.active_count()
+    before, threads = open_fds(), threading.active_count()
     for _ in range(10):
         for c in clients:
             with pytest.raises(ConnectionError):
                 c.get(https_server.url + "/echo")
-    assert _open_fds() <= before
+    assert new_fds(before) == set()
     assert threading.active_count() <= threads
 
 

@@ -24,6 +24,7 @@ import time
 from typing import Any
 
 import pytest
+from fds import open_fds
 from servers.scripted import Conn
 
 from pyqwest import Client, ReadError, RemoteProtocolError, WriteError
@@ -43,7 +44,7 @@ def body_for(n: int) -> bytes:
 
 
 def fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
+    return len(open_fds())
 
 
 def rss() -> int:

@@ -5,8 +5,6 @@ CONNECTION_CLOSE, loss, a vanished server, nothing left behind."""
 
 from __future__ import annotations
 
-import gc
-import os
 import socket
 import threading
 import time
@@ -15,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from fds import HAVE_PROC, new_fds, open_fds
 from servers import HypercornServer, payload
 from servers.h3raw import H3RawServer
 from servers.udp_relay import UdpRelay
@@ -386,14 +385,13 @@ def test_vanished_server_is_a_timeout(
 # --- nothing leaks ----------------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="needs /proc")
+@pytest.mark.skipif(not HAVE_PROC, reason="needs /proc")
 def test_no_fds_or_threads_left(
     make_sync_transport: Any, h3_server: HypercornServer, raw_h3: Callable[..., H3RawServer]
 ) -> None:
     resetting = raw_h3(lambda conn, sid, headers: conn.reset(sid, H3_INTERNAL_ERROR))
     time.sleep(0.1)
-    gc.collect()  # earlier tests' unreachable sockets close now, not inside the count
-    fds = len(os.listdir("/proc/self/fd"))
+    before = open_fds()
     threads = threading.active_count()
     transport = make_sync_transport(http_version=HTTPVersion.HTTP3)
     client = SyncClient(transport)
@@ -407,5 +405,5 @@ def test_no_fds_or_threads_left(
             client.get(_url(resetting.port))
     transport.close()
     time.sleep(0.2)
-    assert len(os.listdir("/proc/self/fd")) == fds
+    assert new_fds(before) == set()
     assert threading.active_count() == threads

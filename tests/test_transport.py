@@ -10,6 +10,7 @@ import re
 import warnings
 
 import pytest
+from fds import open_fds
 from servers.scripted import keep_alive, relay
 
 import pyqwest
@@ -344,10 +345,6 @@ async def test_aclose_closes_connections_through_relay(
 # --- dropped without aclose() ----------------------------------------------------------------
 
 
-def open_fds() -> int:
-    return len(os.listdir("/proc/self/fd"))
-
-
 @pytest.mark.parametrize(
     ("scheme", "version"),
     [("http", None), ("https", HTTPVersion.HTTP1), ("https", None)],
@@ -396,13 +393,13 @@ async def test_client_per_call_does_not_leak_sockets(ca_pem, scripted):
 
     await one_call()  # first-call allocations (resolver, loop internals)
     await scripted.wait_done(scripted.connections[0], timeout=5)
-    before = open_fds()
+    before = len(open_fds())
     for _ in range(40):
         await one_call()
     for conn in scripted.connections:
         await scripted.wait_done(conn, timeout=5)
     assert scripted.accepted == 41
-    assert open_fds() - before < 5
+    assert len(open_fds()) - before < 5
 
 
 async def test_execute_returns_streaming_response(transport, http_server):
