@@ -119,3 +119,14 @@ def target(
         client=Client(transport),
         make_client=make_client,
     )
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A failed check against a real server shows the end of that server's logs: its side of
+    a closed connection or a refused stream is only there."""
+    outcome = yield
+    report = outcome.get_result()
+    target = getattr(item, "funcargs", {}).get("target")
+    if report.failed and isinstance(target, Target):
+        report.sections.append((f"{target.name} log", target.server.daemon.tail()))
