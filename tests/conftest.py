@@ -43,7 +43,7 @@ import pytest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from servers import HypercornServer, LoopThread, ScriptedServer, kitchensink_app
+from servers import HypercornServer, LoopThread, ScriptedServer, kitchensink_app, serving
 
 # fixtures of the HTTP-semantics app (content codings, redirects, cookies)
 from servers.semantics import (  # noqa: F401
@@ -272,39 +272,30 @@ def server_loop() -> Iterator[LoopThread]:
 
 @pytest.fixture(scope="session")
 def http_server(server_loop: LoopThread) -> Iterator[HypercornServer]:
-    server = HypercornServer(server_loop, kitchensink_app).start()
-    yield server
-    server.stop()
+    with serving(server_loop, kitchensink_app) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def https_server(
     server_loop: LoopThread, server_cert_files: dict[str, str]
 ) -> Iterator[HypercornServer]:
-    server = HypercornServer(
-        server_loop,
-        kitchensink_app,
-        certfile=server_cert_files["certfile"],
-        keyfile=server_cert_files["keyfile"],
-    ).start()
-    yield server
-    server.stop()
+    with serving(server_loop, kitchensink_app, server_cert_files) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def mtls_server(
     server_loop: LoopThread, server_cert_files: dict[str, str]
 ) -> Iterator[HypercornServer]:
-    server = HypercornServer(
+    with serving(
         server_loop,
         kitchensink_app,
-        certfile=server_cert_files["certfile"],
-        keyfile=server_cert_files["keyfile"],
+        server_cert_files,
         ca_certs=server_cert_files["cafile"],
         require_client_cert=True,
-    ).start()
-    yield server
-    server.stop()
+    ) as server:
+        yield server
 
 
 @pytest.fixture
@@ -323,15 +314,8 @@ def h3_server_session(
     server_loop: LoopThread, server_cert_files: dict[str, str]
 ) -> Iterator[HypercornServer]:
     """The one HTTP/3 kitchensink server of the session (tests take `h3_server`)."""
-    server = HypercornServer(
-        server_loop,
-        kitchensink_app,
-        certfile=server_cert_files["certfile"],
-        keyfile=server_cert_files["keyfile"],
-        quic=True,
-    ).start()
-    yield server
-    server.stop()
+    with serving(server_loop, kitchensink_app, server_cert_files, quic=True) as server:
+        yield server
 
 
 @pytest.fixture

@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from servers import HypercornServer, LoopThread
+from servers import HypercornServer, LoopThread, serving
 
 from pyqwest import Client, HTTPVersion, SyncClient
 
@@ -43,9 +43,8 @@ async def _slow_redirects(scope: dict[str, Any], receive: Any, send: Any) -> Non
 
 @pytest.fixture(scope="module")
 def hops_server(server_loop: LoopThread) -> Iterator[HypercornServer]:
-    server = HypercornServer(server_loop, _slow_redirects).start()
-    yield server
-    server.stop()
+    with serving(server_loop, _slow_redirects) as server:
+        yield server
 
 
 VERSIONS = [pytest.param(None, id="h1"), pytest.param(HTTPVersion.HTTP2, id="h2c")]

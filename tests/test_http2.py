@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import pytest
-from servers import HypercornServer, LoopThread, payload
+from servers import HypercornServer, LoopThread, payload, serving
 
 from pyqwest import (
     Client,
@@ -29,15 +29,13 @@ def h1_only_tls_server(
     server_loop: LoopThread, server_cert_files: dict[str, str]
 ) -> Iterator[HypercornServer]:
     """TLS server whose ALPN offers only http/1.1."""
-    server = HypercornServer(
+    with serving(
         server_loop,
         __import__("servers").kitchensink_app,
-        certfile=server_cert_files["certfile"],
-        keyfile=server_cert_files["keyfile"],
+        server_cert_files,
         alpn_protocols=["http/1.1"],
-    ).start()
-    yield server
-    server.stop()
+    ) as server:
+        yield server
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import base64
 import socket
 
 import pytest
-from servers.hypercorn_server import HypercornServer
+from servers.hypercorn_server import serving
 from servers.semantics import app as semantics_app
 
 from pyqwest import Request
@@ -25,9 +25,8 @@ def _has_ipv6() -> bool:
 def ipv6_server(server_loop):
     if not _has_ipv6():
         pytest.skip("no IPv6 loopback on this machine")
-    server = HypercornServer(server_loop, semantics_app, host="::1").start()
-    yield server
-    server.stop()
+    with serving(server_loop, semantics_app, host="::1") as server:
+        yield server
 
 
 async def test_ipv6_literal(client, ipv6_server):

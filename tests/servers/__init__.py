@@ -10,7 +10,7 @@ so the per-test client event loops (asyncio or uvloop) never share anything with
   coroutine supplied by the test (misbehaving peers, RST, stalls, idle closes...).
 """
 
-from .hypercorn_server import HypercornServer
+from .hypercorn_server import HypercornServer, serving
 from .kitchensink import app as kitchensink_app
 from .kitchensink import payload
 from .loop_thread import LoopThread
@@ -24,4 +24,5 @@ __all__ = [
     "ScriptedServer",
     "kitchensink_app",
     "payload",
+    "serving",
 ]

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import socket
 import ssl
+from collections.abc import Iterator
 from typing import Any
 
 from hypercorn.asyncio.run import worker_serve
@@ -214,3 +215,18 @@ def _bind(family: int, host: str, quic: bool) -> tuple[socket.socket, socket.soc
         udp.setblocking(False)
         return sock, udp
     raise OSError("no port free for both TCP and UDP")
+
+
+@contextlib.contextmanager
+def serving(
+    loop_thread: LoopThread, app: Any, tls: dict[str, str] | None = None, **options: Any
+) -> Iterator[HypercornServer]:
+    """A started server, stopped on exit (the body of a server fixture). `tls`, the
+    `server_cert_files` dict, serves TLS with its certfile and keyfile."""
+    if tls is not None:
+        options.update(certfile=tls["certfile"], keyfile=tls["keyfile"])
+    server = HypercornServer(loop_thread, app, **options).start()
+    try:
+        yield server
+    finally:
+        server.stop()

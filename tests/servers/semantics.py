@@ -17,7 +17,7 @@ import brotli
 import pytest
 import zstandard
 
-from .hypercorn_server import HypercornServer
+from .hypercorn_server import HypercornServer, serving
 from .kitchensink import payload
 from .loop_thread import LoopThread
 
@@ -116,24 +116,16 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
 
 @pytest.fixture(scope="session")
 def semantics_server(server_loop: LoopThread) -> Iterator[HypercornServer]:
-    server = HypercornServer(server_loop, app).start()
-    yield server
-    server.stop()
+    with serving(server_loop, app) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def semantics_tls_server(
     server_loop: LoopThread, server_cert_files: dict[str, str]
 ) -> Iterator[HypercornServer]:
-    server = HypercornServer(
-        server_loop,
-        app,
-        certfile=server_cert_files["certfile"],
-        keyfile=server_cert_files["keyfile"],
-        alpn_protocols=["http/1.1"],
-    ).start()
-    yield server
-    server.stop()
+    with serving(server_loop, app, server_cert_files, alpn_protocols=["http/1.1"]) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -141,12 +133,5 @@ def semantics_h3_server(
     server_loop: LoopThread, server_cert_files: dict[str, str]
 ) -> Iterator[HypercornServer]:
     """The semantics app over HTTP/3 (QUIC) too."""
-    server = HypercornServer(
-        server_loop,
-        app,
-        certfile=server_cert_files["certfile"],
-        keyfile=server_cert_files["keyfile"],
-        quic=True,
-    ).start()
-    yield server
-    server.stop()
+    with serving(server_loop, app, server_cert_files, quic=True) as server:
+        yield server

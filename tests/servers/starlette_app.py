@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Route
 
-from .hypercorn_server import HypercornServer
+from .hypercorn_server import HypercornServer, serving
 from .loop_thread import LoopThread
 
 
@@ -161,18 +161,13 @@ app = Starlette(
 
 @pytest.fixture(scope="session")
 def starlette_server(server_loop: LoopThread) -> Iterator[HypercornServer]:
-    server = HypercornServer(server_loop, app).start()
-    yield server
-    server.stop()
+    with serving(server_loop, app) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
 def starlette_tls_server(
     server_loop: LoopThread, server_cert_files: dict[str, str]
 ) -> Iterator[HypercornServer]:
-    server = HypercornServer(
-        server_loop, app, certfile=server_cert_files["certfile"],
-        keyfile=server_cert_files["keyfile"],
-    ).start()
-    yield server
-    server.stop()
+    with serving(server_loop, app, server_cert_files) as server:
+        yield server
