@@ -26,6 +26,11 @@ NGINX_TWICE = "nginx: a rotation refusal then a reload refusal of its resend (lo
 # h2o, once in a CI run on a loaded machine: the one resend of a stream a reload refused was
 # refused again (API.md §0 resends once); seen on POST over TLS only, not reproduced alone
 H2O_TWICE = "h2o: the one resend of a reload-refused stream refused again (loaded machine)"
+# issue 11's open defect, seen once in CI: a rotation-refused POST's one resend refused by the
+# next rotation. Likely cause (from the code, not yet proven): a new request takes a freed
+# stream slot before the woken waiter (the resend) runs (_mux.available ignores waiters), so a
+# resend can be pushed past the new connection's stream limit
+NGINX_ROTATION_TWICE = "nginx: a rotation-refused stream's resend refused by the next rotation"
 # Apache's graceful restart ends HTTP/2 connections with GOAWAY error 0xfffffc7a (not
 # NO_ERROR) or a reset: its streams at or below last-stream-id fail, and POST is not resent
 APACHE_GOAWAY = "Apache's graceful restart: GOAWAY 0xfffffc7a / reset; POST is not resent"
@@ -64,7 +69,10 @@ async def test_server_request_limit_fails_nothing(target):
 
 @pytest.mark.parametrize(
     "target",
-    targets(lambda s, m, f: h2(s, m, f) and f.max_requests is not None),
+    targets(
+        lambda s, m, f: h2(s, m, f) and f.max_requests is not None,
+        xfail_sometimes=dict.fromkeys(("nginx-h2-tls", "nginx-h2c"), NGINX_ROTATION_TWICE),
+    ),
     indirect=True,
 )
 async def test_post_across_connection_rotation(target):
