@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import gc
 import math
-import os
 import re
 import warnings
 
 import pytest
-from fds import open_fds
+from fds import HAVE_PROC, open_fds
 from servers.scripted import keep_alive, relay
 
 import pyqwest
@@ -383,7 +382,7 @@ async def test_dropped_default_kind_of_transport_does_not_warn(http_server):
         gc.collect()
 
 
-@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="counts fds in /proc")
+@pytest.mark.skipif(not HAVE_PROC, reason="counts fds in /proc")
 @pytest.mark.filterwarnings("ignore::ResourceWarning")
 async def test_client_per_call_does_not_leak_sockets(ca_pem, scripted):
     scripted.handler = keep_alive()  # ends its side on the client's EOF
