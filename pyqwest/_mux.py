@@ -7,8 +7,9 @@ The protocol subclasses add the wire: `open_stream` and `close`.
 from __future__ import annotations
 
 import asyncio
-from collections import deque
 from typing import TYPE_CHECKING, Any, Protocol
+
+from ._slots import SlotQueue
 
 if TYPE_CHECKING:
     from cpqwest._pool import RouteStats
@@ -46,7 +47,7 @@ class MuxConnection:
         self.idle_since = 0.0
         self._idle_timer: asyncio.TimerHandle | None = None
         self._ready: asyncio.Future[None] | None = loop.create_future()
-        self._cap_waiters: deque[asyncio.Future[None]] = deque()
+        self.slots: SlotQueue[asyncio.Future[None]] = SlotQueue(_wake)  # who waits for one
         self._write_waiters: list[asyncio.Future[None]] = []
         self._goaway_last = -1  # last stream id a graceful GOAWAY lets finish (-1: none)
         # for the choice of a resend's connection (_h2.resend.ResendTarget): when its connect
@@ -158,20 +159,27 @@ class MuxConnection:
 
     @property
     def available(self) -> bool:
-        return self.usable and self.nopen < self.max_streams
+        """Whether a request may open a stream now (none waits for a slot before it)."""
+        return self.usable and self.slots.may_open(self.free_slots())
 
-    def wait_capacity(self) -> asyncio.Future[None]:
+    def free_slots(self) -> int:
+        """Streams the peer lets us open now."""
+        return self.max_streams - self.nopen
+
+    def has_turn_slot(self) -> bool:
+        """`available` for a waiter whose turn came (`slots.took_turn` done)."""
+        return self.usable and self.slots.may_open(self.free_slots(), True)
+
+    def wait_capacity(self, first: bool = False) -> asyncio.Future[None]:
+        """A future resolved when a slot is this waiter's (or the connection takes no more
+        streams); the waiter then calls `slots.took_turn()`."""
         w = self.loop.create_future()
-        self._cap_waiters.append(w)
+        self.slots.join(w, first)
         return w
 
-    def wake_capacity(self, n: int = 1) -> None:
-        waiters = self._cap_waiters
-        while waiters and n:
-            w = waiters.popleft()
-            if not w.done():
-                w.set_result(None)
-                n -= 1
+    def grant_slots(self) -> None:
+        """Slots may have freed: the oldest waiters get them."""
+        self.slots.grant(self.free_slots())
 
     def _stream_closed(self, stream: MuxStream) -> None:
         self.nopen -= 1
@@ -181,8 +189,8 @@ class MuxConnection:
             stream.recv_end or stream.message_done
         ):
             self.served += 1
-        if self._cap_waiters:
-            self.wake_capacity()
+        if self.slots:
+            self.grant_slots()
         if not self.streams:
             if self._goaway_last >= 0 or not self.usable:
                 # draining after a GOAWAY (or its pool closed): done now
@@ -215,7 +223,7 @@ class MuxConnection:
             if pool is not None:
                 pool.forget(self)
         # waiters for a slot look for another connection
-        self.wake_capacity(len(self._cap_waiters))
+        self.slots.wake_all()
 
     def _fail(self, cause: BaseException) -> None:
         """The connection is broken: every stream on it fails, it leaves the pool."""
@@ -266,3 +274,11 @@ class MuxConnection:
             self.close()
         else:
             self._idle_timer = self.loop.call_at(due, self._on_idle_timer)
+
+
+def _wake(w: asyncio.Future[None]) -> bool:
+    """A slot waiter's turn came; False when it gave up meanwhile (cancelled, timed out)."""
+    if w.done():
+        return False
+    w.set_result(None)
+    return True

@@ -59,6 +59,7 @@ from ._h2.library import (
     WindowUpdated,
 )
 from ._h2.resend import UNBOUNDED, Rotation, next_serial, processed_limit
+from ._slots import SlotQueue
 from ._sync_h1 import close_body
 from ._sync_tls import TLSSocket
 from ._timings import Setup
@@ -126,7 +127,7 @@ class SyncH2Connection:
         self.key = key
         self.h2 = library.new_state(SETTINGS, MAX_FRAME_SIZE)
         self.lock = threading.Lock()
-        self._cond = threading.Condition(self.lock)  # SETTINGS, a free stream slot
+        self._cond = threading.Condition(self.lock)  # SETTINGS, the QUIC handshake
         self._waiting: list[threading.Condition] = []  # of the threads waiting in wait()
         self._write_lock = threading.Lock()
         self._reading = False
@@ -144,7 +145,7 @@ class SyncH2Connection:
         # (dns, connect, tls) seconds until the first stream takes them
         self.setup: Setup | None = None
         self.stats: RouteStats | None = None  # its route's counters (pool statistics)
-        self.waiting = 0  # requests waiting for a stream slot
+        self.slots: SlotQueue[SlotWaiter] = SlotQueue(SlotWaiter.wake)  # who waits for one
         self.closed = False
         self.served = 0
         self.error: BaseException | None = None
@@ -215,14 +216,46 @@ class SyncH2Connection:
             raise err from None
         return stream
 
+    @property
+    def waiting(self) -> int:
+        """Requests waiting for a stream slot now (pool statistics)."""
+        return len(self.slots)
+
+    def _free_slots(self) -> int:
+        """Streams the peer lets us open now (lock held)."""
+        return self.max_streams - self.nopen
+
+    def _grant_slots(self) -> None:
+        """Slots may have freed (lock held): the oldest waiters get them."""
+        self.slots.grant(self._free_slots())
+
     def _wait_slot(self, deadline: float | None) -> None:
-        """Wait (lock held) until a stream may be opened or the connection is unusable."""
-        while self.usable and self.nopen >= self.max_streams:
-            self.waiting += 1
+        """Wait (lock held) for this request's turn at a stream slot (in the order asked,
+        `SlotQueue`), or until the connection takes no more streams."""
+        slots = self.slots
+        turn = False
+        while self.usable and not slots.may_open(self._free_slots(), turn):
+            waiter = SlotWaiter(self.lock)
+            slots.join(waiter, turn)
             try:
-                self._cond.wait(_left(deadline))
-            finally:
-                self.waiting -= 1
+                self._await_turn(waiter, deadline)
+            except BaseException:
+                if waiter.turn:
+                    slots.took_turn()
+                    self._grant_slots()  # the slot goes to the next waiter
+                else:
+                    slots.leave(waiter)
+                raise
+            slots.took_turn()
+            turn = True
+
+    def _await_turn(self, waiter: SlotWaiter, deadline: float | None) -> None:
+        """Block (lock held) until `waiter`'s turn comes; TimeoutError at `deadline`."""
+        while not waiter.turn:
+            left = _left(deadline)
+            if left is not None and left <= 0:
+                raise TimeoutError("Request failed: timed out waiting for an HTTP/2 stream")
+            waiter.cond.wait(left)
 
     def _send_head(self, headers: list[tuple[str, str]], end: bool) -> int:
         """Start a stream with the request head (lock held); its id. Unusable if the
@@ -562,7 +595,7 @@ class SyncH2Connection:
         if self.usable:
             self.usable = False
             self.retired_at = next_serial()
-        self._cond.notify_all()  # threads waiting for a stream slot look elsewhere
+        self.slots.wake_all()  # threads waiting for a stream slot look elsewhere
 
     # --- state -----------------------------------------------------------------------------
     def _sent_end(self, s: SyncH2Stream) -> None:
@@ -583,7 +616,8 @@ class SyncH2Connection:
             return
         s.h2_closed = True
         self.nopen -= 1
-        self._cond.notify()  # a thread waiting for a stream slot
+        if self.slots:
+            self._grant_slots()
         if self.streams.pop(s.id, None) is not None and (s.recv_end or s.message_done):
             self.served += 1
         if not self.streams:
@@ -613,6 +647,8 @@ class SyncH2Connection:
 
     def _wake_all(self) -> None:
         self._cond.notify_all()
+        if self.slots:
+            self._grant_slots()  # the peer's limit may have risen
         for cond in self._waiting:
             cond.notify_all()
         if self._reading and not self._fds_released:
@@ -680,6 +716,22 @@ class SyncH2Connection:
                 for s in list(self.streams.values()):
                     self._fail_stream(s, exc)
             self._close_socket()
+
+
+class SlotWaiter:
+    """A thread waiting for a stream slot: woken (`turn`) when one is its own."""
+
+    __slots__ = ("cond", "turn")
+
+    def __init__(self, lock: threading.Lock) -> None:
+        self.cond = threading.Condition(lock)
+        self.turn = False
+
+    def wake(self) -> bool:
+        """Its turn came (lock held); it waits until then, so it always takes it."""
+        self.turn = True
+        self.cond.notify()
+        return True
 
 
 class Unusable(Exception):

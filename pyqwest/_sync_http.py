@@ -24,7 +24,7 @@ from ._deadline import Deadline, earliest, time_left
 from ._dns import connect_socket_sync
 from ._exchange_driver import Exchange, begin
 from ._h2.errors import may_resend
-from ._h2.resend import ResendTarget, Rotation, next_serial
+from ._h2.resend import MAX_ATTEMPTS, ResendTarget, Rotation, next_serial
 from ._headers import Headers
 from ._http3 import quic_factory
 from ._observe import Watch, watching
@@ -260,6 +260,7 @@ class SyncHTTPTransport(TransportCore):
         another connection when the async driver's rule (`may_resend`) allows. A new TLS
         connection on which ALPN chose http/1.1 is returned for the HTTP/1.1 exchange."""
         target: ResendTarget | None = None  # where the one resend may go
+        unsent = 0  # connections that stopped taking streams before this one was sent
         while True:
             conn = self._h2_connection(key, deadline, target)
             if isinstance(conn, SyncH1Connection):
@@ -267,11 +268,17 @@ class SyncHTTPTransport(TransportCore):
             try:
                 return conn.open_stream(headers, body or None, deadline, self._read_timeout)
             except Unusable as exc:
-                resend = exc.error is None or may_resend(
-                    exc.why, idempotent, isinstance(body, bytes))
-                if target is not None or not resend:
-                    raise exc.error or RemoteProtocolError(
+                if exc.error is None:
+                    # nothing was sent (the connection retired while this one waited for a
+                    # slot): the next connection, the resend not spent
+                    unsent += 1
+                    if unsent <= MAX_ATTEMPTS:
+                        continue
+                    raise RemoteProtocolError(
                         "Request failed: HTTP/2 connection stopped taking streams") from None
+                if target is not None or not may_resend(
+                        exc.why, idempotent, isinstance(body, bytes)):
+                    raise exc.error from None
                 conn.retire()  # REFUSED_STREAM too: the streams that follow go elsewhere
                 target = ResendTarget(conn.retired_at)
 

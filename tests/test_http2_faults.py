@@ -577,6 +577,33 @@ async def test_cancelled_waiter_for_stream_slot(
     assert all(r.content == b"ok" for r in done)
 
 
+async def test_a_waiter_gets_the_next_free_stream_slot(
+    client: Client, h2_server_factory: ServerFactory
+) -> None:
+    """Stream slots go in the order they were asked for: a request sent meanwhile does not
+    take the slot freed for one already waiting (issue 11: a resend overtaken until a rotating
+    server's limit refused it again)."""
+
+    async def handler(req: H2Request) -> None:
+        await asyncio.sleep(0.01)
+        await req.respond(200, b"ok")
+
+    server = h2_server_factory(handler, max_concurrent_streams=1)
+    done: list[str] = []
+
+    async def one_after_another() -> None:
+        for i in range(5):
+            await client.get(server.url_for(f"/{i}"))
+            done.append(f"/{i}")
+
+    worker = asyncio.ensure_future(one_after_another())
+    await server.wait_for(lambda: len(server.requests) == 1)
+    await client.get(server.url_for("/waiting"))
+    done.append("/waiting")
+    await asyncio.wait_for(worker, 10)
+    assert done[:2] == ["/0", "/waiting"]
+
+
 # --- cancellation and closing send RST_STREAM(CANCEL) ---------------------------------------------
 
 

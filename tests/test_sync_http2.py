@@ -355,6 +355,56 @@ def test_max_concurrent_streams_is_respected(h2c, h2_server_factory):
     assert len(server.connections) == 1
 
 
+def test_a_waiting_thread_gets_the_next_free_stream_slot(h2c, h2_server_factory):
+    """As on async: slots go in the order asked for; a thread sending request after request
+    does not take the slot freed for one already waiting (issue 11)."""
+
+    async def handler(req: H2Request) -> None:
+        await asyncio.sleep(0.01)
+        await req.respond(200, b"ok")
+
+    server = h2_server_factory(handler, max_concurrent_streams=1)
+    done: list[str] = []
+
+    def one_after_another() -> None:
+        for i in range(5):
+            h2c.get(server.url_for(f"/{i}"))
+            done.append(f"/{i}")
+
+    with ThreadPoolExecutor(1) as pool:
+        worker = pool.submit(one_after_another)
+        for _ in range(500):
+            if server.requests:
+                break
+            threading.Event().wait(0.01)
+        h2c.get(server.url_for("/waiting"))
+        done.append("/waiting")
+        worker.result(10)
+    assert done[:2] == ["/0", "/waiting"]
+
+
+def test_waiting_for_a_stream_slot_ends_at_the_timeout(make_sync_transport, h2_server_factory):
+    """A thread waiting for a slot that does not free in time gets the async driver's
+    TimeoutError; the slot, once free, serves the next request."""
+
+    async def handler(req: H2Request) -> None:
+        await asyncio.sleep(1.0 if req.path == "/slow" else 0)
+        await req.respond(200, b"ok")
+
+    server = h2_server_factory(handler, max_concurrent_streams=1)
+    client = SyncClient(make_sync_transport(http_version=HTTPVersion.HTTP2, timeout=30))
+    with ThreadPoolExecutor(1) as pool:
+        slow = pool.submit(client.get, server.url_for("/slow"))
+        for _ in range(500):
+            if server.requests:
+                break
+            threading.Event().wait(0.01)
+        with pytest.raises(TimeoutError, match="waiting for an HTTP/2 stream"):
+            client.get(server.url_for("/"), timeout=0.2)
+        assert slow.result(10).content == b"ok"
+    assert client.get(server.url_for("/")).content == b"ok"
+
+
 def test_closing_unread_response_sends_cancel(h2c, h2_server_factory):
     async def handler(req: H2Request) -> None:
         await req.send_headers(200)

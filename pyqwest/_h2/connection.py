@@ -189,8 +189,8 @@ class H2Connection(MuxConnection, asyncio.Protocol):
             self._ready = None
             if not w.done():
                 w.set_result(None)
-        if self._cap_waiters:
-            self.wake_capacity(max(0, self.max_streams - self.nopen))
+        if self.slots:
+            self.grant_slots()
         # the initial window may have changed: blocked senders look again
         self._on_window(0)
 

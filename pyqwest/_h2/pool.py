@@ -16,7 +16,7 @@ from cpqwest._pool import RouteStats, opened_on
 
 from .._mux import MuxConnection
 from .errors import may_resend
-from .resend import ResendTarget, Rotation, next_serial
+from .resend import MAX_ATTEMPTS, ResendTarget, Rotation, next_serial
 
 # (loop, key, deadline: a time.monotonic() instant or None) -> a ready connection
 Connect = Callable[
@@ -70,12 +70,13 @@ class H2Pool:
         (a new one if need be)."""
         no_streams_until: float | None = None
         closed_at_once = 0
+        turn: MuxConnection | None = None  # the connection on which this one's turn came
         while True:
             conn = self.conns.get(key)
             if conn is not None and target is not None and not target.fits(conn.serial):
                 conn = None  # a connection begun after this one's, or a new one
             if conn is not None:
-                if conn.available:
+                if conn.has_turn_slot() if conn is turn else conn.available:
                     return conn
                 if not conn.usable:
                     self.forget(conn)
@@ -84,14 +85,15 @@ class H2Pool:
                     # nothing frees a slot but the server's next SETTINGS: wait, not forever
                     if no_streams_until is None:
                         no_streams_until = self.loop.time() + NO_STREAMS_WAIT
-                    await _slot(conn, no_streams_until, RemoteProtocolError(
+                    await _slot(conn, conn is turn, no_streams_until, RemoteProtocolError(
                         "Request failed: the HTTP/2 server allows no streams "
                         f"(SETTINGS_MAX_CONCURRENT_STREAMS = 0) for {NO_STREAMS_WAIT:g} s"
                     ))
                 else:
-                    await _slot(conn, deadline, TimeoutError(
+                    await _slot(conn, conn is turn, deadline, TimeoutError(
                         "Request failed: timed out waiting for an HTTP/2 stream"
                     ))
+                turn = conn
                 continue
             pending = self._connecting.get(key)
             if pending is not None:
@@ -223,7 +225,7 @@ class H2Pool:
     def idle_and_waiting(self) -> dict[Any, tuple[int, int]]:
         """{key: (idle connections, requests waiting for a stream slot)} (pool statistics)."""
         return {
-            key: (int(not conn.closed and not conn.streams), len(conn._cap_waiters))
+            key: (int(not conn.closed and not conn.streams), len(conn.slots))
             for key, conn in list(self.conns.items())
         }
 
@@ -244,27 +246,31 @@ class H2Pool:
 # A request waits this long (seconds) on a connection whose server allows no streams at all
 # when it has no timeout of its own; with one, it waits until its deadline.
 NO_STREAMS_WAIT = 10.0
-# h2 refusing to open a request's stream: this many tries (each on a new connection unless
-# the old one only has to let a stream end), then an error.
-MAX_ATTEMPTS = 3
 
 _HTTP1 = object()
 
 
-async def _slot(conn: MuxConnection, until: float | None, expired: BaseException) -> None:
-    """Wait until `conn` may have a free stream slot (or is gone); at loop time `until`,
-    raise `expired`."""
-    w = conn.wait_capacity()
+async def _slot(
+    conn: MuxConnection, first: bool, until: float | None, expired: BaseException
+) -> None:
+    """Wait for this request's turn at a stream slot of `conn` (or for `conn` to take no more
+    streams), last in line or `first`; at loop time `until`, raise `expired`."""
+    w = conn.wait_capacity(first)
     timer = None if until is None else conn.loop.call_at(until, _expire, w, expired)
     try:
         await w
-    except asyncio.CancelledError:
-        if w.done() and not w.cancelled():
-            conn.wake_capacity()  # pass the slot on
+    except BaseException:
+        if w.done() and not w.cancelled() and w.exception() is None:
+            # cancelled once its turn had come: the slot goes to the next waiter
+            conn.slots.took_turn()
+            conn.grant_slots()
+        else:
+            conn.slots.leave(w)
         raise
     finally:
         if timer is not None:
             timer.cancel()
+    conn.slots.took_turn()
 
 
 def _expire(waiter: asyncio.Future[None], exc: BaseException) -> None:

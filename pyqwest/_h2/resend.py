@@ -8,6 +8,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Hashable
 
+# A connection refusing to open a request's stream (h2 refusing it, or it stopped taking streams
+# while the request waited for a slot): this many tries, each on a new connection unless the
+# old one only has to let a stream end, then an error. Not the one resend: nothing was sent.
+MAX_ATTEMPTS = 3
+
 # One order for connection attempts and retirements, across pools and threads: a connection
 # whose connect began after another was retired has a larger serial than that retirement.
 next_serial = itertools.count(1).__next__

@@ -21,7 +21,7 @@ from collections.abc import Callable, Hashable
 from .._dns import AddrInfo
 from .._h2.errors import STALE
 from .._h2.headers import Malformed, response_fields
-from .._sync_h2 import SyncH2Connection, SyncH2Stream, Unusable
+from .._sync_h2 import SlotWaiter, SyncH2Connection, SyncH2Stream, Unusable
 from .._version import HTTPVersion
 from . import core as h3
 from .core import Address, Closing, Event, QuicCore, closed_cause
@@ -44,7 +44,7 @@ class SyncH3Connection(SyncH2Connection):
         self.udp = sock  # `sock`, typed as what it is
         self.core = core
         self.addr = addr
-        self.max_streams = 1 << 62  # the limit is QUIC's stream credit (`_wait_slot`)
+        self.max_streams = 1 << 62  # the limit is QUIC's stream credit (`_free_slots`)
         self._timer_at: float | None = None  # the core's timer, as of the last flush
         self._inbox: list[bytes] = []  # datagrams the reader took, for `_receive`
         self._blocked: set[SyncH2Stream] = set()  # uploads waiting for their send buffer
@@ -67,17 +67,15 @@ class SyncH3Connection(SyncH2Connection):
         return super().take(idle_timeout)
 
     # --- the wire: requests ----------------------------------------------------------------
-    def _wait_slot(self, deadline: float | None) -> None:
+    def _free_slots(self) -> int:
         core = self.core
-        if not self.usable or core.can_open():
-            return
+        return 0 if core.closed else core.free_streams()
+
+    def _await_turn(self, waiter: SlotWaiter, deadline: float | None) -> None:
         # the credit comes in a datagram somebody must read: this thread may be the one
-        core.ask_credit()
+        self.core.ask_credit()
         self._flush()
-        self._wait_locked(
-            None, lambda: not self.usable or core.can_open(), self._cond, deadline, deadline,
-            False,
-        )
+        self._wait_locked(None, lambda: waiter.turn, waiter.cond, deadline, deadline, False)
 
     def _send_head(self, headers: list[tuple[str, str]], end: bool) -> int:
         try:
@@ -173,6 +171,8 @@ class SyncH3Connection(SyncH2Connection):
         for s in self._blocked:
             s.cond.notify_all()
         self._cond.notify_all()
+        if self.slots:
+            self._grant_slots()
 
     def _dispatch(self, events: list[Event]) -> None:
         streams = self.streams

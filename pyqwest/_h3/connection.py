@@ -50,7 +50,7 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
         self.core = core
         self.addr = addr
         self.transport: asyncio.DatagramTransport | None = None
-        self.max_streams = 1 << 62  # the limit is QUIC's stream credit: `available`
+        self.max_streams = 1 << 62  # the limit is QUIC's stream credit: `free_slots`
         self._blocked: set[H3Stream] = set()  # streams waiting for their send queue to drain
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
@@ -148,8 +148,8 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
             # acknowledgements drained send queues: blocked senders look again
             for s in list(self._blocked):
                 s._wake_sender()
-        if self._cap_waiters and self.core.can_open():
-            self.wake_capacity(len(self._cap_waiters))
+        if self.slots:
+            self.grant_slots()
 
     def _on_goaway(self, first_unprocessed: int) -> None:
         self._retire()
@@ -175,16 +175,16 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
         self._fail(cause)
 
     # --- streams ----------------------------------------------------------------------------
-    @property
-    def available(self) -> bool:
-        return self.usable and not self.core.closed and self.core.can_open()
+    def free_slots(self) -> int:
+        core = self.core
+        return 0 if core.closed else core.free_streams()
 
-    def wait_capacity(self) -> asyncio.Future[None]:
-        if not self._cap_waiters:
+    def wait_capacity(self, first: bool = False) -> asyncio.Future[None]:
+        if not self.slots:
             # the first to wait makes the server answer with the credit it may be holding back
             self.core.ask_credit()
             self.flush_soon()
-        return super().wait_capacity()
+        return super().wait_capacity(first)
 
     def open_stream(
         self,

@@ -160,10 +160,10 @@ class QuicCore:
         return self._events()
 
     # --- requests ---------------------------------------------------------------------------
-    def can_open(self) -> bool:
-        """Whether the peer's stream credit allows another request stream now."""
+    def free_streams(self) -> int:
+        """How many more request streams the peer's stream credit allows now."""
         quic = self._quic
-        return quic.get_next_available_stream_id() // 4 < quic.max_concurrent_bidi_streams
+        return quic.max_concurrent_bidi_streams - quic.get_next_available_stream_id() // 4
 
     def ask_credit(self) -> None:
         """Make the peer answer (a PING): servers that batch MAX_STREAMS send it with their
@@ -171,7 +171,7 @@ class QuicCore:
         self._quic.send_ping(0)
 
     def send_head(self, headers: list[tuple[str, str]], end: bool) -> int:
-        """Start a request (the caller checked `can_open`); returns its stream id. Raises
+        """Start a request (the caller checked `free_streams`); returns its stream id. Raises
         Closing when the peer closed the connection (its end is not reported yet)."""
         sid = self._quic.get_next_available_stream_id()
         try:
