@@ -255,16 +255,19 @@ def test_refused_stream_retried_once_when_replayable(h2c, h2_server_factory):
 
 
 def test_rotating_server_refuses_nothing_once_its_limit_is_learnt(h2c, h2_server_factory):
-    """Issue 11, as the async driver: later connections open no more streams than the
-    server was twice seen to process, and every POST (3 threads at a time) succeeds."""
+    """Issue 11, as the async driver: once the server was twice seen to process 2 streams
+    and refuse the rest, no connection opens more, and every POST (3 threads at a time)
+    succeeds. Which connections teach it is the threads' timing (a connection on which only
+    2 streams were opened refuses nothing and teaches nothing), so: at most two refuse."""
     server = h2_server_factory(rotating(2))
     with ThreadPoolExecutor(3) as pool:
         for _ in range(5):
             results = list(pool.map(
                 lambda _: h2c.post(server.url_for("/"), content=b"x"), range(3)))
             assert all(r.status == 200 for r in results)
-    learnt = [len(c.requests) for c in server.connections[3:]]
-    assert learnt and max(learnt) <= 2
+    opened = [len(c.requests) for c in server.connections]
+    assert len(opened) > 3
+    assert sum(n > 2 for n in opened) <= 2, opened
 
 
 def test_refused_stream_not_retried_for_streamed_post(h2c, h2_server_factory):
