@@ -129,7 +129,7 @@ class SyncH2Connection:
         self.lock = threading.Lock()
         self._cond = threading.Condition(self.lock)  # SETTINGS, the QUIC handshake
         self._waiting: list[threading.Condition] = []  # of the threads waiting in wait()
-        self._write_lock = threading.Lock()
+        self._writing = False  # a thread is in `_flush`'s send (it sends what others queue)
         self._reading = False
         self._io = 0  # threads in a socket call (the reader, a writer)
         self._fds_released = False
@@ -626,21 +626,32 @@ class SyncH2Connection:
                 self._close_socket()
 
     def _flush(self) -> None:
-        """Send what h2 queued (lock held on entry and exit; writes happen in order)."""
-        data = self.h2.data_to_send()
-        if not data or self.closed:
+        """Send what h2 queued (lock held on entry and exit; writes happen in order). One
+        thread writes at a time, and it sends what others queued meanwhile before it leaves:
+        a thread that finds a write under way returns at once, without blocking on it (threads
+        sending together share a write, and the GIL changes hands less)."""
+        if self._writing or self.closed:
             return
-        self._write_lock.acquire()
+        data = self.h2.data_to_send()
+        if not data:
+            return
+        self._writing = True
         self._io += 1
-        self.lock.release()
         cause: OSError | None = None
         try:
-            self.sock.sendall(data)
-        except OSError as exc:
-            cause = exc
+            while data:
+                self.lock.release()
+                try:
+                    self.sock.sendall(data)
+                except OSError as exc:
+                    cause = exc
+                finally:
+                    self.lock.acquire()
+                if cause is not None or self.closed:
+                    break
+                data = self.h2.data_to_send()
         finally:
-            self._write_lock.release()
-            self.lock.acquire()
+            self._writing = False
             self._io_done()
         if cause is not None:
             self._fail(cause)
@@ -678,15 +689,12 @@ class SyncH2Connection:
 
     def _goodbye(self) -> None:
         """A polite GOAWAY, when no other thread is on the socket (lock held)."""
-        if not self._io and self._write_lock.acquire(blocking=False):
-            try:
-                with contextlib.suppress(h2.exceptions.H2Error, OSError):
-                    self.h2.close_connection()
-                    data = self.h2.data_to_send()
-                    if data:
-                        self.sock.sendall(data)
-            finally:
-                self._write_lock.release()
+        if not self._io:
+            with contextlib.suppress(h2.exceptions.H2Error, OSError):
+                self.h2.close_connection()
+                data = self.h2.data_to_send()
+                if data:
+                    self.sock.sendall(data)
 
     def _io_done(self) -> None:
         """A thread left its socket call (lock held): the last one closes a closed socket."""

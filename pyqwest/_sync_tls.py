@@ -21,7 +21,7 @@ _RECV_SIZE = 1 << 18
 class TLSSocket:
     """The part of the socket API the sync drivers use, with TLS in between."""
 
-    __slots__ = ("_in", "_lock", "_obj", "_out", "_send_lock", "raw")
+    __slots__ = ("_in", "_lock", "_maybe_more", "_obj", "_out", "_send_lock", "raw")
 
     def __init__(
         self, raw: socket.socket | TLSSocket, ctx: ssl.SSLContext, server_hostname: str
@@ -32,6 +32,11 @@ class TLSSocket:
         self._obj = ctx.wrap_bio(self._in, self._out, server_hostname=server_hostname)
         self._lock = threading.Lock()       # the SSLObject and its BIOs
         self._send_lock = threading.Lock()  # keeps TLS records in order on the wire
+        # the last read filled its buffer: the SSLObject may hold more of the record. Else,
+        # with nothing in the incoming BIO, a read would only say "want read"; each SSLObject
+        # call releases the GIL, which between threads of one HTTP/2 connection costs two
+        # context switches, so such reads are skipped
+        self._maybe_more = False
 
     def handshake(self) -> None:
         """The TLS handshake (the raw socket's timeout applies to each read and write)."""
@@ -54,30 +59,34 @@ class TLSSocket:
     def recv_into(self, buf: memoryview) -> int:
         """Read application data into `buf`; 0 at the end (close_notify or the peer's FIN)."""
         while True:
-            try:
-                with self._lock:
-                    # with a buffer, read() returns the byte count (typeshed says bytes)
-                    return cast(int, self._obj.read(len(buf), buf))
-            except ssl.SSLWantReadError:
-                pass
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                return 0  # like SSLSocket's suppress_ragged_eofs: framing decides
-            if self._out.pending:
-                self._flush()  # a post-handshake reply (key update)
+            if self._in.pending or self._maybe_more:
+                n = self.read_buffered(buf)
+                if n is not None:
+                    return n
+                if self._out.pending:
+                    self._flush()  # a post-handshake reply (key update)
             if not self._feed():
                 with self._lock:
                     self._in.write_eof()
+                self._maybe_more = True  # the next read reports the end
 
     def read_buffered(self, buf: memoryview) -> int | None:
         """Application data already received, without reading the socket: the byte count
         (0 at the end), None when more must be read first."""
+        if not self._in.pending and not self._maybe_more:
+            return None
+        size = len(buf)
         try:
             with self._lock:
-                return cast(int, self._obj.read(len(buf), buf))
+                # with a buffer, read() returns the byte count (typeshed says bytes)
+                n = cast(int, self._obj.read(size, buf))
         except ssl.SSLWantReadError:
+            self._maybe_more = False
             return None
         except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-            return 0
+            return 0  # like SSLSocket's suppress_ragged_eofs: framing decides
+        self._maybe_more = n == size
+        return n
 
     def sendall(self, data: bytes | bytearray | memoryview) -> None:
         """Encrypt and send all of `data`."""
