@@ -107,9 +107,35 @@ class SyncH2Stream(StreamState):
             raise mapped(self.error, "Error reading content: ", ReadError)
         return None
 
+    def read_all(self) -> bytes:
+        """The whole body (a buffered response): one wait per window credit it needs, not one
+        per DATA frame, and the pieces taken under the lock that saw them arrive."""
+        conn = self.conn
+        pieces: list[bytes] = []
+        while True:
+            try:
+                with conn.lock:
+                    conn._wait_locked(self, self._all_or_credit, self.cond, *_until(self))
+                    if self.body_size:
+                        pieces.append(self.take_body())
+                        if self._unacked >= STREAM_ACK_BATCH and not self.recv_end:
+                            conn.ack(self)
+                    if self.message_done:
+                        break
+            except BaseException as exc:
+                conn.cancel(self, None)
+                raise mapped(exc, "Error reading content: ", ReadError) from None
+        if self.error is not None:
+            raise mapped(self.error, "Error reading content: ", ReadError)
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+    def _all_or_credit(self) -> bool:
+        return self.message_done or self._unacked >= STREAM_ACK_BATCH
+
     def release(self) -> None:
         """The consumer is done: a stream still open is cancelled."""
-        self.conn.cancel(self, None)
+        if not self.h2_closed:  # ended under the lock this thread last held: nothing to do
+            self.conn.cancel(self, None)
 
     def abort(self, exc: BaseException | None = None) -> None:
         """Give up on this exchange from any thread: RST_STREAM(CANCEL); a thread waiting on
@@ -379,16 +405,13 @@ class SyncH2Connection:
     ) -> None:
         """Block until done() (checked under the lock), reading the socket for everyone when
         nobody else does. Raises the stream's or the connection's failure, or TimeoutError."""
-        per_read = None
-        if stream is not None:
-            deadline = stream.deadline
-            if use_read_timeout and stream.read_timeout is not None:
-                per_read = time.monotonic() + stream.read_timeout
-        until = deadline if per_read is None or (deadline is not None and deadline < per_read) \
-            else per_read
-        cond = stream.cond if stream is not None else self._cond
+        if stream is None:
+            with self.lock:
+                self._wait_locked(None, done, self._cond, deadline, deadline, False)
+            return
+        until, deadline, per_read = _until(stream, use_read_timeout)
         with self.lock:
-            self._wait_locked(stream, done, cond, until, deadline, per_read is not None)
+            self._wait_locked(stream, done, stream.cond, until, deadline, per_read)
 
     def _wait_locked(
         self,
@@ -752,6 +775,20 @@ class Unusable(Exception):
         super().__init__(error)
         self.error = error
         self.why = why
+
+
+def _until(
+    stream: SyncH2Stream, use_read_timeout: bool = True
+) -> tuple[float | None, float | None, bool]:
+    """(until, deadline, per_read) of a wait on `stream`: its request's deadline, or sooner
+    the end of its read timeout from now (per_read: that one is the nearer)."""
+    deadline = stream.deadline
+    if not use_read_timeout or stream.read_timeout is None:
+        return deadline, deadline, False
+    per_read = time.monotonic() + stream.read_timeout
+    if deadline is not None and deadline < per_read:
+        return deadline, deadline, True
+    return per_read, deadline, True
 
 
 def _left(deadline: float | None) -> float | None:

@@ -146,10 +146,7 @@ class SyncHTTPTransport(TransportCore):
         status: int, headers: Headers, notable: int,
     ) -> FullResponse:
         """Read the body after a final head into a FullResponse."""
-        if isinstance(conn, SyncH1Connection):
-            data = conn.read_all()
-        else:
-            data = b"".join(iter(conn.read_chunk, None))
+        data = conn.read_all()
         raw_trailers = conn.parser.trailers
         conn.release()
         full = ex.full(status, headers, data, raw_trailers, notable)
