@@ -363,7 +363,8 @@ def test_a_waiting_thread_gets_the_next_free_stream_slot(h2c, h2_server_factory)
     does not take the slot freed for one already waiting (issue 11)."""
 
     async def handler(req: H2Request) -> None:
-        await asyncio.sleep(0.01)
+        # the first one long enough for the other request to queue behind it
+        await asyncio.sleep(0.3 if req.path == "/0" else 0.01)
         await req.respond(200, b"ok")
 
     server = h2_server_factory(handler, max_concurrent_streams=1)

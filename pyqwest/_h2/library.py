@@ -15,6 +15,11 @@ h2 4.x and hpack 4.x (pinned `<5` in pyproject.toml for that reason):
   attributes (`new_state`); for frames on streams we reset, `_handle_data_on_closed_stream`,
   `_receive_headers_frame`, `_stream_closed_by` and `StreamClosedBy.SEND_RST_STREAM`; for the
   size of what waits to be sent, `_data_to_send`.
+- The frame reader in C (`cpqwest._h2frames.FrameReader`): replaces the connection's
+  `incoming_buffer` (h2 calls `add_data(data)`, sets `max_frame_size` and iterates it) and
+  adds its frame classes to `_frame_dispatch_table` (keyed by a frame's class). The frames it
+  builds set the attributes hyperframe's `parse_body` would (`stream_id`, `flags` as a set of
+  names, `data`, `pad_length`, `body_len`, priority fields, `window_increment`).
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import h2.settings
 import h2.stream
 import hyperframe.frame
 
+from cpqwest._h2frames import QUIET_CLASSES, FrameReader
 from cpqwest._hpack import Decoder as HPACKDecoder
 from cpqwest._hpack import Encoder as HPACKEncoder
 
@@ -146,6 +152,10 @@ def new_state(
     )
     h.decoder = HPACKDecoder(limit)  # type: ignore[assignment]
     h.state_machine = GoawayTolerantStateMachine()
+    h.incoming_buffer = FrameReader()  # type: ignore[assignment]
+    table = h._frame_dispatch_table
+    for quiet, parent in QUIET_CLASSES.items():
+        table[quiet] = table[parent]
     h.local_settings = h2.settings.Settings(client=True, initial_values=settings)
     # some servers balk at this setting in the first SETTINGS frame
     del h.local_settings[h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL]
