@@ -5,10 +5,10 @@ One `H2Connection` (an `asyncio.Protocol`) per origin carries many concurrent st
 body-consumer interface `_WireContent` uses on an HTTP/1.1 connection (`take_chunk`,
 `wait_chunk`, `release`, `abort`, `parser.trailers`...), so an HTTP/2 response goes through the
 same `Response` code path. `H2Pools` (pool.py) keeps the connections of a transport, per event
-loop; headers.py checks response heads and trailers (request header lists come from the
-request-head policy, cpqwest/_reqhead.pyx); errors.py words and maps HTTP/2 errors; core.py
-holds the sans-IO stream state, windows and SETTINGS both drivers (this asyncio one and
-pyqwest._sync_h2) share; resend.py chooses where a refused stream goes again and learns
+loop; cpqwest/_h2fields.pyx checks response heads and trailers (request header lists come
+from the request-head policy, cpqwest/_reqhead.pyx); errors.py words and maps HTTP/2 errors;
+core.py holds the sans-IO stream state, windows and SETTINGS both drivers (this asyncio one
+and pyqwest._sync_h2) share; resend.py chooses where a refused stream goes again and learns
 servers' per-connection stream limits; library.py adapts h2 and hpack.
 """
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 import h2.settings
 
 from cpqwest._errors import RemoteProtocolError
+from cpqwest._h2fields import MAX_HEAD_BYTES, Malformed, response_fields
 from cpqwest._stamps import Stamps
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
         stats: RouteStats | None
 
 from .errors import NOT_RESENDABLE, REFUSED_STREAM, UNPROCESSED, reason, stream_error
-from .headers import MAX_HEAD_BYTES, Malformed, response_fields
 
 # Receive windows: the connection's is raised at once; streams' via SETTINGS.
 CONN_WINDOW = 16 << 20

@@ -18,9 +18,10 @@ import socket
 import time
 from collections.abc import Callable, Hashable
 
+from cpqwest._h2fields import Malformed, response_fields
+
 from .._dns import AddrInfo
 from .._h2.errors import STALE
-from .._h2.headers import Malformed, response_fields
 from .._sync_h2 import SlotWaiter, SyncH2Connection, SyncH2Stream, Unusable
 from .._version import HTTPVersion
 from . import core as h3
