@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from servers import HypercornServer, LoopThread
 
-from pyqwest import Client, HTTPTransport, HTTPVersion
+from pyqwest import Client, HTTPVersion, SyncClient
 
 from .echo import echo_app
 from .features import MODES, Features
@@ -75,16 +75,17 @@ def interop_servers(interop_site: Site) -> Iterator[Servers]:
 
 @dataclass
 class Target:
-    """One server in one mode, and a client (own transport, closed at teardown) for it."""
+    """One server in one mode, and a client (own transport, closed at teardown) for it: a
+    Client (`target`) or a SyncClient (`sync_target`)."""
 
     name: str
     mode: str
     server: Any
     features: Features
     base: str
-    transport: HTTPTransport
-    client: Client
-    make_client: Callable[..., Client]
+    transport: Any
+    client: Any
+    make_client: Callable[..., Any]
 
     def url(self, path: str) -> str:
         return self.base + path
@@ -98,15 +99,34 @@ class Target:
 def target(
     request: pytest.FixtureRequest,
     interop_servers: Servers,
-    make_transport: Callable[..., HTTPTransport],
+    make_transport: Callable[..., Any],
+) -> Target:
+    return _target(request, interop_servers, make_transport, Client)
+
+
+@pytest.fixture
+def sync_target(
+    request: pytest.FixtureRequest,
+    interop_servers: Servers,
+    make_sync_transport: Callable[..., Any],
+) -> Target:
+    """`target` for the sync API: a SyncClient on a SyncHTTPTransport."""
+    return _target(request, interop_servers, make_sync_transport, SyncClient)
+
+
+def _target(
+    request: pytest.FixtureRequest,
+    interop_servers: Servers,
+    make_transport: Callable[..., Any],
+    client_class: Callable[[Any], Any],
 ) -> Target:
     server_name, mode = request.param
     server = interop_servers.get(server_name)
     scheme, version, listener = MODES[mode]
     http_version = None if version is None else getattr(HTTPVersion, version)
 
-    def make_client(**options: Any) -> Client:
-        return Client(make_transport(http_version=http_version, **options))
+    def make_client(**options: Any) -> Any:
+        return client_class(make_transport(http_version=http_version, **options))
 
     transport = make_transport(http_version=http_version)
     return Target(
@@ -116,7 +136,7 @@ def target(
         features=SERVERS[server_name],
         base=f"{scheme}://127.0.0.1:{server.ports[listener]}",
         transport=transport,
-        client=Client(transport),
+        client=client_class(transport),
         make_client=make_client,
     )
 
@@ -127,6 +147,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     a closed connection or a refused stream is only there."""
     outcome = yield
     report = outcome.get_result()
-    target = getattr(item, "funcargs", {}).get("target")
+    funcargs = getattr(item, "funcargs", {})
+    target = funcargs.get("target") or funcargs.get("sync_target")
     if report.failed and isinstance(target, Target):
         report.sections.append((f"{target.name} log", target.server.daemon.tail()))
