@@ -32,6 +32,12 @@ H2O_TWICE = "h2o: the one resend of a reload-refused stream refused again (loade
 # Apache's graceful restart ends HTTP/2 connections with GOAWAY error 0xfffffc7a (not
 # NO_ERROR) or a reset: its streams at or below last-stream-id fail, and POST is not resent
 APACHE_GOAWAY = "Apache's graceful restart: GOAWAY 0xfffffc7a / reset; POST is not resent"
+# the reload checks' races above, by target
+RELOAD_RACES = {
+    **dict.fromkeys(("nginx-h2-tls", "nginx-h2c"), NGINX_TWICE),
+    **dict.fromkeys(("h2o-h2-tls", "h2o-h2c"), H2O_TWICE),
+    **dict.fromkeys(("apache-h2-tls", "apache-h2c"), APACHE_GOAWAY),
+}
 
 
 async def run_concurrently(count: int, concurrency: int, one) -> None:
@@ -99,11 +105,7 @@ async def test_server_idle_close_fails_nothing(target):
 
 @pytest.mark.parametrize(
     "target",
-    targets(lambda s, m, f: f.reload, xfail_sometimes={
-        **dict.fromkeys(("nginx-h2-tls", "nginx-h2c"), NGINX_TWICE),
-        **dict.fromkeys(("h2o-h2-tls", "h2o-h2c"), H2O_TWICE),
-        **dict.fromkeys(("apache-h2-tls", "apache-h2c"), APACHE_GOAWAY),
-    }),
+    targets(lambda s, m, f: f.reload, xfail_sometimes=RELOAD_RACES),
     indirect=True,
 )
 async def test_graceful_reload_under_load_fails_no_get(target):
@@ -131,11 +133,7 @@ async def test_graceful_reload_under_load_fails_no_get(target):
 
 @pytest.mark.parametrize(
     "target",
-    targets(lambda s, m, f: h2(s, m, f) and f.reload, xfail_sometimes={
-        **dict.fromkeys(("nginx-h2-tls", "nginx-h2c"), NGINX_TWICE),
-        **dict.fromkeys(("h2o-h2-tls", "h2o-h2c"), H2O_TWICE),
-        **dict.fromkeys(("apache-h2-tls", "apache-h2c"), APACHE_GOAWAY),
-    }),
+    targets(lambda s, m, f: h2(s, m, f) and f.reload, xfail_sometimes=RELOAD_RACES),
     indirect=True,
 )
 async def test_graceful_reload_under_load_fails_no_unprocessed_h2_post(target):

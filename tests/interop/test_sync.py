@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 
@@ -15,15 +16,7 @@ from pyqwest import HTTPVersion
 
 from .site import DOWNLOAD_SIZES, LARGE, TEXT, blob, text
 from .targets import h2, targets, targets_each
-from .test_connections import (
-    APACHE_GOAWAY,
-    CONCURRENCY,
-    H2O_TWICE,
-    NGINX_TWICE,
-    RELOAD_EVERY,
-    RELOADS,
-    limited,
-)
+from .test_connections import CONCURRENCY, RELOAD_EVERY, RELOAD_RACES, RELOADS, limited
 from .test_transfers import CONDITIONS, PIECE, UPLOAD_LARGE, UPLOAD_SIZES, validators
 
 
@@ -124,23 +117,39 @@ def test_server_request_limit_fails_nothing(sync_target):
 
 
 @pytest.mark.parametrize(
-    "sync_target",
-    targets(lambda s, m, f: f.reload, xfail_sometimes={
-        **dict.fromkeys(("nginx-h2-tls", "nginx-h2c"), NGINX_TWICE),
-        **dict.fromkeys(("h2o-h2-tls", "h2o-h2c"), H2O_TWICE),
-        **dict.fromkeys(("apache-h2-tls", "apache-h2c"), APACHE_GOAWAY),
-    }),
+    "sync_target", targets(lambda s, m, f: h2(s, m, f) and f.max_requests is not None),
     indirect=True,
 )
-def test_graceful_reload_under_load_fails_no_get(sync_target):
-    """GETs from 16 threads on connections the reload retires: answered, or retried."""
-    url = sync_target.url("/65537.bin")
+def test_post_across_connection_rotation(sync_target):
+    """POSTs above a rotating server's last-stream-id go again on a new connection."""
+    url = sync_target.url("/echo")
+
+    def post(i: int) -> None:
+        body = b"%d" % i
+        assert sync_target.client.post(url, content=body).content == body
+
+    in_threads(20 * sync_target.features.max_requests, CONCURRENCY, post)
+
+
+@pytest.mark.parametrize(
+    "sync_target", targets(lambda s, m, f: f.idle_timeout is not None), indirect=True
+)
+def test_server_idle_close_fails_nothing(sync_target):
+    url = sync_target.url("/1000.bin")
+    assert sync_target.client.get(url).content == blob(1000)
+    time.sleep(sync_target.features.idle_timeout + 0.5)  # the server closes it
+    assert sync_target.client.get(url).content == blob(1000)
+
+
+def under_reloads(target, one: Callable[[int, int], None]) -> int:
+    """`one(worker, i)` over and over from 16 threads while the server reloads twice; the
+    number of calls that succeeded (the first failure raised)."""
     stop = threading.Event()
     done = [0] * CONCURRENCY
 
     def load(worker: int) -> None:
         while not stop.is_set():
-            assert sync_target.client.get(url).content == blob(65537)
+            one(worker, done[worker])
             done[worker] += 1
 
     with ThreadPoolExecutor(CONCURRENCY) as pool:
@@ -148,13 +157,43 @@ def test_graceful_reload_under_load_fails_no_get(sync_target):
         try:
             for _ in range(RELOADS):
                 stop.wait(RELOAD_EVERY)
-                sync_target.server.reload()
+                target.server.reload()
             stop.wait(RELOAD_EVERY)
         finally:
             stop.set()
         for w in workers:
             w.result()
-    assert sum(done) > CONCURRENCY
+    return sum(done)
+
+
+@pytest.mark.parametrize(
+    "sync_target", targets(lambda s, m, f: f.reload, xfail_sometimes=RELOAD_RACES),
+    indirect=True,
+)
+def test_graceful_reload_under_load_fails_no_get(sync_target):
+    """GETs on connections the reload retires: answered, or retried on a new connection."""
+    url = sync_target.url("/65537.bin")
+
+    def get(_worker: int, _i: int) -> None:
+        assert sync_target.client.get(url).content == blob(65537)
+
+    assert under_reloads(sync_target, get) > CONCURRENCY
+
+
+@pytest.mark.parametrize(
+    "sync_target",
+    targets(lambda s, m, f: h2(s, m, f) and f.reload, xfail_sometimes=RELOAD_RACES),
+    indirect=True,
+)
+def test_graceful_reload_under_load_fails_no_unprocessed_h2_post(sync_target):
+    """POSTs above the reload GOAWAY's last-stream-id go again on a new connection."""
+    url = sync_target.url("/echo")
+
+    def post(worker: int, i: int) -> None:
+        body = b"%d-%d" % (worker, i)
+        assert sync_target.client.post(url, content=body).content == body
+
+    assert under_reloads(sync_target, post) > CONCURRENCY
 
 
 @pytest.mark.parametrize(
