@@ -277,7 +277,7 @@ class SyncHTTPTransport(TransportCore):
                         exc.why, idempotent, isinstance(body, bytes)):
                     raise exc.error from None
                 conn.retire()  # REFUSED_STREAM too: the streams that follow go elsewhere
-                target = ResendTarget(conn.retired_at)
+                target = ResendTarget.after_failure(conn.retired_at, conn.processed, conn.opened)
 
     def _h2_connection(
         self, key: Key, deadline: Deadline, target: ResendTarget | None
@@ -409,4 +409,4 @@ class _DefaultSyncTransport(SyncHTTPTransport):
 
 def _fits(conn: SyncH2Connection, target: ResendTarget | None) -> bool:
     """Whether `conn` may carry a request (a resend when `target` is set)."""
-    return target is None or target.fits(conn.serial)
+    return target is None or target.fits(conn)

@@ -73,7 +73,7 @@ class H2Pool:
         turn: MuxConnection | None = None  # the connection on which this one's turn came
         while True:
             conn = self.conns.get(key)
-            if conn is not None and target is not None and not target.fits(conn.serial):
+            if conn is not None and target is not None and not target.fits(conn):
                 conn = None  # a connection begun after this one's, or a new one
             if conn is not None:
                 if conn.has_turn_slot() if conn is turn else conn.available:
@@ -179,7 +179,7 @@ class H2Pool:
         while True:
             conn = conns.get(key)
             if conn is None or not conn.available or (
-                target is not None and not target.fits(conn.serial)
+                target is not None and not target.fits(conn)
             ):
                 conn = await self.acquire(key, deadline, until, target)
                 if conn is None:
@@ -220,7 +220,7 @@ class H2Pool:
                 # REFUSED_STREAM leaves the connection up: the retry goes to a new one all the
                 # same (as curl does), and that one takes the streams that follow
                 conn._unusable()
-                target = ResendTarget(conn.retired_at)
+                target = ResendTarget.after_failure(conn.retired_at, conn.processed, conn.opened)
 
     def idle_and_waiting(self) -> dict[Any, tuple[int, int]]:
         """{key: (idle connections, requests waiting for a stream slot)} (pool statistics)."""

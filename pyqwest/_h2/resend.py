@@ -6,7 +6,8 @@ are not refused at all. Shared by the asyncio pool and the blocking transport.""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Hashable
+from collections.abc import Hashable, Sized
+from typing import Protocol
 
 # A connection refusing to open a request's stream (h2 refusing it, or it stopped taking streams
 # while the request waited for a slot): this many tries, each on a new connection unless the
@@ -25,21 +26,56 @@ def processed_limit(last_stream_id: int) -> int | None:
     return (last_stream_id + 1) // 2 if last_stream_id > 0 else None
 
 
+class Candidate(Protocol):
+    """What `ResendTarget` asks of a connection (both drivers' connections have it)."""
+
+    @property
+    def serial(self) -> int:
+        """When its connect began (a `next_serial` value)."""
+
+    @property
+    def opened(self) -> int:
+        """Streams it opened."""
+
+    @property
+    def slots(self) -> Sized:
+        """The requests waiting for one of its stream slots."""
+
+
 class ResendTarget:
     """Which connection may carry a request's one resend (API.md §0), so that it is not
     refused again for the same cause: one whose connect began after the failed connection
     stopped taking streams (`after`, a `next_serial` value), not another connection made
     before then (one an old server worker accepted during a reload, or one as far into a
-    rotating server's limit). A connection's own stream budget (`Rotation`) does the rest."""
+    rotating server's limit); and, when the failed connection was ended after `limit`
+    processed streams, one whose next stream comes before that count. The second rule is for
+    a resend that runs late: a thread the GIL kept waiting while others took 50 streams of the
+    next connection reached the next rotation, before its limit was learnt. A connection's own
+    stream budget (`Rotation`) does the rest; a limit guessed wrong costs a connection."""
 
-    __slots__ = ("after",)
+    __slots__ = ("after", "limit")
 
-    def __init__(self, after: int) -> None:
+    def __init__(self, after: int, limit: int | None = None) -> None:
         self.after = after
+        self.limit = limit
 
-    def fits(self, serial: int) -> bool:
-        """Whether a connection whose connect began at `serial` may take it."""
-        return serial > self.after
+    @classmethod
+    def after_failure(cls, retired_at: int, processed: int | None, opened: int) -> ResendTarget:
+        """The target for the resends of a connection that retired at `retired_at`, opened
+        `opened` streams and was said to have processed `processed`. The count is kept below
+        only when the server processed more streams than it refused (a rotation, a busy
+        reload): then all of those resends fit on one new connection. A server that processed
+        fewer (one stream, then GOAWAY) gives no count worth keeping below, and would spread
+        the resends over a connection each."""
+        if processed is None or processed <= opened - processed:
+            return cls(retired_at)
+        return cls(retired_at, processed)
+
+    def fits(self, conn: Candidate) -> bool:
+        """Whether `conn` may take it."""
+        if conn.serial <= self.after:
+            return False
+        return self.limit is None or conn.opened + len(conn.slots) < self.limit
 
 
 class Rotation:
