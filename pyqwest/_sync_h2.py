@@ -99,10 +99,7 @@ class SyncH2Stream(StreamState):
             raise mapped(exc, "Error reading content: ", ReadError) from None
         with conn.lock:
             if self.body_size:
-                chunk = self.take_body()
-                if self._unacked >= STREAM_ACK_BATCH and not self.recv_end:
-                    conn.ack(self)
-                return chunk
+                return self._take_locked()
         if self.error is not None:
             raise mapped(self.error, "Error reading content: ", ReadError)
         return None
@@ -117,9 +114,7 @@ class SyncH2Stream(StreamState):
                 with conn.lock:
                     conn._wait_locked(self, self._all_or_credit, self.cond, *_until(self))
                     if self.body_size:
-                        pieces.append(self.take_body())
-                        if self._unacked >= STREAM_ACK_BATCH and not self.recv_end:
-                            conn.ack(self)
+                        pieces.append(self._take_locked())
                     if self.message_done:
                         break
             except BaseException as exc:
@@ -127,7 +122,15 @@ class SyncH2Stream(StreamState):
                 raise mapped(exc, "Error reading content: ", ReadError) from None
         if self.error is not None:
             raise mapped(self.error, "Error reading content: ", ReadError)
-        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+        return b"".join(pieces)
+
+    def _take_locked(self) -> bytes:
+        """The body received so far (lock held, `body_size` checked), crediting the stream's
+        window back once a batch of it was consumed."""
+        chunk = self.take_body()
+        if self._unacked >= STREAM_ACK_BATCH and not self.recv_end:
+            self.conn.ack(self)
+        return chunk
 
     def _all_or_credit(self) -> bool:
         return self.message_done or self._unacked >= STREAM_ACK_BATCH

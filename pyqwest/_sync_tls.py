@@ -59,12 +59,11 @@ class TLSSocket:
     def recv_into(self, buf: memoryview) -> int:
         """Read application data into `buf`; 0 at the end (close_notify or the peer's FIN)."""
         while True:
-            if self._in.pending or self._maybe_more:
-                n = self.read_buffered(buf)
-                if n is not None:
-                    return n
-                if self._out.pending:
-                    self._flush()  # a post-handshake reply (key update)
+            n = self.read_buffered(buf)
+            if n is not None:
+                return n
+            if self._out.pending:
+                self._flush()  # a post-handshake reply (key update)
             if not self._feed():
                 with self._lock:
                     self._in.write_eof()

@@ -69,8 +69,7 @@ class SyncH3Connection(SyncH2Connection):
 
     # --- the wire: requests ----------------------------------------------------------------
     def _free_slots(self) -> int:
-        core = self.core
-        return 0 if core.closed else core.free_streams()
+        return self.core.free_streams()
 
     def _await_turn(self, waiter: SlotWaiter, deadline: float | None) -> None:
         # the credit comes in a datagram somebody must read: this thread may be the one

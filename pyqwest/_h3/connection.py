@@ -176,8 +176,7 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
 
     # --- streams ----------------------------------------------------------------------------
     def free_slots(self) -> int:
-        core = self.core
-        return 0 if core.closed else core.free_streams()
+        return self.core.free_streams()
 
     def wait_capacity(self, first: bool = False) -> asyncio.Future[None]:
         if not self.slots:

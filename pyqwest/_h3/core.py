@@ -161,7 +161,10 @@ class QuicCore:
 
     # --- requests ---------------------------------------------------------------------------
     def free_streams(self) -> int:
-        """How many more request streams the peer's stream credit allows now."""
+        """How many more request streams the peer's stream credit allows now (none once the
+        connection is closed)."""
+        if self.closed:
+            return 0
         quic = self._quic
         return quic.max_concurrent_bidi_streams - quic.get_next_available_stream_id() // 4
 
