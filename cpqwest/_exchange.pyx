@@ -183,5 +183,9 @@ async def _upload(H1Connection conn, body, bint chunked, Py_ssize_t length):
                 pass
     if exc is not None and conn.error is None:
         conn.upload_task = None
+        if sending and conn.transport.is_closing():
+            # the write met a closed connection: connection_lost (which always follows) reads
+            # what the peer answered before it closed, or fails the request
+            return
         conn.abort(exc)
 

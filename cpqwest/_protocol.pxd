@@ -22,6 +22,7 @@ cdef class H1Connection(H1Core):
     cdef void _direct_updated(self, Py_ssize_t nbytes)
     cdef void _message_complete(self)
     cdef bint _in_flight(self)
+    cdef object _salvage(self, object exc)
     cdef void _fail(self, object exc)
     cdef void _wake(self, object exc)
     cdef void _cancel_timers(self)

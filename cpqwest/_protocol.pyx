@@ -6,6 +6,7 @@ exchange or body consumer. The exchange logic (pool, retries, uploads) lives in 
 """
 
 import asyncio
+import os
 
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
 
@@ -80,6 +81,8 @@ cdef class H1Connection(H1Core):
         # a peer closing an idle connection is no failure; one closing mid-exchange is
         self._count_close(exc is not None or (self._in_flight() and not self.parser.message_done))
         if self._in_flight() and not self.parser.message_done and self.error is None:
+            if exc is not None:
+                exc = self._salvage(exc)
             if exc is None:
                 self.eof_received()
             if self.error is None and not self.parser.message_done:
@@ -87,6 +90,32 @@ cdef class H1Connection(H1Core):
         if self._drain_waiter is not None:
             self._wake_drain(exc)
         self._cancel_timers()
+
+    cdef object _salvage(self, object exc):
+        """The transport failed (a write met the peer's reset) and stopped reading: the
+        response the peer sent before it reset (a 413 to an upload it will not read) may still
+        wait in the socket, which the loop closes only after connection_lost. Read it now.
+        Returns None when bytes were read and then the peer's FIN (which may end the
+        response), else `exc`. (TLS records would need the TLS layer the transport has already
+        dropped: not salvaged.)"""
+        cdef bint got = False
+        t = self.transport
+        if t is None or t.get_extra_info("ssl_object") is not None:
+            return exc
+        sock = t.get_extra_info("socket")
+        fd = sock.fileno() if sock is not None else -1
+        if fd < 0:
+            return exc
+        while self._in_flight() and not self.parser.message_done and self.error is None:
+            try:
+                n = os.readv(fd, (self.get_buffer(-1),))
+            except OSError:
+                return exc   # drained (EAGAIN), or the reset itself once the data is read
+            if n == 0:
+                return None if got else exc   # (a read reset leaves only EOF behind)
+            got = True
+            self.buffer_updated(n)
+        return exc
 
     def pause_writing(self):
         self._writing_paused = True
