@@ -13,7 +13,6 @@ instead of flow-control windows.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import time
 from collections.abc import Callable, Hashable
@@ -26,11 +25,9 @@ from .._sync_h2 import SlotWaiter, SyncH2Connection, SyncH2Stream, Unusable
 from .._version import HTTPVersion
 from . import core as h3
 from .core import Address, Closing, Event, QuicCore, closed_cause
+from .datagrams import fatal, read_batch, send_all
 from .errors import H3_NO_ERROR, h3_code, nearest
 from .stream import SEND_HIGH_WATER
-
-_DATAGRAM = 1 << 16  # the largest UDP payload
-_BATCH = 64  # datagrams read per wake-up before the core sees them
 
 
 class SyncH3Connection(SyncH2Connection):
@@ -133,19 +130,13 @@ class SyncH3Connection(SyncH2Connection):
             timeout = due if timeout is None else min(timeout, due)
         got = self._inbox
         try:
-            if self._readable(timeout):
-                recv = self.udp.recv
-                while len(got) < _BATCH:
-                    got.append(recv(_DATAGRAM))
-        except BlockingIOError:
-            pass
-        except ConnectionRefusedError as exc:
-            # ICMP port unreachable: fatal while connecting; later QUIC's loss recovery and
-            # idle timeout decide
-            if not self._settings_seen:
-                return None, exc
+            readable = self._readable(timeout)
         except OSError as exc:
             return None, exc
+        if readable:
+            err = read_batch(self.udp, got)
+            if err is not None and fatal(err, self._settings_seen):
+                return None, err
         if got or (at is not None and time.monotonic() >= at):
             return b"", None
         return None, None
@@ -156,9 +147,7 @@ class SyncH3Connection(SyncH2Connection):
         core, addr = self.core, self.addr
         now = time.monotonic()
         got, self._inbox = self._inbox, []
-        events: list[Event] = []
-        for datagram in got:
-            events += core.receive(datagram, addr, now)
+        events: list[Event] = core.receive(got, addr, now) if got else []
         at = self._timer_at
         if at is not None and now >= at:
             self._timer_at = None
@@ -239,20 +228,10 @@ class SyncH3Connection(SyncH2Connection):
         if self.closed:
             return
         core = self.core
-        send = self.udp.send
-        try:
-            for datagram, _addr in core.datagrams_to_send(time.monotonic()):
-                send(datagram)
-        except BlockingIOError:
-            pass  # the socket buffer is full: QUIC resends
-        except OSError as exc:
-            # an ICMP error was pending (port unreachable...): fatal while connecting, as in
-            # `_read`
-            if self._settings_seen and isinstance(exc, ConnectionRefusedError):
-                pass
-            else:
-                self._fail(exc)
-                return
+        exc = send_all(self.udp, core.datagrams_to_send(time.monotonic()))
+        if exc is not None and fatal(exc, self._settings_seen):
+            self._fail(exc)
+            return
         self._timer_at = core.timer()
 
     def _goodbye(self) -> None:
@@ -261,9 +240,7 @@ class SyncH3Connection(SyncH2Connection):
         if core.closed:
             return
         core.close(H3_NO_ERROR)
-        with contextlib.suppress(OSError):
-            for datagram, _addr in core.datagrams_to_send(time.monotonic()):
-                self.udp.send(datagram)
+        send_all(self.udp, core.datagrams_to_send(time.monotonic()))  # (an error: too late)
 
 
 def open_h3_sync(

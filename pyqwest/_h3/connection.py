@@ -1,16 +1,18 @@
-"""H3Connection: the asyncio driver of one HTTP/3 connection (a `DatagramProtocol` around a
-sans-IO `QuicCore`), and `open_h3`, which connects one.
+"""H3Connection: the asyncio driver of one HTTP/3 connection (a sans-IO `QuicCore` on a
+connected UDP socket the event loop watches), and `open_h3`, which connects one.
 
-The driver only moves datagrams and time: each datagram received and each QUIC timer that
-fires goes to the core, the events it returns go to the `H3Stream`s, and whatever the core
-wants to send goes out at once. Datagrams produced outside a read (new requests, body data,
-resets) are flushed once per event-loop iteration, so requests started together share a
-flight.
+The driver only moves datagrams and time: when the socket is readable it takes every datagram
+waiting (`datagrams.read_batch`), the core sees them together, the events it returns go to the
+`H3Stream`s, and one flush sends the answer; each QUIC timer that fires goes to the core too.
+Datagrams produced outside a read (new requests, body data, resets) are flushed once per
+event-loop iteration, so requests started together share a flight. (asyncio's datagram
+transport would hand over one datagram per loop iteration, with a flush each.)
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import socket
 from collections.abc import Callable
 from typing import Any
@@ -34,11 +36,12 @@ from .core import (
     Trailers,
     closed_cause,
 )
+from .datagrams import fatal, read_batch, send_all
 from .errors import H3_NO_ERROR, nearest
 from .stream import H3Stream
 
 
-class H3Connection(MuxConnection, asyncio.DatagramProtocol):
+class H3Connection(MuxConnection):
     """One HTTP/3 connection to an origin: QUIC over a connected UDP socket."""
 
     streams: dict[int, H3Stream]  # type: ignore[assignment]
@@ -49,42 +52,43 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
         super().__init__(loop, key)
         self.core = core
         self.addr = addr
-        self.transport: asyncio.DatagramTransport | None = None
+        self.sock: socket.socket | None = None  # None once closed
         self.max_streams = 1 << 62  # the limit is QUIC's stream credit: `free_slots`
         self._blocked: set[H3Stream] = set()  # streams waiting for their send queue to drain
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at: float | None = None
 
-    # --- asyncio protocol -------------------------------------------------------------------
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+    # --- the socket -----------------------------------------------------------------------
+    def attach(self, sock: socket.socket) -> None:
+        """Start on `sock` (connected, non-blocking): watch it, send the first flight."""
+        self.sock = sock
+        self.loop.add_reader(sock.fileno(), self._on_readable)
         self.core.connect(self.addr, self.loop.time())
         self.flush()
 
-    def datagram_received(self, data: bytes, addr: Any) -> None:
-        if self.closed:
+    def _on_readable(self) -> None:
+        sock = self.sock
+        if sock is None:
             return
-        self._dispatch(self.core.receive(data, self.addr, self.loop.time()))
-        self.flush()
-
-    def error_received(self, exc: Exception) -> None:
-        # ICMP (port unreachable...): fatal before the handshake is done; later, QUIC's loss
-        # recovery and idle timeout decide
-        if self._ready is not None and not self.closed:
+        got: list[bytes] = []
+        exc = read_batch(sock, got)
+        if got and not self.closed:
+            self._dispatch(self.core.receive(got, self.addr, self.loop.time()))
+        if exc is not None and not self.closed and fatal(exc, self._ready is None):
             self._fail(exc)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        if not self.closed:
-            self._fail(exc if isinstance(exc, OSError) else ConnectionResetError("socket closed"))
+            return
+        self.flush()
 
     # --- sending and time -------------------------------------------------------------------
     def flush(self) -> None:
         self._flush_pending = False
-        t = self.transport
-        if t is None or t.is_closing():
+        sock = self.sock
+        if sock is None:
             return
-        for data, _addr in self.core.datagrams_to_send(self.loop.time()):
-            t.sendto(data)
+        exc = send_all(sock, self.core.datagrams_to_send(self.loop.time()))
+        if exc is not None and not self.closed and fatal(exc, self._ready is None):
+            self._fail(exc)
+            return
         self._arm_timer()
 
     def _arm_timer(self) -> None:
@@ -210,17 +214,12 @@ class H3Connection(MuxConnection, asyncio.DatagramProtocol):
         if not core.closed:
             core.close(H3_NO_ERROR)
             self.flush()
-        t = self.transport
-        if t is None or t.is_closing():
+        sock, self.sock = self.sock, None
+        if sock is None:
             return
-        try:
-            t.close()
-        except RuntimeError:
-            # its event loop is closed already: close the socket itself
-            sock = t.get_extra_info("socket")
-            raw = getattr(sock, "_sock", sock)
-            if isinstance(raw, socket.socket):
-                raw.close()
+        with contextlib.suppress(RuntimeError):  # (an event loop closed already)
+            self.loop.remove_reader(sock.fileno())
+        sock.close()
 
 
 async def open_h3(
@@ -233,17 +232,22 @@ async def open_h3(
     in turn while one refuses (ICMP unreachable); the caller bounds the time."""
     for i, (family, _type, _proto, _name, sockaddr) in enumerate(infos):
         try:
-            return await _handshake(loop, H3Connection(loop, key, new_core(), sockaddr), family)
+            return await _handshake(H3Connection(loop, key, new_core(), sockaddr), family)
         except ConnectionRefusedError:
             if i == len(infos) - 1:
                 raise
     raise ConnectionError("no address to connect to")
 
 
-async def _handshake(
-    loop: asyncio.AbstractEventLoop, conn: H3Connection, family: int
-) -> H3Connection:
-    await loop.create_datagram_endpoint(lambda: conn, remote_addr=conn.addr[:2], family=family)
+async def _handshake(conn: H3Connection, family: int) -> H3Connection:
+    sock = socket.socket(family, socket.SOCK_DGRAM)
+    try:
+        sock.setblocking(False)
+        sock.connect(conn.addr)  # UDP: no packet yet; ICMP errors come with later calls
+    except BaseException:
+        sock.close()
+        raise
+    conn.attach(sock)
     ready = conn.ready()
     if ready is not None:
         try:

@@ -144,8 +144,11 @@ class QuicCore:
     def connect(self, addr: Address, now: float) -> None:
         self._quic.connect(addr, now)
 
-    def receive(self, data: bytes, addr: Address, now: float) -> list[Event]:
-        self._quic.receive_datagram(data, addr, now)
+    def receive(self, datagrams: list[bytes], addr: Address, now: float) -> list[Event]:
+        """Take the datagrams one read brought; the events they make, in order."""
+        receive = self._quic.receive_datagram
+        for data in datagrams:
+            receive(data, addr, now)
         return self._events()
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
