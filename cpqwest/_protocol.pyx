@@ -81,12 +81,12 @@ cdef class H1Connection(H1Core):
         # a peer closing an idle connection is no failure; one closing mid-exchange is
         self._count_close(exc is not None or (self._in_flight() and not self.parser.message_done))
         if self._in_flight() and not self.parser.message_done and self.error is None:
-            if exc is not None:
-                exc = self._salvage(exc)
-            if exc is None:
+            # a failed transport may have left the peer's answer in the socket
+            cause = self._salvage(exc) if exc is not None else None
+            if cause is None:
                 self.eof_received()
             if self.error is None and not self.parser.message_done:
-                self._fail(exc if exc is not None else ConnectionResetError("connection lost"))
+                self._fail(cause if cause is not None else ConnectionResetError("connection lost"))
         if self._drain_waiter is not None:
             self._wake_drain(exc)
         self._cancel_timers()
