@@ -57,6 +57,7 @@ cdef class BlockingH1(H1Core):
     cdef object _sock_timeout
     cdef object _deadline         # time.monotonic() instant, or None
     cdef object _read_timeout
+    cdef object _write_cause      # the peer's reset that ended our write; its answer is read
     cdef object __weakref__
 
     def __init__(self, sock, key, pool):
@@ -84,6 +85,7 @@ cdef class BlockingH1(H1Core):
         self.new_stamps(now())  # response.timings (the transport sets its start)
         self._deadline = deadline
         self._read_timeout = read_timeout
+        self._write_cause = None
         try:
             if body is None or streamed:
                 self._send(head)
@@ -97,7 +99,9 @@ cdef class BlockingH1(H1Core):
         except BaseException as exc:
             if streamed:
                 close_body(body)  # never pulled: the connection failed first
-            raise self._failed(self.head_error(exc)) from None
+                streamed = False
+            if not self._read_after_write_failed(exc):
+                raise self._failed(self.head_error(exc)) from None
         if streamed:
             _Thread(target=_copy_context().run, args=(self._upload, body, chunked, length),
                     daemon=True, name="pyqwest-upload").start()
@@ -133,6 +137,18 @@ cdef class BlockingH1(H1Core):
                 self._fill()
             except BaseException as exc:
                 raise self._failed(self.read_error(exc)) from None
+
+    cdef bint _read_after_write_failed(self, object exc):
+        """A write met the peer's close or reset (`exc`): a server that answers an upload it
+        will not read (413) and closes leaves that answer in our socket, and a complete
+        response wins over the write failure (as on asyncio, `H1Connection._salvage`). True:
+        read on, and report `exc` if the read fails too. Not over TLS, whose session a failed
+        write leaves unusable."""
+        if self._tls or not isinstance(exc, (BrokenPipeError, ConnectionResetError,
+                                             ConnectionAbortedError)):
+            return False
+        self._write_cause = exc
+        return True
 
     cdef object _failed(self, object err):
         """Abort with `err`; returns it, to be raised."""
@@ -223,15 +239,23 @@ cdef class BlockingH1(H1Core):
         if err is not None:
             raise err
         if cause is not None:
+            if self._write_cause is not None and not isinstance(cause, TimeoutError):
+                raise self._write_cause  # the reset our write met is the failure to report
             raise cause
         if n == 0:
-            self.feed_eof(self._tls)  # raises unless the close ended the message
+            try:
+                self.feed_eof(self._tls)  # raises unless the close ended the message
+            except BaseException:
+                if self._write_cause is not None:
+                    raise self._write_cause from None
+                raise
             return 0
         return n
 
     def _upload(self, body, bint chunked, Py_ssize_t length):
         """Pump a streamed body (on a worker thread); always closes the iterator. A failure
-        aborts the connection, which wakes the reader with the WriteError."""
+        aborts the connection, which wakes the reader with the WriteError, except the peer's
+        reset: the reader goes on to read the answer the peer may have sent first."""
         cdef BodyFramer framer = BodyFramer(chunked, length)
         cdef bint sending = False
         try:
@@ -247,6 +271,8 @@ cdef class BlockingH1(H1Core):
                 self._send(data)
             self.sent()
         except BaseException as exc:
+            if sending and self._read_after_write_failed(exc):
+                return
             if isinstance(exc, WriteError) or self.error is None:
                 self.abort(write_error(exc) if sending else body_error(exc))
             # else the connection failed first (reset, response closed): its reader says so

@@ -10,6 +10,7 @@ import threading
 import pytest
 from servers.scripted import canned, keep_alive, per_connection
 from test_errors import UNRESOLVABLE_URL, blackhole_port, refused_port  # noqa: F401
+from test_faults import early_answer
 from test_protocol_errors import RAW_FIN_CASES
 
 from pyqwest import (
@@ -127,6 +128,39 @@ def test_stale_connection_post_not_retried(bounded, scripted):
     assert bounded.get(scripted.url + "/").content == b"healthy"
     with pytest.raises(RemoteProtocolError):
         bounded.post(scripted.url + "/", content=b"x")
+
+
+# --- a response before the request body is finished (the async twins are in test_faults.py) --
+
+
+def upload_body(kind):
+    if kind == "bytes":
+        return b"x" * (32 << 20)
+    return (b"x" * 65536 for _ in range(512))
+
+
+def assert_not_pooled(client, scripted):
+    assert client.get(scripted.url + "/").content == b"fresh"
+    assert scripted.accepted == 2
+
+
+@pytest.mark.parametrize("body_kind", ["bytes", "iterator"])
+def test_response_before_request_body_finished(bounded, scripted, body_kind):
+    """The server answers 413 and closes without reading the (large) body: the client
+    returns the response rather than the write failure, and does not pool the connection."""
+    scripted.handler = early_answer(1024)
+    resp = bounded.post(scripted.url + "/", content=upload_body(body_kind))
+    assert (resp.status, resp.content) == (413, b"too big")
+    assert_not_pooled(bounded, scripted)
+
+
+def test_response_before_request_body_finished_stream(bounded, scripted):
+    """Streaming: the early response is readable while the upload is cut short."""
+    scripted.handler = early_answer(0)
+    with bounded.stream("POST", scripted.url + "/", content=upload_body("iterator")) as resp:
+        assert resp.status == 413
+        assert b"".join(resp.content) == b"too big"
+    assert_not_pooled(bounded, scripted)
 
 
 # --- connecting ----------------------------------------------------------------------------
