@@ -1,5 +1,7 @@
 """FrameReader: the frames of an HTTP/2 connection's received bytes, for h2 (it takes the place of
-h2's FrameBuffer as `H2Connection.incoming_buffer`; pyqwest._h2.library installs it).
+h2's FrameBuffer as `H2Connection.incoming_buffer`; pyqwest._h2.library installs it), and
+`header_block_frames`: the bytes of the HEADERS (and CONTINUATION) frames h2 would serialize for
+a request head, without hyperframe's frame objects.
 
 h2 stays the authority on what the frames mean; this only cuts the bytes. The frames of nearly
 every exchange (DATA, HEADERS that end their header block, WINDOW_UPDATE, without padding or
@@ -13,6 +15,7 @@ A frame longer than the limit fails as soon as its header arrives, not once it i
 
 from cpython.bytearray cimport PyByteArray_AS_STRING, PyByteArray_GET_SIZE
 from cpython.bytes cimport PyBytes_FromStringAndSize
+from libc.string cimport memcpy
 
 from h2.exceptions import FrameDataMissingError, FrameTooLargeError, ProtocolError
 from hyperframe.exceptions import InvalidDataError, InvalidFrameError
@@ -67,6 +70,7 @@ cdef frozenset _END_HEADERS_STREAM = frozenset(("END_HEADERS", "END_STREAM"))
 cdef enum:
     _DATA = 0x0
     _HEADERS = 0x1
+    _CONTINUATION = 0x9
     _WINDOW_UPDATE = 0x8
     _F_END_STREAM = 0x1
     _F_END_HEADERS = 0x4
@@ -197,3 +201,42 @@ cdef class FrameReader:
             block.append(frame)
             return None
         return frame
+
+
+cdef inline void _put_head(unsigned char* p, Py_ssize_t length, int kind, int flags,
+                           unsigned long stream_id):
+    p[0] = (length >> 16) & 0xFF
+    p[1] = (length >> 8) & 0xFF
+    p[2] = length & 0xFF
+    p[3] = kind
+    p[4] = flags
+    p[5] = (stream_id >> 24) & 0x7F
+    p[6] = (stream_id >> 16) & 0xFF
+    p[7] = (stream_id >> 8) & 0xFF
+    p[8] = stream_id & 0xFF
+
+
+def header_block_frames(unsigned long stream_id, bytes block, bint end_stream,
+                        Py_ssize_t max_frame_size):
+    """The frames of one encoded header block on `stream_id`: a HEADERS frame, then
+    CONTINUATION frames of at most `max_frame_size` bytes each, END_HEADERS on the last and
+    END_STREAM on the first when `end_stream` (the frames h2's `send_headers` builds)."""
+    cdef Py_ssize_t n = len(block), pos = 0, size, k = 0
+    cdef Py_ssize_t frames = 1 if n <= max_frame_size else (n + max_frame_size - 1) // max_frame_size
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, n + frames * _HEAD)
+    cdef unsigned char* o = <unsigned char*> (<char*> out)
+    cdef const unsigned char* b = <const unsigned char*> (<char*> block)
+    cdef int kind = _HEADERS
+    cdef int flags
+    while True:
+        size = n - pos if n - pos <= max_frame_size else max_frame_size
+        flags = _F_END_STREAM if (end_stream and kind == _HEADERS) else 0
+        if pos + size == n:
+            flags |= _F_END_HEADERS
+        _put_head(o + k, size, kind, flags, stream_id)
+        memcpy(o + k + _HEAD, b + pos, size)
+        k += _HEAD + size
+        pos += size
+        kind = _CONTINUATION
+        if pos >= n:
+            return out

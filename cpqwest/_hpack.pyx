@@ -326,7 +326,9 @@ cdef class Encoder:
                 value = item[1]
                 if type(name) is not str:
                     name = name.decode("latin-1")
-                index = _STATIC_FIELD.get((name, value))
+                # (the static table's values are ASCII: a bytes value is looked up decoded)
+                index = _STATIC_FIELD.get(
+                    (name, value if type(value) is str else value.decode("latin-1")))
                 if index is not None:
                     k += _put_int(out + k, index, 7, 0x80)
                     continue
