@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import math
 import select
 import socket
 import threading
@@ -71,7 +72,7 @@ _RECV_SIZE = 1 << 18
 class SyncH2Stream(StreamState):
     """One request/response exchange; for the response's consumer it is a SyncBodySource."""
 
-    __slots__ = ("cond", "conn", "deadline", "h2_closed", "read_timeout")
+    __slots__ = ("_cond", "conn", "deadline", "h2_closed", "read_timeout")
 
     def __init__(
         self, conn: SyncH2Connection, stream_id: int, deadline: float | None,
@@ -79,8 +80,7 @@ class SyncH2Stream(StreamState):
     ) -> None:
         StreamState.__init__(self, stream_id, next_stamps(conn))
         self.conn = conn
-        # its waiters sleep here: a read wakes only the streams it brought something for
-        self.cond = threading.Condition(conn.lock)
+        self._cond: threading.Condition | None = None  # made when a thread first sleeps on it
         self.deadline = deadline
         self.read_timeout = read_timeout
         self.h2_closed = False
@@ -88,6 +88,20 @@ class SyncH2Stream(StreamState):
     @property
     def parser(self) -> SyncH2Stream:
         return self
+
+    @property
+    def cond(self) -> threading.Condition:
+        """Where its waiters sleep while another thread reads: a read wakes only the streams
+        it brought something for. Made on first use (most waits read the socket themselves)."""
+        cond = self._cond
+        if cond is None:
+            cond = self._cond = threading.Condition(self.conn.lock)
+        return cond
+
+    def notify(self) -> None:
+        """Wake the threads sleeping on it (lock held)."""
+        if self._cond is not None:
+            self._cond.notify_all()
 
     def read_chunk(self) -> bytes | None:
         """The next body piece, None at the end; raises the spec's read errors."""
@@ -112,7 +126,7 @@ class SyncH2Stream(StreamState):
         while True:
             try:
                 with conn.lock:
-                    conn._wait_locked(self, self._all_or_credit, self.cond, *_until(self))
+                    conn._wait_locked(self, self._all_or_credit, None, *_until(self))
                     if self.body_size:
                         pieces.append(self._take_locked())
                     if self.message_done:
@@ -165,6 +179,12 @@ class SyncH2Connection:
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
         self._wake_w.setblocking(False)
+        # the reader's wait: one poll object for the connection's life (select where no poll)
+        self._poller: Any = None
+        if hasattr(select, "poll"):
+            self._poller = select.poll()
+            self._poller.register(sock.fileno(), select.POLLIN)
+            self._poller.register(self._wake_r.fileno(), select.POLLIN)
         self._buf = bytearray(_RECV_SIZE)
         self._view = memoryview(self._buf)
         self.streams: dict[int, SyncH2Stream] = {}
@@ -414,18 +434,19 @@ class SyncH2Connection:
             return
         until, deadline, per_read = _until(stream, use_read_timeout)
         with self.lock:
-            self._wait_locked(stream, done, stream.cond, until, deadline, per_read)
+            self._wait_locked(stream, done, None, until, deadline, per_read)
 
     def _wait_locked(
         self,
         stream: SyncH2Stream | None,
         done: Callable[[], bool],
-        cond: threading.Condition,
+        cond: threading.Condition | None,
         until: float | None,
         deadline: float | None,
         per_read: bool,
     ) -> None:
-        """`wait` with the lock held."""
+        """`wait` with the lock held; while another thread reads, it sleeps on `cond` (None:
+        the stream's own)."""
         try:
             while True:
                 if done():
@@ -440,6 +461,8 @@ class SyncH2Connection:
                     raise TimeoutError(
                         "read timed out" if per_read and until != deadline else "request timed out")
                 if self._reading:
+                    if cond is None:
+                        cond = stream.cond if stream is not None else self._cond
                     self._waiting.append(cond)
                     try:
                         cond.wait(left)
@@ -543,7 +566,7 @@ class SyncH2Connection:
             self._wake_all()
         else:
             for s in touched:
-                s.cond.notify_all()
+                s.notify()
 
     def _on_head(self, s: SyncH2Stream, raw: list[tuple[bytes, bytes]]) -> None:
         wrong = s.take_head(raw)
@@ -737,11 +760,19 @@ class SyncH2Connection:
 
     def _readable(self, timeout: float | None) -> bool:
         """Wait for the socket (or a wake-up); True if it is readable."""
-        ready, _, _ = select.select([self.sock, self._wake_r], [], [], timeout)
-        if self._wake_r in ready:
+        poller = self._poller
+        if poller is None:
+            ready, _, _ = select.select([self.sock, self._wake_r], [], [], timeout)
+            woken, readable = self._wake_r in ready, self.sock in ready
+        else:
+            # (milliseconds, rounded up: a wait never ends before its time)
+            events = poller.poll(None if timeout is None else max(math.ceil(timeout * 1e3), 0))
+            fds = [fd for fd, _ in events]
+            woken, readable = self._wake_r.fileno() in fds, self.sock.fileno() in fds
+        if woken:
             with contextlib.suppress(OSError):
                 self._wake_r.recv(4096)
-        return self.sock in ready
+        return readable
 
     def close(self, exc: BaseException | None = None) -> None:
         """Close the connection (any thread); streams still open fail with `exc`."""

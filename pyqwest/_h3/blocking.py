@@ -158,7 +158,7 @@ class SyncH3Connection(SyncH2Connection):
         # acknowledgements drained send buffers and stream credit may have come: uploads and
         # threads waiting for a stream look again
         for s in self._blocked:
-            s.cond.notify_all()
+            s.notify()
         self._cond.notify_all()
         if self.slots:
             self._grant_slots()
@@ -220,7 +220,7 @@ class SyncH3Connection(SyncH2Connection):
                 self._fail(cause)
                 return
         for s in touched:
-            s.cond.notify_all()
+            s.notify()
 
     def _flush(self) -> None:
         """Send the datagrams the core wants sent (lock held: a UDP send does not block for
