@@ -1,7 +1,8 @@
 """FrameReader: the frames of an HTTP/2 connection's received bytes, for h2 (it takes the place of
 h2's FrameBuffer as `H2Connection.incoming_buffer`; pyqwest._h2.library installs it), and
-`header_block_frames`: the bytes of the HEADERS (and CONTINUATION) frames h2 would serialize for
-a request head, without hyperframe's frame objects.
+`header_block_frames` and `data_frame_head`: the bytes of the HEADERS (and CONTINUATION) frames
+of a request head and the header of a DATA frame, as h2 would serialize them, without
+hyperframe's frame objects.
 
 h2 stays the authority on what the frames mean; this only cuts the bytes. The frames of nearly
 every exchange (DATA, HEADERS that end their header block, WINDOW_UPDATE, without padding or
@@ -240,3 +241,11 @@ def header_block_frames(unsigned long stream_id, bytes block, bint end_stream,
         kind = _CONTINUATION
         if pos >= n:
             return out
+
+
+def data_frame_head(unsigned long stream_id, Py_ssize_t length, bint end_stream):
+    """The 9-byte header of an unpadded DATA frame of `length` bytes on `stream_id`."""
+    cdef bytes out = PyBytes_FromStringAndSize(NULL, _HEAD)
+    _put_head(<unsigned char*> (<char*> out), length, _DATA,
+              _F_END_STREAM if end_stream else 0, stream_id)
+    return out

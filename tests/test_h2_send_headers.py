@@ -1,12 +1,14 @@
-"""H2State.send_headers' request-head path (pyqwest._h2.library): its frames are built in C, but
-what it sends and the state it leaves are h2's own, byte for byte and state for state."""
+"""H2State's request paths (pyqwest._h2.library): `send_headers` for a request head and
+`send_data` for body data build their frames in C, but what they send, the state they leave and
+the errors they raise are h2's own, byte for byte and state for state."""
 
 from __future__ import annotations
 
 import h2.connection
+import h2.exceptions
 import pytest
 
-from cpqwest._h2frames import header_block_frames
+from cpqwest._h2frames import data_frame_head, header_block_frames
 from pyqwest._h2 import library
 from pyqwest._h2.core import MAX_FRAME_SIZE, SETTINGS
 
@@ -64,3 +66,50 @@ def test_header_block_frames_split_at_the_frame_size() -> None:
         b"\x00\x00\x04\x09\x00\x00\x00\x00\x05aaaa"     # CONTINUATION
         b"\x00\x00\x02\x09\x04\x00\x00\x00\x05aa"       # CONTINUATION, END_HEADERS
     )
+
+
+def windows(h: library.H2State, sid: int) -> tuple[int, int, object]:
+    s = h.streams[sid]
+    return h.outbound_flow_control_window, s.outbound_flow_control_window, s.state_machine.state
+
+
+@pytest.mark.parametrize("end_stream", [True, False])
+@pytest.mark.parametrize("kind", [bytes, memoryview])
+def test_body_data_is_what_h2_sends(end_stream, kind) -> None:
+    ours, theirs = pair()
+    for h in (ours, theirs):
+        h.send_headers(1, HEAD)
+        h.data_to_send()
+    ours.send_data(1, kind(b"a" * 1000))
+    h2.connection.H2Connection.send_data(theirs, 1, kind(b"a" * 1000))
+    ours.send_data(1, kind(b"b" * 10), end_stream=end_stream)
+    h2.connection.H2Connection.send_data(theirs, 1, kind(b"b" * 10), end_stream=end_stream)
+    assert ours.data_to_send() == theirs.data_to_send()
+    assert windows(ours, 1) == windows(theirs, 1)
+
+
+@pytest.mark.parametrize("size", [65_536, 1 << 15], ids=["over-window", "over-frame-size"])
+def test_body_data_over_a_limit_fails_as_in_h2(size) -> None:
+    ours, theirs = pair()
+    for h in (ours, theirs):
+        h.send_headers(1, HEAD)
+        h.data_to_send()
+    with pytest.raises(h2.exceptions.ProtocolError) as expected:
+        h2.connection.H2Connection.send_data(theirs, 1, b"x" * size)
+    with pytest.raises(type(expected.value), match=str(expected.value)):
+        ours.send_data(1, b"x" * size)
+    assert windows(ours, 1) == windows(theirs, 1)
+
+
+def test_body_data_after_the_end_fails_as_in_h2() -> None:
+    ours, theirs = pair()
+    for h in (ours, theirs):
+        h.send_headers(1, HEAD, end_stream=True)
+    with pytest.raises(h2.exceptions.ProtocolError) as expected:
+        h2.connection.H2Connection.send_data(theirs, 1, b"x")
+    with pytest.raises(type(expected.value), match=str(expected.value)):
+        ours.send_data(1, b"x")
+
+
+def test_data_frame_head() -> None:
+    assert data_frame_head(3, 258, True) == b"\x00\x01\x02\x00\x01\x00\x00\x00\x03"

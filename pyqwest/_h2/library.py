@@ -21,6 +21,11 @@ h2 4.x and hpack 4.x (pinned `<5` in pyproject.toml for that reason):
   `SEND_END_STREAM`), the stream's `request_method` and `_authority` are set as h2 sets them,
   and the frames go to `_data_to_send` as bytes (`cpqwest._h2frames.header_block_frames`)
   instead of hyperframe objects; trailers and prioritised heads take h2's own path.
+- Request body data (`H2State.send_data`, unpadded, non-empty, on an open stream): h2's
+  window and frame-size checks and errors, its `ConnectionInputs.SEND_DATA`,
+  `StreamInputs.SEND_DATA` and `SEND_END_STREAM` inputs and both windows' accounting
+  (`outbound_flow_control_window` of the connection and the stream), with the frame header
+  built in C and the data appended to `_data_to_send` as is.
 - The frame reader in C (`cpqwest._h2frames.FrameReader`): replaces the connection's
   `incoming_buffer` (h2 calls `add_data(data)`, sets `max_frame_size` and iterates it) and
   adds its frame classes to `_frame_dispatch_table` (keyed by a frame's class). The frames it
@@ -38,7 +43,7 @@ import h2.settings
 import h2.stream
 import hyperframe.frame
 
-from cpqwest._h2frames import QUIET_CLASSES, FrameReader, header_block_frames
+from cpqwest._h2frames import QUIET_CLASSES, FrameReader, data_frame_head, header_block_frames
 from cpqwest._hpack import Decoder as HPACKDecoder
 from cpqwest._hpack import Encoder as HPACKEncoder
 
@@ -56,7 +61,9 @@ _RECV_GOAWAY = h2.connection.ConnectionInputs.RECV_GOAWAY
 _CLOSED = h2.connection.ConnectionState.CLOSED
 _SENT_RESET = h2.stream.StreamClosedBy.SEND_RST_STREAM
 _CONN_SEND_HEADERS = h2.connection.ConnectionInputs.SEND_HEADERS
+_CONN_SEND_DATA = h2.connection.ConnectionInputs.SEND_DATA
 _SEND_HEADERS = h2.stream.StreamInputs.SEND_HEADERS
+_SEND_DATA = h2.stream.StreamInputs.SEND_DATA
 _SEND_END_STREAM = h2.stream.StreamInputs.SEND_END_STREAM
 _CLIENT_IDS = h2.connection.AllowedStreamIDs.ODD
 
@@ -148,6 +155,39 @@ class H2State(h2.connection.H2Connection):
                 stream._authority = _as_bytes(value_)
         self._data_to_send += header_block_frames(
             stream_id, block, end_stream, self.max_outbound_frame_size)
+
+    def send_data(
+        self,
+        stream_id: int,
+        data: bytes | memoryview,
+        end_stream: bool = False,
+        pad_length: int | None = None,
+    ) -> None:
+        """h2's `send_data`; unpadded body data on an open stream without its DataFrame
+        object (the same checks, state machine inputs and window accounting)."""
+        stream = self.streams.get(stream_id)
+        size = len(data)
+        if pad_length is not None or stream is None or not size:
+            super().send_data(stream_id, data, end_stream, pad_length)
+            return
+        window = min(self.outbound_flow_control_window, stream.outbound_flow_control_window)
+        if size > window:
+            raise h2.exceptions.FlowControlError(
+                f"Cannot send {size} bytes, flow control window is {window}")
+        if size > self.max_outbound_frame_size:
+            raise h2.exceptions.FrameTooLargeError(
+                f"Cannot send frame size {size}, max frame size is "
+                f"{self.max_outbound_frame_size}")
+        self.state_machine.process_input(_CONN_SEND_DATA)
+        machine = stream.state_machine
+        machine.process_input(_SEND_DATA)
+        if end_stream:
+            machine.process_input(_SEND_END_STREAM)
+        stream.outbound_flow_control_window -= size
+        out = self._data_to_send
+        out += data_frame_head(stream_id, size, end_stream)
+        out += data
+        self.outbound_flow_control_window -= size
 
     def ack_connection(self) -> None:
         """Credit the connection window with what was received (the owner batches it)."""
