@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import AsyncIterator, Iterable, Mapping
-from typing import Any, final
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from typing import Any, Generic, TypeVar, final
 
 from ._headers import Headers, HTTPHeaderName
 from ._multipart import Multipart, multipart_request
@@ -15,6 +15,8 @@ HeadersArg = (
     Headers | Mapping[str | HTTPHeaderName, str] | Iterable[tuple[str | HTTPHeaderName, str]]
 )
 ParamsArg = Mapping[str, str | None] | Iterable[tuple[str, str | None]]
+
+BodyT = TypeVar("BodyT")  # a request body as its API holds it
 
 _TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+\Z")
 CONTENT_TYPE_ERROR = "Content must be bytes, an async iterator of bytes, or Multipart"
@@ -84,24 +86,20 @@ def parse_target(method: str, url: str, params: ParamsArg | None) -> tuple[str, 
     return method, parse_url(url)
 
 
-@final
-class Request:
-    """An HTTP request."""
+class RequestBase(Generic[BodyT]):
+    """What `Request` and `SyncRequest` share: the checked method, the normalized URL and the
+    headers; each API keeps its own body kinds (`content`)."""
 
     __slots__ = ("_content", "_headers", "_json", "_method", "_parsed", "_url")
 
-    def __init_subclass__(cls, **kwargs: object) -> None:
-        raise TypeError("type 'Request' is not an acceptable base type")
+    _content: BodyT
 
-    def __init__(
-        self,
-        method: str,
-        url: str,
-        headers: HeadersArg | None = None,
-        content: bytes | AsyncIterator[bytes] | dict[str, Any] | Multipart | None = None,
-        *,
-        params: ParamsArg | None = None,
+    def _init(
+        self, method: str, url: str, params: ParamsArg | None, headers: HeadersArg | None,
+        content: object,
+        to_body: Callable[[HeadersArg | None, object], tuple[Headers | None, BodyT, bool]],
     ) -> None:
+        """The method and URL are checked first, then the body (`to_body`: its API's kinds)."""
         self._method, self._parsed = parse_target(method, url, params)
         self._url = self._parsed.href
         h, self._content, self._json = to_body(headers, content)
@@ -119,13 +117,35 @@ class Request:
 
     @property
     def headers(self) -> Headers:
-        """The request headers."""
+        """The request headers (a ``Headers`` given is used by reference)."""
         return self._headers
 
     @property
-    def content(self) -> bytes | AsyncIterator[bytes]:
-        """The body, as ``bytes`` (``b""`` for none) or the async iterator that streams it."""
+    def content(self) -> BodyT:
+        """The body: ``bytes`` (``b""`` for none), or the iterator that streams it (async for
+        `Request`, any iterable's iterator for `SyncRequest`)."""
         return self._content
 
     def __repr__(self) -> str:
-        return f"<Request {self._method} {self._url}>"
+        return f"<{type(self).__name__} {self._method} {self._url}>"
+
+
+@final
+class Request(RequestBase[bytes | AsyncIterator[bytes]]):
+    """An HTTP request."""
+
+    __slots__ = ()
+
+    def __init_subclass__(cls, **kwargs: object) -> None:
+        raise TypeError("type 'Request' is not an acceptable base type")
+
+    def __init__(
+        self,
+        method: str,
+        url: str,
+        headers: HeadersArg | None = None,
+        content: bytes | AsyncIterator[bytes] | dict[str, Any] | Multipart | None = None,
+        *,
+        params: ParamsArg | None = None,
+    ) -> None:
+        self._init(method, url, params, headers, content, to_body)

@@ -7,7 +7,7 @@ from typing import Any, final
 
 from ._headers import Headers
 from ._multipart import SyncMultipart, multipart_request
-from ._request import HeadersArg, ParamsArg, fixed_content, parse_target, to_headers
+from ._request import HeadersArg, ParamsArg, RequestBase, fixed_content, to_headers
 
 SyncContent = bytes | Iterable[bytes] | dict[str, Any] | SyncMultipart | None
 
@@ -27,11 +27,11 @@ def to_sync_body(
 
 
 @final
-class SyncRequest:
+class SyncRequest(RequestBase[bytes | Iterator[bytes]]):
     """An HTTP request for a SyncTransport. A streamed body (any iterable of bytes) is pulled
     only once the connection exists, and closed when the exchange ends."""
 
-    __slots__ = ("_content", "_headers", "_json", "_method", "_parsed", "_url")
+    __slots__ = ()
 
     def __init_subclass__(cls, **kwargs: object) -> None:
         raise TypeError("type 'SyncRequest' is not an acceptable base type")
@@ -45,30 +45,4 @@ class SyncRequest:
         *,
         params: ParamsArg | None = None,
     ) -> None:
-        self._method, self._parsed = parse_target(method, url, params)
-        self._url = self._parsed.href
-        h, self._content, self._json = to_sync_body(headers, content)
-        self._headers = Headers() if h is None else h
-
-    @property
-    def method(self) -> str:
-        """The HTTP method, case preserved."""
-        return self._method
-
-    @property
-    def url(self) -> str:
-        """The normalized URL (WHATWG serialization, params appended)."""
-        return self._url
-
-    @property
-    def headers(self) -> Headers:
-        """The request headers (the caller's Headers object, by reference)."""
-        return self._headers
-
-    @property
-    def content(self) -> bytes | Iterator[bytes]:
-        """The body: bytes, or the iterator of a streamed body."""
-        return self._content
-
-    def __repr__(self) -> str:
-        return f"<SyncRequest {self._method} {self._url}>"
+        self._init(method, url, params, headers, content, to_sync_body)
