@@ -75,11 +75,19 @@ def telemetry(enable_otel: bool, tracer_provider: Any, meter_provider: Any) -> T
 
 def watching(telemetry: Telemetry | None) -> bool:
     """Whether a request must be watched: OTel on, or either logger at DEBUG."""
-    return (
-        telemetry is not None
-        or logger.isEnabledFor(_DEBUG)
-        or access_logger.isEnabledFor(_DEBUG)
-    )
+    if telemetry is not None:
+        return True
+    # Logger.isEnabledFor's answer from its own cache, without its call (every request asks;
+    # on a miss, or a disabled logger, it is asked itself)
+    on = logger._cache.get(_DEBUG)  # type: ignore[attr-defined]
+    if on is None or logger.disabled:
+        on = logger.isEnabledFor(_DEBUG)
+    if on:
+        return True
+    on = access_logger._cache.get(_DEBUG)  # type: ignore[attr-defined]
+    if on is None or access_logger.disabled:
+        on = access_logger.isEnabledFor(_DEBUG)
+    return bool(on)
 
 
 class Watch:

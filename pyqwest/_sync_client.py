@@ -128,11 +128,19 @@ class SyncClient:
         params: ParamsArg | None = None,
     ) -> FullResponse:
         """Send a request and read the whole response (the body within `timeout` too)."""
+        if timeout is None:  # (no deadline context to enter: the common case, kept cheap)
+            return self._execute(method, url, headers, content, params)
         with _deadline(timeout):
-            request = SyncRequest(method, url, headers, content, params=params)
-            if self._fast is not None:
-                return self._fast._execute_full(request)
-            return read_full_sync(self._send(request))
+            return self._execute(method, url, headers, content, params)
+
+    def _execute(
+        self, method: str, url: str, headers: HeadersArg | None, content: SyncContent,
+        params: ParamsArg | None,
+    ) -> FullResponse:
+        request = SyncRequest(method, url, headers, content, params=params)
+        if self._fast is not None:
+            return self._fast._execute_full(request)
+        return read_full_sync(self._send(request))
 
     def stream(
         self,

@@ -15,7 +15,7 @@ import ssl
 import threading
 from collections.abc import Iterator
 from time import monotonic
-from typing import Any, cast
+from typing import Any
 
 from cpqwest._errors import ReadError, RemoteProtocolError, connecting
 from cpqwest._pool import RouteStats, opened_on
@@ -159,9 +159,10 @@ class SyncHTTPTransport(TransportCore):
         """The blocking loop of an exchange: send each hop, let the `Exchange` decide after
         its head; the final response's connection positioned after its head, with its
         version, status, headers and notable bits."""
-        self._check_open()
+        if self._closed:
+            self._check_open()  # raises
         ex = begin(
-            self, request.method, request._parsed, h, request.content, request._json,
+            self, request._method, request._parsed, h, request._content, request._json,
             sync_deadline(),
         )
         while True:
@@ -190,7 +191,7 @@ class SyncHTTPTransport(TransportCore):
         """One hop of `ex` up to the response head, with the stale-connection retry (HTTP/2:
         also streams the server refused or never processed)."""
         method, parsed, is_json, deadline = ex.method, ex.url, ex.is_json, ex.deadline
-        body = cast("bytes | Iterator[bytes]", ex.body)  # a sync request's content
+        body: bytes | Iterator[bytes] = ex.body  # type: ignore[assignment]  # (sync content)
         headers = ex.request_headers()
         key = self._route(parsed)
         started = monotonic()  # response.timings counts from here
@@ -198,7 +199,8 @@ class SyncHTTPTransport(TransportCore):
         replayable = method in REPLAYABLE_METHODS and not streamed
         fresh: SyncH1Connection | None = None
         try:
-            if self._wants_h2(key) or self._wants_h3(key):
+            if (self._force or key[0] == "https") and (
+                    self._wants_h2(key) or self._wants_h3(key)):
                 result = self._send_h2(
                     key, self._h2_headers(method, parsed, headers, body, is_json), body,
                     method in REPLAYABLE_METHODS, deadline,

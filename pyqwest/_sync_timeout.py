@@ -40,6 +40,6 @@ def get_sync_timeout() -> datetime.timedelta | None:
     return datetime.timedelta(seconds=max(0.0, deadline - time.monotonic()))
 
 
-def sync_deadline() -> float | None:
-    """The current context's deadline as a time.monotonic() value, None if unset."""
-    return _deadline.get()
+# The current context's deadline as a time.monotonic() value, None if unset (the bound `get`
+# of its context variable: every request asks, and a function around it costs a call).
+sync_deadline = _deadline.get
