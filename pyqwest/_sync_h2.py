@@ -229,7 +229,7 @@ class SyncH2Connection:
     ) -> SyncH2Stream:
         """Send a request and wait for its response head; raises the spec's errors (a
         stream the server refused or never processed raises Unusable)."""
-        with self._cond:
+        with self.lock:  # (the lock of every Condition here, taken without their Python calls)
             self._wait_slot(deadline)
             if not self.usable:
                 raise Unusable
@@ -323,7 +323,7 @@ class SyncH2Connection:
 
     def take(self, idle_timeout: float | None) -> bool:
         """Whether a new request may use this connection; one idle too long is closed."""
-        with self._cond:
+        with self.lock:
             if not self.usable or self.closed:
                 return False
             if (idle_timeout is not None and not self.streams
@@ -489,7 +489,9 @@ class SyncH2Connection:
                 # nobody reads now: hand the socket to one waiter
                 self._waiting[0].notify_all()
 
-    def _read(self, timeout: float | None) -> tuple[bytes | None, BaseException | None]:
+    def _read(
+        self, timeout: float | None
+    ) -> tuple[bytes | memoryview | None, BaseException | None]:
         """One read of the socket (lock not held): (data or None if nothing yet, failure)."""
         sock = self.sock
         try:
@@ -506,9 +508,9 @@ class SyncH2Connection:
                 return None, ConnectionError(
                     "connection closed before the server's HTTP/2 SETTINGS")
             return None, RemoteProtocolError("connection closed by the server")
-        return bytes(self._view[:n]), None
+        return self._view[:n], None  # (h2 copies it into its frame reader at once)
 
-    def _receive(self, data: bytes) -> None:
+    def _receive(self, data: bytes | memoryview) -> None:
         """Feed h2 and dispatch its events (lock held)."""
         h = self.h2
         try:

@@ -121,7 +121,9 @@ class SyncH3Connection(SyncH2Connection):
         """Nothing to do: qh3 grants QUIC stream credit itself."""
 
     # --- the wire: datagrams and time -------------------------------------------------------
-    def _read(self, timeout: float | None) -> tuple[bytes | None, BaseException | None]:
+    def _read(
+        self, timeout: float | None
+    ) -> tuple[bytes | memoryview | None, BaseException | None]:
         """Wait for datagrams or the QUIC timer (lock not held); the datagrams go to
         `_inbox`, and b"" says there is something for `_receive`."""
         at = self._timer_at
@@ -141,7 +143,7 @@ class SyncH3Connection(SyncH2Connection):
             return b"", None
         return None, None
 
-    def _receive(self, data: bytes) -> None:
+    def _receive(self, data: bytes | memoryview) -> None:
         """Feed the core what `_read` took, run its timer when due, act on the events and
         send what it wants sent (lock held)."""
         core, addr = self.core, self.addr
