@@ -148,6 +148,7 @@ cdef class BlockingH1(H1Core):
                                              ConnectionAbortedError)):
             return False
         self._write_cause = exc
+        self.close_after = True  # the socket is reset: closed with this response, never pooled
         return True
 
     cdef object _failed(self, object err):

@@ -558,12 +558,14 @@ async def test_final_coding_not_chunked_reads_until_close(client, transport, scr
 # --------------------------------------------------------------------------------------------
 
 
-def early_answer(read_some: int) -> Any:
+def early_answer(read_some: int, *, says_close: bool = True) -> Any:
+    """413 before the body is read, then the socket closes (`says_close`: with
+    `Connection: close`; else the head claims keep-alive)."""
     async def handler(conn: Conn) -> None:
         await conn.read_request(body=False)
         if read_some:
             await conn.reader.readexactly(read_some)
-        await conn.send_response(413, b"too big", close=True)
+        await conn.send_response(413, b"too big", close=says_close)
         await conn.close()
 
     return per_connection(handler, FRESH)
@@ -584,6 +586,17 @@ async def test_response_before_request_body_finished(client, transport, scripted
         content = gen()
     resp = await asyncio.wait_for(client.post(scripted.url + "/", content=content), 20)
     assert (resp.status, resp.content) == (413, b"too big")
+    await assert_recovers(client, transport, scripted)
+
+
+async def test_early_response_claiming_keep_alive_is_not_pooled(client, transport, scripted):
+    """The 413's head says keep-alive, but our write met the peer's reset: the connection is
+    closed with the response, never put back in the pool."""
+    scripted.handler = early_answer(1024, says_close=False)
+    resp = await asyncio.wait_for(
+        client.post(scripted.url + "/", content=b"x" * (32 << 20)), 20)
+    assert (resp.status, resp.content) == (413, b"too big")
+    assert sum(s.idle for s in transport.pool_stats()) == 0
     await assert_recovers(client, transport, scripted)
 
 

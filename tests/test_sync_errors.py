@@ -154,6 +154,18 @@ def test_response_before_request_body_finished(bounded, scripted, body_kind):
     assert_not_pooled(bounded, scripted)
 
 
+def test_early_response_claiming_keep_alive_is_not_pooled(make_sync_transport, scripted):
+    """The 413's head says keep-alive, but our write met the peer's reset: the connection is
+    closed with the response, never put back in the pool."""
+    transport = make_sync_transport(timeout=10)
+    client = SyncClient(transport)
+    scripted.handler = early_answer(1024, says_close=False)
+    resp = client.post(scripted.url + "/", content=upload_body("bytes"))
+    assert (resp.status, resp.content) == (413, b"too big")
+    assert sum(s.idle for s in transport.pool_stats()) == 0
+    assert_not_pooled(client, scripted)
+
+
 def test_response_before_request_body_finished_stream(bounded, scripted):
     """Streaming: the early response is readable while the upload is cut short."""
     scripted.handler = early_answer(0)
