@@ -22,6 +22,7 @@ from ._version import HTTPVersion
 
 logger = logging.getLogger("pyqwest")
 access_logger = logging.getLogger("pyqwest.access")
+_WATCHED = (logger, access_logger)  # either at DEBUG: every request is watched
 _DEBUG = logging.DEBUG
 
 _REASONS = {int(s): s.phrase for s in HTTPStatus}
@@ -77,17 +78,15 @@ def watching(telemetry: Telemetry | None) -> bool:
     """Whether a request must be watched: OTel on, or either logger at DEBUG."""
     if telemetry is not None:
         return True
-    # Logger.isEnabledFor's answer from its own cache, without its call (every request asks;
-    # on a miss, or a disabled logger, it is asked itself)
-    on = logger._cache.get(_DEBUG)  # type: ignore[attr-defined]
-    if on is None or logger.disabled:
-        on = logger.isEnabledFor(_DEBUG)
-    if on:
-        return True
-    on = access_logger._cache.get(_DEBUG)  # type: ignore[attr-defined]
-    if on is None or access_logger.disabled:
-        on = access_logger.isEnabledFor(_DEBUG)
-    return bool(on)
+    for log in _WATCHED:
+        # Logger.isEnabledFor's answer from its own cache, without its call (every request
+        # asks; on a miss, or a disabled logger, it is asked itself)
+        on = log._cache.get(_DEBUG)  # type: ignore[attr-defined]
+        if on is None or log.disabled:
+            on = log.isEnabledFor(_DEBUG)
+        if on:
+            return True
+    return False
 
 
 class Watch:

@@ -199,8 +199,7 @@ class SyncHTTPTransport(TransportCore):
         replayable = method in REPLAYABLE_METHODS and not streamed
         fresh: SyncH1Connection | None = None
         try:
-            if (self._force or key[0] == "https") and (
-                    self._wants_h2(key) or self._wants_h3(key)):
+            if self._wants_h2(key) or self._wants_h3(key):
                 result = self._send_h2(
                     key, self._h2_headers(method, parsed, headers, body, is_json), body,
                     method in REPLAYABLE_METHODS, deadline,

@@ -52,8 +52,7 @@ class SyncPool:
                     return None
                 conn = stack.pop()
                 self._in_use.add(conn)
-            limit = self._idle_timeout
-            expired = limit is not None and time.monotonic() - conn.idle_since >= limit
+            expired = self._expired(conn, time.monotonic())
             if not conn.closed and not expired and conn.alive():
                 return conn
             self.forget(conn)

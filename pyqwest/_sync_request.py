@@ -19,7 +19,7 @@ def to_sync_body(
     boundary on a copy of the headers), anything else as `iter(content)` (a list streams its
     items); a non-iterable raises iter()'s own TypeError."""
     if content is None:  # (most requests: nothing to look at)
-        return to_headers(headers) if headers is not None else None, b"", False
+        return to_headers(headers), b"", False
     fixed = fixed_content(content)
     if fixed is not None:
         return to_headers(headers), *fixed

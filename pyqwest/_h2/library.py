@@ -170,7 +170,7 @@ class H2State(h2.connection.H2Connection):
         if pad_length is not None or stream is None or not size:
             super().send_data(stream_id, data, end_stream, pad_length)
             return
-        window = min(self.outbound_flow_control_window, stream.outbound_flow_control_window)
+        window = self.local_flow_control_window(stream_id)
         if size > window:
             raise h2.exceptions.FlowControlError(
                 f"Cannot send {size} bytes, flow control window is {window}")
