@@ -17,6 +17,21 @@ from typing import cast
 
 _RECV_SIZE = 1 << 18
 
+# Each thread's buffer for raw reads, copied into the incoming BIO at once. A fresh bytes object
+# of _RECV_SIZE per read (socket.recv) is above malloc's mmap threshold: every read paid an
+# mmap, an mremap and a munmap, and page faults. A TLSSocket inside another (a proxy's tunnel)
+# hands this same buffer to the outer one's recv_into, which writes into it only after its own
+# _feed has copied its raw bytes out.
+_scratch = threading.local()
+
+
+def _read_view() -> memoryview:
+    try:
+        view: memoryview = _scratch.view
+    except AttributeError:
+        view = _scratch.view = memoryview(bytearray(_RECV_SIZE))
+    return view
+
 
 class TLSSocket:
     """The part of the socket API the sync drivers use, with TLS in between."""
@@ -128,11 +143,12 @@ class TLSSocket:
                 self.raw.sendall(out)
 
     def _feed(self) -> bool:
-        data = self.raw.recv(_RECV_SIZE)
-        if data:
+        view = _read_view()
+        n = self.raw.recv_into(view)
+        if n:
             with self._lock:
-                self._in.write(data)
-        return bool(data)
+                self._in.write(view[:n])
+        return n > 0
 
     def recv(self, size: int) -> bytes:
         """Up to `size` bytes of application data; b"" at the end (TLS inside TLS reads its
