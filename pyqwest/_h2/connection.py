@@ -47,8 +47,10 @@ from .stream import H2Stream
 # many as ~15000 PING acks (Go's HTTP/2 allows 10000 queued control frames, nghttp2 1000).
 MAX_UNREAD_ANSWERS = 256 << 10
 
+READ_SIZE = 256 << 10  # bytes one read may bring (asyncio's own read size)
 
-class H2Connection(MuxConnection, asyncio.Protocol):
+
+class H2Connection(MuxConnection, asyncio.BufferedProtocol):
     """One HTTP/2 connection: an asyncio protocol driving an h2 state machine."""
 
     streams: dict[int, H2Stream]  # type: ignore[assignment]
@@ -59,6 +61,11 @@ class H2Connection(MuxConnection, asyncio.Protocol):
         self.h2 = library.new_state(SETTINGS, MAX_FRAME_SIZE)
         self._blocked: set[H2Stream] = set()  # streams waiting for flow-control window
         self._unread_answers = 0  # bytes h2 queued in answer to reads while writing was paused
+        # What the loop reads into, for the connection's life: h2's frame reader copies what it
+        # keeps. (As a plain Protocol, each read made a bytes object of the loop's read size,
+        # 256 KiB, which the TLS layers allocate before they know what arrived: above malloc's
+        # mmap threshold, an mmap, mremap and munmap per read.)
+        self._view = memoryview(bytearray(READ_SIZE))
 
     # --- asyncio protocol -------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -66,7 +73,13 @@ class H2Connection(MuxConnection, asyncio.Protocol):
         self.h2.increment_flow_control_window(CONN_WINDOW - 65535)
         self.flush()
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        self._received(self._view[:nbytes])
+
+    def _received(self, data: memoryview) -> None:
         h = self.h2
         paused = self.write_paused
         if paused:
