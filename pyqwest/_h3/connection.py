@@ -3,10 +3,12 @@ connected UDP socket the event loop watches), and `open_h3`, which connects one.
 
 The driver only moves datagrams and time: when the socket is readable it takes every datagram
 waiting (`datagrams.read_batch`), the core sees them together, the events it returns go to the
-`H3Stream`s, and one flush sends the answer; each QUIC timer that fires goes to the core too.
-Datagrams produced outside a read (new requests, body data, resets) are flushed once per
-event-loop iteration, so requests started together share a flight. (asyncio's datagram
-transport would hand over one datagram per loop iteration, with a flush each.)
+`H3Stream`s; each QUIC timer that fires goes to the core too. What the core then wants sent,
+and datagrams produced outside a read (new requests, body data, resets), are flushed once per
+event-loop iteration: requests started together share a flight, and the acknowledgement of a
+response rides in the packet of the request its reader sends next (one datagram, not two).
+(asyncio's datagram transport would hand over one datagram per loop iteration, with a flush
+each.)
 """
 
 from __future__ import annotations
@@ -77,7 +79,7 @@ class H3Connection(MuxConnection):
         if exc is not None and not self.closed and fatal(exc, self._ready is None):
             self._fail(exc)
             return
-        self.flush()
+        self.flush_soon()
 
     # --- sending and time -------------------------------------------------------------------
     def flush(self) -> None:
