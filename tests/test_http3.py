@@ -182,6 +182,28 @@ async def test_concurrent_requests_share_one_connection(
     assert len({r.headers["x-conn-port"] for r in results}) == 1
 
 
+async def test_sequential_requests_send_one_datagram_each(
+    h3: Client, h3_server: HypercornServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the acknowledgement of a response rides in the next request's packet, not in one of its
+    # own (which made two datagrams per request)
+    import pyqwest._h3.connection as driver
+
+    sent: list[int] = []
+    send_all = driver.send_all
+
+    def counting(sock: Any, datagrams: Any) -> Any:
+        datagrams = list(datagrams)
+        sent.append(len(datagrams))
+        return send_all(sock, datagrams)
+
+    assert (await h3.get(h3_server.url + "/echo")).status == 200  # the handshake, untouched
+    monkeypatch.setattr(driver, "send_all", counting)
+    for _ in range(20):
+        assert (await h3.get(h3_server.url + "/echo")).status == 200
+    assert sum(sent) < 2 * 20
+
+
 async def test_more_requests_than_stream_credit(h3: Client, h3_server: HypercornServer) -> None:
     # aioquic grants 128 bidirectional streams at first: the rest wait for more credit
     results = await asyncio.gather(*[h3.get(h3_server.url + "/conn") for _ in range(300)])
