@@ -115,18 +115,19 @@ class TLSSocket:
         TLS housekeeping (session tickets), False if it was data or the end."""
         timeout = self.raw.gettimeout()
         self.raw.setblocking(False)
+        view = _read_view()
         try:
-            data = self.raw.recv(_RECV_SIZE)
+            n = self.raw.recv_into(view)
         except BlockingIOError:
             return True
         except OSError:
             return False
         finally:
             self.raw.settimeout(timeout)
-        if not data:
+        if not n:
             return False
         with self._lock:
-            self._in.write(data)
+            self._in.write(view[:n])
             try:
                 self._obj.read(1)
             except ssl.SSLWantReadError:
@@ -151,8 +152,8 @@ class TLSSocket:
         return n > 0
 
     def recv(self, size: int) -> bytes:
-        """Up to `size` bytes of application data; b"" at the end (TLS inside TLS reads its
-        records from here: an https:// proxy's tunnel)."""
+        """Up to `size` bytes of application data; b"" at the end (the CONNECT or SOCKS5
+        handshake with an https:// proxy reads its answers here)."""
         buf = bytearray(size)
         n = self.recv_into(memoryview(buf))
         return bytes(buf[:n])
