@@ -34,6 +34,7 @@ from ._h2.core import (
     CONN_ACK_BATCH,
     CONN_WINDOW,
     MAX_FRAME_SIZE,
+    READ_SIZE,
     SETTINGS,
     STREAM_ACK_BATCH,
     StreamState,
@@ -65,8 +66,6 @@ from ._sync_h1 import close_body
 from ._sync_tls import TLSSocket
 from ._timings import Setup
 from ._version import HTTPVersion
-
-_RECV_SIZE = 1 << 18
 
 
 class SyncH2Stream(StreamState):
@@ -185,8 +184,7 @@ class SyncH2Connection:
             self._poller = select.poll()
             self._poller.register(sock.fileno(), select.POLLIN)
             self._poller.register(self._wake_r.fileno(), select.POLLIN)
-        self._buf = bytearray(_RECV_SIZE)
-        self._view = memoryview(self._buf)
+        self._view = memoryview(bytearray(READ_SIZE))
         self.streams: dict[int, SyncH2Stream] = {}
         self.nopen = 0
         self.max_streams = 100

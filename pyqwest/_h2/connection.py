@@ -28,7 +28,7 @@ from cpqwest._errors import RemoteProtocolError
 
 from .._mux import MuxConnection
 from . import library
-from .core import CONN_ACK_BATCH, CONN_WINDOW, MAX_FRAME_SIZE, SETTINGS
+from .core import CONN_ACK_BATCH, CONN_WINDOW, MAX_FRAME_SIZE, READ_SIZE, SETTINGS
 from .errors import reason
 from .library import (
     ConnectionTerminated,
@@ -46,8 +46,6 @@ from .stream import H2Stream
 # Bytes of answers (acks, resets) queued while the server does not read before we give up: as
 # many as ~15000 PING acks (Go's HTTP/2 allows 10000 queued control frames, nghttp2 1000).
 MAX_UNREAD_ANSWERS = 256 << 10
-
-READ_SIZE = 256 << 10  # bytes one read may bring (asyncio's own read size)
 
 
 class H2Connection(MuxConnection, asyncio.BufferedProtocol):
@@ -77,9 +75,7 @@ class H2Connection(MuxConnection, asyncio.BufferedProtocol):
         return self._view
 
     def buffer_updated(self, nbytes: int) -> None:
-        self._received(self._view[:nbytes])
-
-    def _received(self, data: memoryview) -> None:
+        data = self._view[:nbytes]
         h = self.h2
         paused = self.write_paused
         if paused:

@@ -33,6 +33,8 @@ CONN_ACK_BATCH = CONN_WINDOW // 4
 STREAM_ACK_BATCH = 1 << 20
 # The largest frame we accept (the peer may send smaller ones).
 MAX_FRAME_SIZE = 1 << 18
+# Bytes one socket read may bring, into a buffer each connection keeps (asyncio's read size).
+READ_SIZE = 1 << 18
 # Our SETTINGS.
 SETTINGS = {
     h2.settings.SettingCodes.ENABLE_PUSH: 0,
