@@ -159,8 +159,7 @@ class SyncHTTPTransport(TransportCore):
         """The blocking loop of an exchange: send each hop, let the `Exchange` decide after
         its head; the final response's connection positioned after its head, with its
         version, status, headers and notable bits."""
-        if self._closed:
-            self._check_open()  # raises
+        self._check_open()
         ex = begin(
             self, request._method, request._parsed, h, request._content, request._json,
             sync_deadline(),
