@@ -108,7 +108,9 @@ class H3Connection(MuxConnection):
         self._timer = None
         self._timer_at = None
         self._dispatch(self.core.handle_timer(self.loop.time()))
-        self.flush()
+        # with the rest of this iteration's sends: a due acknowledgement joins a request its
+        # reader starts now, and a flush already queued stays the only one
+        self.flush_soon()
 
     # --- events from the core ---------------------------------------------------------------
     def _dispatch(self, events: list[Event]) -> None:
