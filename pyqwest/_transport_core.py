@@ -27,6 +27,7 @@ from ._version import HTTPVersion
 Body = bytes | AsyncIterator[bytes] | Iterator[bytes]
 
 # methods the stale-connection retry may resend (spec §0)
+PROXY_ROUTES_MAX = 1024  # origins whose proxy decision a transport remembers
 REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
 
 
@@ -90,6 +91,8 @@ class TransportCore:
         self._h1_origins: set[tuple[Any, ...]] = set()
         # proxies given switch the environment's off (as in reqwest); read once, here
         self._proxies = proxies_option(proxy) or env_proxies()
+        # the route of each origin through them, decided once (no_proxy parses the host)
+        self._proxy_routes: dict[tuple[str, str, int], tuple[Any, ...]] = {}
         self._codings = Codings(enable_gzip, enable_brotli, enable_zstd)
         self._accept_encoding = accept_encoding(enable_gzip, enable_brotli, enable_zstd)
         self._resolver = Resolver(None if use_system_dns else CACHE_TTL)
@@ -130,11 +133,17 @@ class TransportCore:
         """The pool key of a request: (scheme, host, port), plus the Proxy it goes through, so
         proxied and direct connections never serve each other's requests."""
         key = (url.scheme, url.host, url.port)
-        if self._proxies:
+        if not self._proxies:
+            return key
+        routes = self._proxy_routes
+        route = routes.get(key)
+        if route is None:
             proxy = select_proxy(self._proxies, url.scheme, url.host)
-            if proxy is not None:
-                return (*key, proxy)
-        return key
+            route = key if proxy is None else (*key, proxy)
+            if len(routes) >= PROXY_ROUTES_MAX:
+                routes.clear()  # a bound for clients that visit many origins
+            routes[key] = route
+        return route
 
     # --- the request head: one compiled policy (cpqwest/_reqhead.pyx) ---------------------
     def _head(
