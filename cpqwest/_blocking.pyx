@@ -294,9 +294,10 @@ cdef class BlockingH1(H1Core):
         """A cheap check on checkout that the idle peer did not close (or write to) us."""
         sock = self.sock
         try:
-            if sock.fileno() < 0:
+            fd = sock.fileno()
+            if fd < 0:
                 return False
-            if not _readable(sock):
+            if not _readable(sock, fd):
                 return True
         except (OSError, ValueError):
             return False
@@ -332,10 +333,38 @@ cdef class BlockingH1(H1Core):
         self.abort(None)
 
 
-cdef bint _readable(sock) except -1:
-    if hasattr(select, "poll"):
-        poller = select.poll()
-        poller.register(sock, select.POLLIN | select.POLLPRI)
-        return bool(poller.poll(0))
-    r, _, _ = select.select([sock], [], [], 0)
-    return bool(r)
+cdef extern from *:
+    """
+    /* Whether `fd` is readable now: 1 or 0, -1 (errno set) on an error, -2 where there is no
+       poll() (Windows: the caller asks select.select). */
+    #ifdef _WIN32
+    static int pq_readable_now(int fd) { (void)fd; return -2; }
+    #else
+    #include <errno.h>
+    #include <poll.h>
+    static int pq_readable_now(int fd) {
+        struct pollfd p;
+        int r;
+        p.fd = fd;
+        p.events = POLLIN | POLLPRI;
+        p.revents = 0;
+        do {
+            r = poll(&p, 1, 0);
+        } while (r < 0 && errno == EINTR);
+        return r < 0 ? -1 : r > 0;
+    }
+    #endif
+    """
+    int pq_readable_now(int fd)
+
+
+cdef bint _readable(sock, int fd) except -1:
+    # poll() with no timeout never blocks, so the GIL stays held: releasing it (as
+    # select.poll().poll does) hands it to another thread, a context switch per checkout
+    cdef int r = pq_readable_now(fd)
+    if r == -2:
+        ready, _, _ = select.select([sock], [], [], 0)
+        return bool(ready)
+    if r < 0:
+        raise OSError("poll() failed on an idle connection")
+    return r == 1
