@@ -1,10 +1,11 @@
 """BlockingH1: the blocking-socket driver of one HTTP/1.1 connection (an H1Core on a socket).
 
 The sync transport's counterpart of `_protocol.H1Connection`: the same compiled core decides
-(parser, phase, reuse, the spec's errors); this driver only sends with `sendall` and reads with
-`recv_into` straight into the parser's read buffer, or into the final bytes of a large buffered
-body. Socket calls release the GIL; no event loop or helper thread is involved, but for a
-streamed request body, which a worker thread pumps while the caller waits for the response.
+(parser, phase, reuse, the spec's errors); this driver only sends (one send() that does not
+wait, GIL held, then `sendall` for what is left) and reads with `recv_into` straight into the
+parser's read buffer, or into the final bytes of a large buffered body. Socket calls that may
+wait release the GIL; no event loop or helper thread is involved, but for a streamed request
+body, which a worker thread pumps while the caller waits for the response.
 
 A connection is used by one thread at a time (plus its upload thread), except `abort()`, which
 any thread may call: it shuts the socket down so a blocked reader wakes at once, and the socket
@@ -12,6 +13,7 @@ is closed by the last thread that was using it (never under another thread's sys
 """
 
 import contextvars
+import os
 import select
 from socket import SHUT_RDWR
 import ssl
@@ -23,6 +25,7 @@ from cpqwest._h1 cimport (
 )
 from cpqwest._parser cimport ResponseParser
 from cpqwest._stamps cimport now
+from libc.errno cimport errno
 
 from cpqwest._errors import ReadError, WriteError, body_error, write_error
 
@@ -34,6 +37,7 @@ cdef object _Lock = threading.Lock
 cdef object _Thread = threading.Thread
 cdef object _copy_context = contextvars.copy_context
 cdef object _SSLError = ssl.SSLError
+cdef object _strerror = os.strerror
 
 
 def close_body(body):
@@ -58,6 +62,7 @@ cdef class BlockingH1(H1Core):
     cdef object _deadline         # time.monotonic() instant, or None
     cdef object _read_timeout
     cdef object _write_cause      # the peer's reset that ended our write; its answer is read
+    cdef int _fd                  # a plain TCP socket's descriptor (for _send), else -1
     cdef object __weakref__
 
     def __init__(self, sock, key, pool):
@@ -65,6 +70,8 @@ cdef class BlockingH1(H1Core):
         self.key = key
         self.pool = pool
         self._tls = hasattr(sock, "pending_records")
+        # (valid while a thread is inside a socket call: the socket closes only when none is)
+        self._fd = -1 if self._tls else sock.fileno()
         self._lock = _Lock()
         self._sock_timeout = sock.gettimeout()
 
@@ -198,11 +205,26 @@ cdef class BlockingH1(H1Core):
             self._sock_timeout = timeout
 
     cdef void _send(self, data) except *:
+        cdef Py_ssize_t sent = 0
+        cdef Py_ssize_t size
         timeout = self._time_left(False)
         self._enter()
         try:
-            self._set_timeout(timeout)
-            self.sock.sendall(data)
+            if self._fd >= 0 and type(data) is bytes:
+                # first a send that does not wait, GIL held: there is almost always room, and
+                # sendall would release the GIL (a switch to another thread) and, with a
+                # timeout, poll first
+                size = len(<bytes>data)
+                sent = pq_send_now(self._fd, <const char*><bytes>data, size)
+                if sent == -1:
+                    raise OSError(errno, _strerror(errno))
+                if sent == -2:
+                    sent = 0
+            else:
+                size = -1
+            if sent != size:
+                self._set_timeout(timeout)
+                self.sock.sendall(memoryview(data)[sent:] if sent else data)
         finally:
             err = self._leave()
         if err is not None:
@@ -356,6 +378,35 @@ cdef extern from *:
     #endif
     """
     int pq_readable_now(int fd)
+
+
+cdef extern from *:
+    """
+    /* One send() that does not wait: the byte count, -2 when the socket buffer is full, -1
+       (errno set) on an error; -2 on Windows, where the caller's sendall does it all. */
+    #ifdef _WIN32
+    static Py_ssize_t pq_send_now(int fd, const char *buf, Py_ssize_t len) {
+        (void)fd; (void)buf; (void)len;
+        return -2;
+    }
+    #else
+    #include <errno.h>
+    #include <sys/socket.h>
+    #ifndef MSG_NOSIGNAL
+    #define MSG_NOSIGNAL 0  /* (where there is none, Python ignores SIGPIPE) */
+    #endif
+    static Py_ssize_t pq_send_now(int fd, const char *buf, Py_ssize_t len) {
+        ssize_t n;
+        do {
+            n = send(fd, buf, (size_t)len, MSG_DONTWAIT | MSG_NOSIGNAL);
+        } while (n < 0 && errno == EINTR);
+        if (n < 0)
+            return (errno == EAGAIN || errno == EWOULDBLOCK) ? -2 : -1;
+        return (Py_ssize_t)n;
+    }
+    #endif
+    """
+    Py_ssize_t pq_send_now(int fd, const char *buf, Py_ssize_t len)
 
 
 cdef bint _readable(sock, int fd) except -1:
