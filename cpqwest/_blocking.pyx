@@ -206,7 +206,6 @@ cdef class BlockingH1(H1Core):
 
     cdef void _send(self, data) except *:
         cdef Py_ssize_t sent = 0
-        cdef Py_ssize_t size
         timeout = self._time_left(False)
         self._enter()
         try:
@@ -214,15 +213,8 @@ cdef class BlockingH1(H1Core):
                 # first a send that does not wait, GIL held: there is almost always room, and
                 # sendall would release the GIL (a switch to another thread) and, with a
                 # timeout, poll first
-                size = len(<bytes>data)
-                sent = pq_send_now(self._fd, <const char*><bytes>data, size)
-                if sent == -1:
-                    raise OSError(errno, _strerror(errno))
-                if sent == -2:
-                    sent = 0
-            else:
-                size = -1
-            if sent != size:
+                sent = _send_now(self._fd, data)
+            if sent < len(data):
                 self._set_timeout(timeout)
                 self.sock.sendall(memoryview(data)[sent:] if sent else data)
         finally:
@@ -357,13 +349,22 @@ cdef class BlockingH1(H1Core):
 
 cdef extern from *:
     """
-    /* Whether `fd` is readable now: 1 or 0, -1 (errno set) on an error, -2 where there is no
-       poll() (Windows: the caller asks select.select). */
+    /* Socket calls that never wait, so the GIL can stay held (where there is no poll(), on
+       Windows, both say -2 and the caller uses Python's socket API). */
     #ifdef _WIN32
     static int pq_readable_now(int fd) { (void)fd; return -2; }
+    static Py_ssize_t pq_send_now(int fd, const char *buf, Py_ssize_t len) {
+        (void)fd; (void)buf; (void)len;
+        return -2;
+    }
     #else
     #include <errno.h>
     #include <poll.h>
+    #include <sys/socket.h>
+    #ifndef MSG_NOSIGNAL
+    #define MSG_NOSIGNAL 0  /* (where there is none, Python ignores SIGPIPE) */
+    #endif
+    /* Whether `fd` is readable now: 1 or 0, -1 (errno set) on an error. */
     static int pq_readable_now(int fd) {
         struct pollfd p;
         int r;
@@ -375,26 +376,7 @@ cdef extern from *:
         } while (r < 0 && errno == EINTR);
         return r < 0 ? -1 : r > 0;
     }
-    #endif
-    """
-    int pq_readable_now(int fd)
-
-
-cdef extern from *:
-    """
-    /* One send() that does not wait: the byte count, -2 when the socket buffer is full, -1
-       (errno set) on an error; -2 on Windows, where the caller's sendall does it all. */
-    #ifdef _WIN32
-    static Py_ssize_t pq_send_now(int fd, const char *buf, Py_ssize_t len) {
-        (void)fd; (void)buf; (void)len;
-        return -2;
-    }
-    #else
-    #include <errno.h>
-    #include <sys/socket.h>
-    #ifndef MSG_NOSIGNAL
-    #define MSG_NOSIGNAL 0  /* (where there is none, Python ignores SIGPIPE) */
-    #endif
+    /* One send(): the byte count, -2 when the socket buffer is full, -1 (errno set). */
     static Py_ssize_t pq_send_now(int fd, const char *buf, Py_ssize_t len) {
         ssize_t n;
         do {
@@ -406,7 +388,17 @@ cdef extern from *:
     }
     #endif
     """
+    int pq_readable_now(int fd)
     Py_ssize_t pq_send_now(int fd, const char *buf, Py_ssize_t len)
+
+
+cdef Py_ssize_t _send_now(int fd, bytes data) except -1:
+    """What one send() that does not wait took of `data` (0 if nothing fit); OSError as
+    socket.send raises it."""
+    cdef Py_ssize_t n = pq_send_now(fd, <const char*>data, len(data))
+    if n == -1:
+        raise OSError(errno, _strerror(errno))
+    return 0 if n == -2 else n
 
 
 cdef bint _readable(sock, int fd) except -1:

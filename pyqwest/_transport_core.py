@@ -27,8 +27,8 @@ from ._version import HTTPVersion
 Body = bytes | AsyncIterator[bytes] | Iterator[bytes]
 
 # methods the stale-connection retry may resend (spec §0)
-PROXY_ROUTES_MAX = 1024  # origins whose proxy decision a transport remembers
 REPLAYABLE_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+PROXY_ROUTES_MAX = 1024  # origins whose proxy decision a transport remembers
 
 
 class TransportCore:
