@@ -311,7 +311,10 @@ cdef class BlockingH1(H1Core):
             fd = sock.fileno()
             if fd < 0:
                 return False
-            if not _readable(sock, fd):
+            readable = _readable(sock, fd)
+            if readable < 0:
+                return False  # poll() failed on it
+            if not readable:
                 return True
         except (OSError, ValueError):
             return False
@@ -401,13 +404,12 @@ cdef Py_ssize_t _send_now(int fd, bytes data) except -1:
     return 0 if n == -2 else n
 
 
-cdef bint _readable(sock, int fd) except -1:
+cdef int _readable(sock, int fd) except -2:
+    """1 if `sock` is readable now, 0 if not, -1 if poll() failed on it."""
     # poll() with no timeout never blocks, so the GIL stays held: releasing it (as
     # select.poll().poll does) hands it to another thread, a context switch per checkout
     cdef int r = pq_readable_now(fd)
     if r == -2:
         ready, _, _ = select.select([sock], [], [], 0)
-        return bool(ready)
-    if r < 0:
-        raise OSError("poll() failed on an idle connection")
-    return r == 1
+        return 1 if ready else 0
+    return r
