@@ -180,6 +180,47 @@ async def test_rejected_request_is_retried_once(
     assert (resp.status, resp.content, server.requests) == (200, b"second try", 2)
 
 
+# --- framing the server gets wrong ---------------------------------------------------------
+
+HEAD_200 = b"\x01\x03\x00\x00\xd9"  # HEADERS: :status 200 (QPACK static entry 25)
+
+
+def data_before_head_once(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
+    """Connection 0 answers with a DATA frame first (a connection error), later ones well."""
+    if conn.index == 0:
+        conn.raw(sid, b"\x00\x02hi")
+    else:
+        conn.respond(sid, 200, b"fresh connection")
+
+
+async def test_data_before_the_head_closes_the_connection(
+    h3: Client, raw_h3: Callable[..., H3RawServer]
+) -> None:
+    server = raw_h3(data_before_head_once)
+    with pytest.raises(RemoteProtocolError, match="HTTP/3 protocol error by the server"):
+        await h3.get(_url(server.port))
+    assert (await h3.get(_url(server.port))).content == b"fresh connection"
+    assert server.connections == 2
+
+
+def no_head_then_good(conn: RawH3Conn, sid: int, headers: dict[str, str]) -> None:
+    """The first request's stream ends with no head (malformed), the next is answered."""
+    if sid == 0:
+        conn.raw(sid, b"")
+    else:
+        conn.raw(sid, HEAD_200 + b"\x00\x02ok")
+
+
+async def test_a_response_without_head_fails_only_its_request(
+    h3: Client, raw_h3: Callable[..., H3RawServer]
+) -> None:
+    server = raw_h3(no_head_then_good)
+    with pytest.raises(RemoteProtocolError, match="ended before its head"):
+        await h3.get(_url(server.port))
+    assert (await h3.get(_url(server.port))).content == b"ok"
+    assert server.connections == 1
+
+
 # --- GOAWAY and CONNECTION_CLOSE -----------------------------------------------------------
 
 

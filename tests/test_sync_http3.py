@@ -23,8 +23,10 @@ from test_http3_faults import (
     _url,
     answer_peer_subject,
     close_the_first,
+    data_before_head_once,
     goaway_at_the_second,
     head_then_reset,
+    no_head_then_good,
     raw_h3,
     reject_the_first,
     relay,
@@ -33,7 +35,7 @@ from test_sync_client import duplex_echo
 from test_sync_threads import _blocked_reader
 
 import pyqwest
-from pyqwest import HTTPVersion, StreamError, StreamErrorCode, SyncClient
+from pyqwest import HTTPVersion, RemoteProtocolError, StreamError, StreamErrorCode, SyncClient
 
 MiB = 1 << 20
 __all__ = ["raw_h3", "relay"]  # fixtures shared with test_http3_faults.py
@@ -311,6 +313,26 @@ def test_reset_mid_body_is_a_stream_error(
         for _ in resp.content:
             pass
     assert info.value.code == StreamErrorCode.INTERNAL_ERROR
+
+
+def test_data_before_the_head_closes_the_connection(
+    h3: SyncClient, raw_h3: Callable[..., H3RawServer]
+) -> None:
+    server = raw_h3(data_before_head_once)
+    with pytest.raises(RemoteProtocolError, match="HTTP/3 protocol error by the server"):
+        h3.get(_url(server.port))
+    assert h3.get(_url(server.port)).content == b"fresh connection"
+    assert server.connections == 2
+
+
+def test_a_response_without_head_fails_only_its_request(
+    h3: SyncClient, raw_h3: Callable[..., H3RawServer]
+) -> None:
+    server = raw_h3(no_head_then_good)
+    with pytest.raises(RemoteProtocolError, match="ended before its head"):
+        h3.get(_url(server.port))
+    assert h3.get(_url(server.port)).content == b"ok"
+    assert server.connections == 1
 
 
 def test_rejected_request_is_retried_once(

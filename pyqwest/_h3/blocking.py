@@ -23,10 +23,11 @@ from .._dns import AddrInfo
 from .._h2.errors import STALE
 from .._sync_h2 import SlotWaiter, SyncH2Connection, SyncH2Stream, Unusable
 from .._version import HTTPVersion
-from . import core as h3
-from .core import Address, Closing, Event, QuicCore, closed_cause
+from . import events as h3
+from .core import Address, Closing, QuicCore
 from .datagrams import fatal, read_batch, send_all
 from .errors import H3_NO_ERROR, h3_code, nearest
+from .events import Event, closed_cause
 from .stream import SEND_HIGH_WATER
 
 
@@ -199,6 +200,11 @@ class SyncH3Connection(SyncH2Connection):
                 if s is not None:
                     touched.add(s)
                     self._on_reset(s, nearest(ev.code))
+            elif isinstance(ev, h3.Malformed):
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    touched.add(s)
+                    self._fail_protocol(s, ev.reason)
             elif isinstance(ev, h3.StopSending):
                 s = streams.get(ev.stream_id)
                 if s is not None and not s.sent_end:

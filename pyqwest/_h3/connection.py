@@ -24,22 +24,22 @@ from cpqwest._errors import RemoteProtocolError
 from .._dns import AddrInfo
 from .._h2.errors import STALE, UNPROCESSED
 from .._mux import MuxConnection
-from .core import (
-    Address,
+from .core import Address, QuicCore
+from .datagrams import fatal, read_batch, send_all
+from .errors import H3_NO_ERROR, nearest
+from .events import (
     Closed,
     Data,
     Event,
     GoAway,
     Head,
-    QuicCore,
+    Malformed,
     Ready,
     Reset,
     StopSending,
     Trailers,
     closed_cause,
 )
-from .datagrams import fatal, read_batch, send_all
-from .errors import H3_NO_ERROR, nearest
 from .stream import H3Stream
 
 
@@ -142,6 +142,10 @@ class H3Connection(MuxConnection):
                 s = streams.get(ev.stream_id)
                 if s is not None:
                     s._peer_stopped_reading()
+            elif isinstance(ev, Malformed):
+                s = streams.get(ev.stream_id)
+                if s is not None:
+                    s._fail_protocol(ev.reason)
             elif isinstance(ev, GoAway):
                 self._on_goaway(ev.stream_id)
             elif isinstance(ev, Ready):

@@ -2,10 +2,8 @@
 
 It takes datagrams and the time, and returns datagrams to send and HTTP events; it never
 touches a socket, a clock or an event loop, so the asyncio driver (connection.py) and a
-blocking UDP driver can share it. The QUIC and HTTP/3 protocol state is qh3's; this module
-only turns qh3's events into the few the drivers act on (`Head`, `Data`, `Trailers`, `Reset`,
-`StopSending`, `GoAway`, `Ready`, `Closed`) and knows which HEADERS frame is a head and which
-is trailers.
+blocking UDP driver can share it. QUIC is qh3's (its compiled core); HTTP/3 on top is our
+`H3Session`, which turns QUIC's stream events into the few the drivers act on (events.py).
 """
 
 from __future__ import annotations
@@ -13,97 +11,22 @@ from __future__ import annotations
 import contextlib
 from dataclasses import dataclass
 
-from qh3.h3 import events as h3_events
-from qh3.h3.connection import H3_ALPN, H3Connection
-from qh3.quic import events as quic_events
 from qh3.quic.configuration import QuicConfiguration
 from qh3.quic.connection import QuicConnection, QuicConnectionError
+from qh3.quic.events import (
+    ConnectionTerminated,
+    HandshakeCompleted,
+    StopSendingReceived,
+    StreamDataReceived,
+    StreamReset,
+)
 
-from cpqwest._errors import RemoteProtocolError
+from .events import Closed, Event, Ready
+from .session import H3Session
 
 Address = tuple[str, int] | tuple[str, int, int, int]
 # qh3's reason phrase for a connection its idle timeout ended
 _IDLE_TIMEOUT = "Idle timeout"
-RawPairs = list[tuple[bytes, bytes]]
-
-
-@dataclass(slots=True)
-class Ready:
-    """The handshake completed (ALPN h3)."""
-
-
-@dataclass(slots=True)
-class Head:
-    """A response head (1xx heads are skipped)."""
-
-    stream_id: int
-    headers: RawPairs
-    ended: bool
-
-
-@dataclass(slots=True)
-class Data:
-    """Body bytes of a response."""
-
-    stream_id: int
-    data: bytes
-    ended: bool
-
-
-@dataclass(slots=True)
-class Trailers:
-    """The trailer section of a response; it ends the stream."""
-
-    stream_id: int
-    headers: RawPairs
-
-
-@dataclass(slots=True)
-class Reset:
-    """The peer reset a request stream (RESET_STREAM or STOP_SENDING) with an HTTP/3 code."""
-
-    stream_id: int
-    code: int
-
-
-@dataclass(slots=True)
-class StopSending:
-    """The peer wants no more of a request body (its response may still come)."""
-
-    stream_id: int
-    code: int
-
-
-@dataclass(slots=True)
-class GoAway:
-    """HTTP/3 GOAWAY: requests on streams with this id or above were not processed."""
-
-    stream_id: int
-
-
-@dataclass(slots=True)
-class Closed:
-    """The QUIC connection is over (CONNECTION_CLOSE either way, or its idle timeout)."""
-
-    code: int
-    reason: str
-    silent: bool  # the QUIC idle timeout: the peer stopped answering
-
-
-Event = Ready | Head | Data | Trailers | Reset | StopSending | GoAway | Closed
-
-
-def closed_cause(ev: Closed, handshaking: bool) -> tuple[BaseException, bool]:
-    """What a closed QUIC connection means for the requests on it: the error they fail with,
-    and whether those with no answer yet may go again once (a server that closes may not have
-    processed them: a stale connection, as HTTP/2's GOAWAY)."""
-    if ev.silent:
-        return TimeoutError("the server stopped answering (QUIC idle timeout)"), False
-    if handshaking:
-        return ConnectionError(f"QUIC handshake failed: {ev.reason or ev.code}"), False
-    return RemoteProtocolError(
-        f"connection closed by the server: {ev.reason or hex(ev.code)}"
-    ), True
 
 
 class Closing(Exception):
@@ -127,7 +50,7 @@ class QuicCore:
     def __init__(self, server_name: str, tls: TLSSettings, idle_timeout: float) -> None:
         config = QuicConfiguration(
             is_client=True,
-            alpn_protocols=list(H3_ALPN),
+            alpn_protocols=["h3"],
             server_name=server_name,
             idle_timeout=idle_timeout,
             cadata=tls.cadata,
@@ -136,8 +59,7 @@ class QuicCore:
         if tls.cert is not None and tls.key is not None:
             config.load_cert_chain(tls.cert, tls.key)
         self._quic = QuicConnection(configuration=config)
-        self._h3 = H3Connection(self._quic)
-        self._heads: set[int] = set()  # request streams whose response head arrived
+        self._h3 = H3Session(self._quic)
         self.closed = False
 
     # --- datagrams and time -----------------------------------------------------------------
@@ -146,9 +68,8 @@ class QuicCore:
 
     def receive(self, datagrams: list[bytes], addr: Address, now: float) -> list[Event]:
         """Take the datagrams one read brought; the events they make, in order."""
-        receive = self._quic.receive_datagram
-        for data in datagrams:
-            receive(data, addr, now)
+        # one call into qh3 for the batch (it splits them itself while the handshake runs)
+        self._quic.receive_many_datagrams(datagrams, addr, now)
         return self._events()
 
     def datagrams_to_send(self, now: float) -> list[tuple[bytes, Address]]:
@@ -203,7 +124,7 @@ class QuicCore:
 
     def reset(self, stream_id: int, code: int) -> None:
         """Abandon a request stream both ways with an HTTP/3 error code."""
-        self._heads.discard(stream_id)
+        self._h3.forget(stream_id)
         quic = self._quic
         # either direction may be over already (our FIN sent, the response ended)
         with contextlib.suppress(Exception):
@@ -223,36 +144,20 @@ class QuicCore:
         h3 = self._h3
         ev = quic.next_event()
         while ev is not None:
-            if isinstance(ev, quic_events.ConnectionTerminated):
-                self.closed = True
-                out.append(Closed(ev.error_code, ev.reason_phrase,
-                                  ev.reason_phrase == _IDLE_TIMEOUT))
-            elif isinstance(ev, quic_events.HandshakeCompleted):
+            if isinstance(ev, StreamDataReceived):
+                h3.stream_data(ev.stream_id, ev.data, ev.end_stream, out)
+            elif isinstance(ev, StreamReset):
+                h3.stream_reset(ev.stream_id, ev.error_code, out)
+            elif isinstance(ev, StopSendingReceived):
+                h3.stop_sending(ev.stream_id, ev.error_code, out)
+            elif isinstance(ev, HandshakeCompleted):
                 out.append(Ready())
-            else:
-                for h in h3.handle_event(ev):
-                    self._translate(h, out)
+            elif isinstance(ev, ConnectionTerminated):
+                self.closed = True
+                if not h3.broken:  # (we reported our own close when we made it)
+                    out.append(Closed(ev.error_code, ev.reason_phrase,
+                                      ev.reason_phrase == _IDLE_TIMEOUT))
             ev = quic.next_event()
+        if h3.broken:
+            self.closed = True
         return out
-
-    def _translate(self, ev: h3_events.H3Event, out: list[Event]) -> None:
-        if isinstance(ev, h3_events.DataReceived):
-            out.append(Data(ev.stream_id, ev.data, ev.stream_ended))
-            if ev.stream_ended:
-                self._heads.discard(ev.stream_id)
-        elif isinstance(ev, h3_events.HeadersReceived):
-            sid = ev.stream_id
-            if sid in self._heads:
-                self._heads.discard(sid)
-                out.append(Trailers(sid, ev.headers))
-            else:
-                if not ev.stream_ended:
-                    self._heads.add(sid)
-                out.append(Head(sid, ev.headers, ev.stream_ended))
-        elif isinstance(ev, h3_events.StreamReset):
-            self._heads.discard(ev.stream_id)
-            out.append(Reset(ev.stream_id, ev.error_code))
-        elif isinstance(ev, h3_events.StopSending):
-            out.append(StopSending(ev.stream_id, ev.error_code))
-        elif isinstance(ev, h3_events.GoawayReceived):
-            out.append(GoAway(ev.stream_id))

@@ -2,7 +2,8 @@
 reset the stream, send GOAWAY, close the connection, or say nothing.
 
 ``handler(conn, stream_id, headers)`` is called for each request head (``headers`` a dict of
-str); it uses ``conn.respond``, ``conn.reset``, ``conn.goaway``, ``conn.close``.
+str); it uses ``conn.respond``, ``conn.raw`` (bytes of its own framing), ``conn.reset``,
+``conn.goaway``, ``conn.close``.
 ``conn.index`` numbers the QUIC connections from 0; ``server.requests`` counts request heads;
 ``request_client_cert`` asks clients for a certificate (``conn.peer_subject``).
 """
@@ -72,6 +73,11 @@ class RawH3Conn(QuicConnectionProtocol):
             self.h3.send_data(stream_id, body, end_stream=end and not trailers)
         if trailers:
             self.h3.send_headers(stream_id, trailers, end_stream=True)
+        self.transmit()
+
+    def raw(self, stream_id: int, data: bytes, end: bool = True) -> None:
+        """Bytes on a request stream as they are: frames the test made, broken or not."""
+        self._quic.send_stream_data(stream_id, data, end)
         self.transmit()
 
     def reset(self, stream_id: int, code: int) -> None:
