@@ -140,6 +140,15 @@ def test_a_response_cut_at_every_byte_parses_the_same(session: H3Session) -> Non
     assert response(events) == (HEAD, b"hello world", [(b"x-checksum", b"abc")], True)
 
 
+def test_a_large_head_in_small_pieces_arrives_whole(session: H3Session) -> None:
+    big = [(b":status", b"200"), *((b"x-big-%d" % i, b"v" * 2000) for i in range(200))]
+    wire = headers(big)
+    events: list[Event] = []
+    for i in range(0, len(wire), 1200):
+        events += feed(session, SID, wire[i:i + 1200], fin=i + 1200 >= len(wire))
+    assert events == [Head(SID, big, True)]
+
+
 def test_a_lone_fin_ends_the_body(session: H3Session) -> None:
     first = feed(session, SID, headers(HEAD) + data(b"x"))
     assert response(first)[3] is False

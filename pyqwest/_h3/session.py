@@ -129,10 +129,11 @@ def _informational(pairs: RawPairs) -> bool:
 class _Response:
     """Where the parse of one request stream stands."""
 
-    __slots__ = ("data_left", "pending", "phase", "skip_left")
+    __slots__ = ("data_left", "need", "pending", "phase", "skip_left")
 
     def __init__(self) -> None:
-        self.pending = b""  # the start of a frame not complete yet
+        self.pending: bytearray | None = None  # the start of a frame not complete yet ...
+        self.need = 0  # ... and the bytes that frame needs in all (0: its header is cut)
         self.data_left = 0  # bytes of the DATA frame being received still to come
         self.skip_left = 0  # ... of an unknown frame being skipped
         self.phase = 0  # 0: before the head, 1: body, (trailers end the parse)
@@ -149,14 +150,13 @@ class H3Session:
         self._responses: dict[int, _Response] = {}
         self._peer_kind: dict[int, int] = {}  # server unidirectional stream -> its type
         self._peer_start: dict[int, bytes] = {}  # ... whose type varint is incomplete
-        self._control_buf = b""
+        self._control_pending: bytearray | None = None  # as `_Response`'s
+        self._control_need = 0
         self._settings_seen = False
         self._goaway: int | None = None
         self.broken = False  # we closed the connection for a rule the server broke
-        settings = b"".join(
-            encode_varint(k) + encode_varint(v)
-            for k, v in ((_MAX_FIELD_SECTION_SIZE, MAX_FIELD_SECTION),)
-        )
+        # (a QPACK table capacity of 0 and no blocked streams are the defaults: not sent)
+        settings = encode_varint(_MAX_FIELD_SECTION_SIZE) + encode_varint(MAX_FIELD_SECTION)
         self._local = (
             self._open_uni(_CONTROL, _frame_head(_SETTINGS, len(settings)) + settings),
             self._open_uni(_QPACK_ENCODER),
@@ -198,6 +198,7 @@ class H3Session:
 
     # --- what the server sends ----------------------------------------------------------------
     def stream_data(self, stream_id: int, data: bytes, fin: bool, out: list[Event]) -> None:
+        """Bytes QUIC delivered on a stream, in order (`fin`: its last); events to `out`."""
         if self.broken:
             return
         try:
@@ -213,6 +214,7 @@ class H3Session:
             self._break(exc, out)
 
     def stream_reset(self, stream_id: int, code: int, out: list[Event]) -> None:
+        """The server reset a stream it sends on (RESET_STREAM)."""
         if self.broken:
             return
         if stream_id & 2:
@@ -224,6 +226,7 @@ class H3Session:
             out.append(Reset(stream_id, code))
 
     def stop_sending(self, stream_id: int, code: int, out: list[Event]) -> None:
+        """The server wants no more on a stream we send on (STOP_SENDING)."""
         if self.broken:
             return
         if stream_id in self._local:
@@ -241,9 +244,15 @@ class H3Session:
     def _response_data(
         self, sid: int, resp: _Response, data: bytes, fin: bool, out: list[Event]
     ) -> None:
-        if resp.pending:
-            data = resp.pending + data
-            resp.pending = b""
+        pending = resp.pending
+        if pending is not None:
+            # bytes are gathered, not re-parsed, until the frame is whole: a large head in
+            # small pieces costs linear time
+            pending += data
+            if len(pending) < resp.need and not fin:
+                return
+            data = bytes(pending)
+            resp.pending = None
         pos = 0
         n = len(data)
         while pos < n:
@@ -260,17 +269,19 @@ class H3Session:
                 resp.skip_left = left - take
                 pos += take
                 continue
-            # a frame header: its type and length
+            # a frame header: its type and length (each one byte, mostly)
             ftype = data[pos]
-            if ftype < 0x40:
-                body = pos + 1
+            if ftype < 0x40 and pos + 1 < n and data[pos + 1] < 0x40:
+                flen = data[pos + 1]
+                body = pos + 2
             else:
                 ftype, body = varint(data, pos)
-            if body > 0:
-                flen, body = varint(data, body)
-            if body < 0:
-                resp.pending = data[pos:]
-                break
+                if body > 0:
+                    flen, body = varint(data, body)
+                if body < 0:
+                    resp.pending = bytearray(data[pos:])
+                    resp.need = 0
+                    break
             if ftype == _DATA:
                 if resp.phase != 1:
                     raise ConnectionBroken(H3_FRAME_UNEXPECTED, "DATA before the response head")
@@ -281,7 +292,8 @@ class H3Session:
                     raise ConnectionBroken(H3_EXCESSIVE_LOAD, "a response head too large")
                 end = body + flen
                 if end > n:
-                    resp.pending = data[pos:]
+                    resp.pending = bytearray(data[pos:])
+                    resp.need = end - pos
                     break
                 pos = end
                 pairs = self._decode(sid, data, body, flen, out)
@@ -302,7 +314,7 @@ class H3Session:
                 pos = body
         if fin:
             del self._responses[sid]
-            if resp.pending or resp.data_left or resp.skip_left:
+            if resp.pending is not None or resp.data_left or resp.skip_left:
                 raise ConnectionBroken(H3_FRAME_ERROR, "a frame cut short by its stream's end")
             if not resp.phase:
                 out.append(Malformed(sid, "the response ended before its head"))
@@ -372,23 +384,32 @@ class H3Session:
             self._peer_kind.pop(sid, None)
 
     def _control_data(self, data: bytes, out: list[Event]) -> None:
-        buf = self._control_buf + data if self._control_buf else data
+        pending = self._control_pending
+        if pending is not None:
+            pending += data
+            if len(pending) < self._control_need:
+                return
+            data = bytes(pending)
+            self._control_pending = None
         pos = 0
-        n = len(buf)
+        n = len(data)
         while pos < n:
-            ftype, body = varint(buf, pos)
+            ftype, body = varint(data, pos)
             if body > 0:
-                flen, body = varint(buf, body)
+                flen, body = varint(data, body)
             if body < 0:
+                self._control_need = 0
                 break
             if flen > _MAX_CONTROL_FRAME:
                 raise ConnectionBroken(H3_EXCESSIVE_LOAD, "a control frame too large")
             end = body + flen
             if end > n:
+                self._control_need = end - pos
                 break
-            self._control_frame(ftype, buf[body:end], out)
+            self._control_frame(ftype, data[body:end], out)
             pos = end
-        self._control_buf = buf[pos:]
+        if pos < n:
+            self._control_pending = bytearray(data[pos:])
 
     def _control_frame(self, ftype: int, payload: bytes, out: list[Event]) -> None:
         if not self._settings_seen:

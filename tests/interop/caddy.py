@@ -1,4 +1,5 @@
-"""caddy: HTTP/1.1 and h2c on the plain port, h2 and http/1.1 by ALPN on TLS; zstd and gzip;
+"""caddy: HTTP/1.1 and h2c on the plain port, h2 and http/1.1 by ALPN on TLS, HTTP/3 (quic-go)
+on the TLS port's UDP twin; zstd and gzip;
 /echo proxied to the echo backend; `reload()` goes through its admin API (`caddy reload`)."""
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from .site import Site
 
 IDLE_TIMEOUT = 1
 FEATURES = Features(
-    modes=("h1", "h1-tls", "h2-tls", "h2c"),
+    modes=("h1", "h1-tls", "h2-tls", "h2c", "h3"),
     codings=("gzip", "zstd"),
     reload=True,
     idle_timeout=IDLE_TIMEOUT,
@@ -29,7 +30,7 @@ _CONFIG = """\
     auto_https off
     storage file_system {work}/data
     servers {{
-        protocols h1 h2 h2c
+        protocols h1 h2 h2c h3
         timeouts {{
             idle {idle}s
         }}

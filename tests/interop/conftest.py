@@ -94,6 +94,13 @@ class Target:
     def h2(self) -> bool:
         return self.mode in ("h2-tls", "h2c")
 
+    @property
+    def version(self) -> HTTPVersion:
+        """The HTTP version its responses must report."""
+        if self.mode == "h3":
+            return HTTPVersion.HTTP3
+        return HTTPVersion.HTTP2 if self.h2 else HTTPVersion.HTTP1
+
 
 @pytest.fixture
 def target(

@@ -11,6 +11,7 @@ MODES = {
     "h1-tls": ("https", "HTTP1", "tls"),
     "h2-tls": ("https", None, "tls"),  # h2 chosen by ALPN
     "h2c": ("http", "HTTP2", "h2c"),  # prior knowledge
+    "h3": ("https", "HTTP3", "tls"),  # QUIC, prior knowledge, on the TLS port's UDP twin
 }
 
 

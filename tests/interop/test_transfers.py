@@ -8,8 +8,6 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from pyqwest import HTTPVersion
-
 from .site import DOWNLOAD_SIZES, LARGE, TEXT, blob, text
 from .targets import targets, targets_each
 
@@ -38,7 +36,7 @@ async def test_download_large_streamed(target):
     digest = hashlib.sha256()
     async with target.client.stream("GET", target.url(f"/{LARGE}.bin")) as r:
         assert r.status == 200
-        assert r.http_version == (HTTPVersion.HTTP2 if target.h2 else HTTPVersion.HTTP1)
+        assert r.http_version == target.version
         async for chunk in r.content:
             digest.update(chunk)
     assert digest.digest() == hashlib.sha256(blob(LARGE)).digest()
@@ -53,7 +51,12 @@ async def test_upload(target):
         assert r.content == data, f"{size} B differ"
 
 
-@pytest.mark.parametrize("target", targets(), indirect=True)
+# caddy's HTTP/3 (quic-go) hands its reverse proxy an empty body for a request without a
+# Content-Length (quic-go/quic-go#4622); the same upload over HTTP/2 arrives whole
+NO_LENGTH_H3 = {"caddy-h3": "caddy drops an HTTP/3 request body of unknown length"}
+
+
+@pytest.mark.parametrize("target", targets(xfail=NO_LENGTH_H3), indirect=True)
 async def test_upload_large_streamed(target):
     data = blob(UPLOAD_LARGE)
     r = await target.client.post(target.url("/echo"), content=pieces(data))
