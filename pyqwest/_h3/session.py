@@ -100,6 +100,16 @@ def varint(data: bytes, pos: int) -> tuple[int, int]:
     return int.from_bytes(data[pos:end], "big") & ((1 << (8 * size - 2)) - 1), end
 
 
+def frame_header(data: bytes, pos: int) -> tuple[int, int, int]:
+    """A frame's type, its length and where its payload starts; a start of -1 when `data`
+    ends inside the header."""
+    ftype, body = varint(data, pos)
+    if body < 0:
+        return 0, 0, -1
+    flen, body = varint(data, body)
+    return ftype, flen, body
+
+
 def encode_varint(value: int) -> bytes:
     if value < 0x40:
         return bytes((value,))
@@ -126,14 +136,41 @@ def _informational(pairs: RawPairs) -> bool:
     return False
 
 
-class _Response:
-    """Where the parse of one request stream stands."""
+class _Frames:
+    """A stream of frames arriving in pieces: the start of a frame not complete yet is
+    gathered, not re-parsed, until the frame is whole (a large head in small pieces costs
+    linear time)."""
 
-    __slots__ = ("data_left", "need", "pending", "phase", "skip_left")
+    __slots__ = ("need", "pending")
 
     def __init__(self) -> None:
         self.pending: bytearray | None = None  # the start of a frame not complete yet ...
         self.need = 0  # ... and the bytes that frame needs in all (0: its header is cut)
+
+    def gather(self, data: bytes, fin: bool) -> bytes | None:
+        """What to parse now: `data` after what is pending; None while the frame is short."""
+        pending = self.pending
+        if pending is None:
+            return data
+        pending += data
+        if len(pending) < self.need and not fin:
+            return None
+        self.pending = None
+        return bytes(pending)
+
+    def keep(self, rest: bytes, need: int) -> None:
+        """Hold the start of a frame (`need`: its whole size, 0 while its header is cut)."""
+        self.pending = bytearray(rest)
+        self.need = need
+
+
+class _Response(_Frames):
+    """Where the parse of one request stream stands."""
+
+    __slots__ = ("data_left", "phase", "skip_left")
+
+    def __init__(self) -> None:
+        super().__init__()
         self.data_left = 0  # bytes of the DATA frame being received still to come
         self.skip_left = 0  # ... of an unknown frame being skipped
         self.phase = 0  # 0: before the head, 1: body, (trailers end the parse)
@@ -150,8 +187,7 @@ class H3Session:
         self._responses: dict[int, _Response] = {}
         self._peer_kind: dict[int, int] = {}  # server unidirectional stream -> its type
         self._peer_start: dict[int, bytes] = {}  # ... whose type varint is incomplete
-        self._control_pending: bytearray | None = None  # as `_Response`'s
-        self._control_need = 0
+        self._peer_control = _Frames()  # the parse of the server's control stream
         self._settings_seen = False
         self._goaway: int | None = None
         self.broken = False  # we closed the connection for a rule the server broke
@@ -244,15 +280,11 @@ class H3Session:
     def _response_data(
         self, sid: int, resp: _Response, data: bytes, fin: bool, out: list[Event]
     ) -> None:
-        pending = resp.pending
-        if pending is not None:
-            # bytes are gathered, not re-parsed, until the frame is whole: a large head in
-            # small pieces costs linear time
-            pending += data
-            if len(pending) < resp.need and not fin:
+        if resp.pending is not None:
+            whole = resp.gather(data, fin)
+            if whole is None:
                 return
-            data = bytes(pending)
-            resp.pending = None
+            data = whole
         pos = 0
         n = len(data)
         while pos < n:
@@ -275,12 +307,9 @@ class H3Session:
                 flen = data[pos + 1]
                 body = pos + 2
             else:
-                ftype, body = varint(data, pos)
-                if body > 0:
-                    flen, body = varint(data, body)
+                ftype, flen, body = frame_header(data, pos)
                 if body < 0:
-                    resp.pending = bytearray(data[pos:])
-                    resp.need = 0
+                    resp.keep(data[pos:], 0)
                     break
             if ftype == _DATA:
                 if resp.phase != 1:
@@ -292,8 +321,7 @@ class H3Session:
                     raise ConnectionBroken(H3_EXCESSIVE_LOAD, "a response head too large")
                 end = body + flen
                 if end > n:
-                    resp.pending = bytearray(data[pos:])
-                    resp.need = end - pos
+                    resp.keep(data[pos:], end - pos)
                     break
                 pos = end
                 pairs = self._decode(sid, data, body, flen, out)
@@ -384,32 +412,25 @@ class H3Session:
             self._peer_kind.pop(sid, None)
 
     def _control_data(self, data: bytes, out: list[Event]) -> None:
-        pending = self._control_pending
-        if pending is not None:
-            pending += data
-            if len(pending) < self._control_need:
-                return
-            data = bytes(pending)
-            self._control_pending = None
+        frames = self._peer_control
+        whole = frames.gather(data, False)
+        if whole is None:
+            return
         pos = 0
-        n = len(data)
+        n = len(whole)
         while pos < n:
-            ftype, body = varint(data, pos)
-            if body > 0:
-                flen, body = varint(data, body)
+            ftype, flen, body = frame_header(whole, pos)
             if body < 0:
-                self._control_need = 0
-                break
+                frames.keep(whole[pos:], 0)
+                return
             if flen > _MAX_CONTROL_FRAME:
                 raise ConnectionBroken(H3_EXCESSIVE_LOAD, "a control frame too large")
             end = body + flen
             if end > n:
-                self._control_need = end - pos
-                break
-            self._control_frame(ftype, data[body:end], out)
+                frames.keep(whole[pos:], end - pos)
+                return
+            self._control_frame(ftype, whole[body:end], out)
             pos = end
-        if pos < n:
-            self._control_pending = bytearray(data[pos:])
 
     def _control_frame(self, ftype: int, payload: bytes, out: list[Event]) -> None:
         if not self._settings_seen:
