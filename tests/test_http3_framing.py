@@ -9,7 +9,7 @@ test_http3_faults.py.
 from __future__ import annotations
 
 import pytest
-from qh3._hazmat import QpackEncoder
+from qh3._hazmat import QpackDecoder, QpackEncoder
 from qh3.quic.configuration import QuicConfiguration
 from qh3.quic.connection import QuicConnection
 
@@ -34,7 +34,7 @@ from pyqwest._h3.events import (
     StopSending,
     Trailers,
 )
-from pyqwest._h3.session import H3Session, encode_varint, varint
+from pyqwest._h3.session import H3Session, encode_varint, literal_block, varint
 
 SID = 0  # the first request stream
 CONTROL, ENCODER, PUSH = 3, 7, 11  # server unidirectional stream ids
@@ -113,6 +113,25 @@ def test_varints_round_trip(value: int) -> None:
 
 def test_a_cut_varint_is_incomplete() -> None:
     assert varint(encode_varint(1 << 20)[:2], 0) == (0, -1)
+
+
+# --- request heads -----------------------------------------------------------------------
+
+
+def test_a_literal_head_decodes_whatever_its_size() -> None:
+    pairs = [(b":method", b"GET"), (b"cookie", b"c" * 20_000), (b"n" * 300, b""), (b"a", b"b")]
+    decoded = QpackDecoder(0, 0, max_field_section_size=1 << 20).feed_header(
+        SID, literal_block(pairs)
+    )[1]
+    assert decoded == pairs
+
+
+def test_a_head_qh3_cannot_code_goes_literal(session: H3Session) -> None:
+    big = [(b":method", b"GET"), (b":scheme", b"https"), (b":authority", b"a"),
+           (b":path", b"/"), (b"cookie", b"c" * 20_000)]
+    session.send_headers(4, big, True)  # (qh3's coder refuses fields over 4 KiB coded)
+    session.send_headers(8, big[:4], True)  # the connection keeps to literal lines
+    assert session._encoder is None
 
 
 # --- responses ----------------------------------------------------------------------------

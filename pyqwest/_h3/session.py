@@ -126,6 +126,30 @@ def _frame_head(frame_type: int, length: int) -> bytes:
     return bytes((frame_type,)) + encode_varint(length)
 
 
+def _prefixed(first: int, bits: int, value: int) -> bytes:
+    """A QPACK/HPACK integer with a `bits`-bit prefix, its first byte's high bits `first`
+    (RFC 7541 §5.1)."""
+    limit = (1 << bits) - 1
+    if value < limit:
+        return bytes((first | value,))
+    out = bytearray((first | limit,))
+    value -= limit
+    while value >= 0x80:
+        out.append(0x80 | (value & 0x7F))
+        value >>= 7
+    out.append(value)
+    return bytes(out)
+
+
+def literal_block(pairs: RawPairs) -> bytes:
+    """A QPACK field section of literal lines only (no table, no Huffman; RFC 9204 §4.5.6):
+    what any decoder reads, whatever the fields' size."""
+    out = [b"\x00\x00"]  # Required Insert Count 0, Base 0
+    for name, value in pairs:
+        out += (_prefixed(0x20, 3, len(name)), name, _prefixed(0x00, 7, len(value)), value)
+    return b"".join(out)
+
+
 def _informational(pairs: RawPairs) -> bool:
     """A 1xx head (the final one comes after it)."""
     for name, value in pairs:
@@ -182,7 +206,7 @@ class H3Session:
     def __init__(self, quic: QuicConnection) -> None:
         self._quic = quic
         self._send = quic.send_stream_data
-        self._encoder = QpackEncoder()
+        self._encoder: QpackEncoder | None = QpackEncoder()  # None: literal lines from now on
         self._decoder = QpackDecoder(0, 0, max_field_section_size=MAX_FIELD_SECTION)
         self._responses: dict[int, _Response] = {}
         self._peer_kind: dict[int, int] = {}  # server unidirectional stream -> its type
@@ -209,9 +233,21 @@ class H3Session:
     # --- requests out -----------------------------------------------------------------------
     def send_headers(self, stream_id: int, pairs: RawPairs, end: bool) -> None:
         """The request head on a new request stream."""
-        instructions, block = self._encoder.encode(stream_id, pairs)
-        if instructions:
-            self._send(self._encoder_stream, instructions)
+        encoder = self._encoder
+        block = None
+        if encoder is not None:
+            try:
+                instructions, block = encoder.encode(stream_id, pairs)
+            except EncoderStreamError:
+                # qh3's coder refuses a field whose coding passes 4 KiB (a large cookie or
+                # token); after a failed call its table may not match what the server saw,
+                # so this connection codes every head literally from now on
+                self._encoder = None
+            else:
+                if instructions:
+                    self._send(self._encoder_stream, instructions)
+        if block is None:
+            block = literal_block(pairs)
         self._send(stream_id, _frame_head(_HEADERS, len(block)) + block, end)
         self._responses[stream_id] = _Response()
 
@@ -401,7 +437,7 @@ class H3Session:
                 self._decoder.feed_encoder(data)
             except (EncoderStreamError, HeaderTooLarge) as exc:
                 raise ConnectionBroken(QPACK_ENCODER_STREAM_ERROR, str(exc)) from exc
-        elif kind == _QPACK_DECODER and data:
+        elif kind == _QPACK_DECODER and data and self._encoder is not None:
             try:
                 self._encoder.feed_decoder(data)
             except DecoderStreamError as exc:
@@ -461,8 +497,11 @@ class H3Session:
             if key in _RESERVED_SETTINGS or key in settings:
                 raise ConnectionBroken(H3_SETTINGS_ERROR, f"setting {key:#x} reserved or repeated")
             settings[key] = value
+        encoder = self._encoder
+        if encoder is None:  # (a head went out literally before the settings came)
+            return
         capacity = settings.get(_QPACK_MAX_TABLE_CAPACITY, 0)
-        instructions = self._encoder.apply_settings(
+        instructions = encoder.apply_settings(
             max_table_capacity=capacity,
             dyn_table_capacity=capacity,
             blocked_streams=settings.get(_QPACK_BLOCKED_STREAMS, 0),
