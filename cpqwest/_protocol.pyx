@@ -258,7 +258,11 @@ cdef class H1Connection(H1Core):
     cpdef void release(self):
         """The response is finished with: back to the pool if reusable, else closed."""
         self._cancel_timers()
-        if self.reusable() and self.pool is not None:
+        # a response that came while part of our request still waits in the transport's
+        # buffer was sent before the server read it all (an early 413): whether it reads the
+        # rest is unknown, so the connection is closed, not pooled
+        if (self.reusable() and self.pool is not None
+                and not self.transport.get_write_buffer_size()):
             self.phase = IDLE
             self.reused = True  # it served a request: a later failure may be a stale socket
             (<Pool>self.pool).checkin(self)
