@@ -350,3 +350,30 @@ cdef class Encoder:
             return PyBytes_FromStringAndSize(<char*>out, k)
         finally:
             PyMem_Free(out)
+
+
+def qpack_literal_block(list pairs):
+    """A QPACK field section of literal lines only (RFC 9204 §4.5.6: no table, no Huffman),
+    which any QPACK decoder reads whatever the fields' size; `pairs`: (name, value) bytes.
+    The integers and strings are coded as HPACK's are (QPACK takes them from RFC 7541)."""
+    cdef Py_ssize_t total = 2, k = 2
+    cdef bytes name, value
+    cdef unsigned char* out
+    for item in pairs:
+        total += 12 + len(<bytes>item[0]) + len(<bytes>item[1])
+    out = <unsigned char*>PyMem_Malloc(total)
+    if out == NULL:
+        raise MemoryError()
+    try:
+        out[0] = 0  # Required Insert Count 0
+        out[1] = 0  # Base 0
+        for item in pairs:
+            name = <bytes>item[0]
+            value = <bytes>item[1]
+            k += _put_int(out + k, PyBytes_GET_SIZE(name), 3, 0x20)  # literal name, N=0 H=0
+            memcpy(out + k, PyBytes_AS_STRING(name), PyBytes_GET_SIZE(name))
+            k += PyBytes_GET_SIZE(name)
+            k += _put_str(out + k, PyBytes_AS_STRING(value), PyBytes_GET_SIZE(value))
+        return PyBytes_FromStringAndSize(<char*>out, k)
+    finally:
+        PyMem_Free(out)

@@ -13,6 +13,7 @@ from qh3._hazmat import QpackDecoder, QpackEncoder
 from qh3.quic.configuration import QuicConfiguration
 from qh3.quic.connection import QuicConnection
 
+from cpqwest._hpack import qpack_literal_block
 from pyqwest._h3.errors import (
     H3_CLOSED_CRITICAL_STREAM,
     H3_FRAME_ERROR,
@@ -34,7 +35,7 @@ from pyqwest._h3.events import (
     StopSending,
     Trailers,
 )
-from pyqwest._h3.session import H3Session, encode_varint, literal_block, varint
+from pyqwest._h3.session import H3Session, encode_varint, varint
 
 SID = 0  # the first request stream
 CONTROL, ENCODER, PUSH = 3, 7, 11  # server unidirectional stream ids
@@ -121,7 +122,7 @@ def test_a_cut_varint_is_incomplete() -> None:
 def test_a_literal_head_decodes_whatever_its_size() -> None:
     pairs = [(b":method", b"GET"), (b"cookie", b"c" * 20_000), (b"n" * 300, b""), (b"a", b"b")]
     decoded = QpackDecoder(0, 0, max_field_section_size=1 << 20).feed_header(
-        SID, literal_block(pairs)
+        SID, qpack_literal_block(pairs)
     )[1]
     assert decoded == pairs
 

@@ -22,6 +22,8 @@ from qh3._hazmat import (
 )
 from qh3.quic.connection import QuicConnection
 
+from cpqwest._hpack import qpack_literal_block
+
 from .errors import (
     H3_CLOSED_CRITICAL_STREAM,
     H3_EXCESSIVE_LOAD,
@@ -126,30 +128,6 @@ def _frame_head(frame_type: int, length: int) -> bytes:
     return bytes((frame_type,)) + encode_varint(length)
 
 
-def _prefixed(first: int, bits: int, value: int) -> bytes:
-    """A QPACK/HPACK integer with a `bits`-bit prefix, its first byte's high bits `first`
-    (RFC 7541 §5.1)."""
-    limit = (1 << bits) - 1
-    if value < limit:
-        return bytes((first | value,))
-    out = bytearray((first | limit,))
-    value -= limit
-    while value >= 0x80:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    out.append(value)
-    return bytes(out)
-
-
-def literal_block(pairs: RawPairs) -> bytes:
-    """A QPACK field section of literal lines only (no table, no Huffman; RFC 9204 §4.5.6):
-    what any decoder reads, whatever the fields' size."""
-    out = [b"\x00\x00"]  # Required Insert Count 0, Base 0
-    for name, value in pairs:
-        out += (_prefixed(0x20, 3, len(name)), name, _prefixed(0x00, 7, len(value)), value)
-    return b"".join(out)
-
-
 def _informational(pairs: RawPairs) -> bool:
     """A 1xx head (the final one comes after it)."""
     for name, value in pairs:
@@ -247,7 +225,7 @@ class H3Session:
                 if instructions:
                     self._send(self._encoder_stream, instructions)
         if block is None:
-            block = literal_block(pairs)
+            block = qpack_literal_block(pairs)
         self._send(stream_id, _frame_head(_HEADERS, len(block)) + block, end)
         self._responses[stream_id] = _Response()
 
